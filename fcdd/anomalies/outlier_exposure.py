@@ -1,0 +1,204 @@
+"""Outlier exposure (FCDD method notes §5.2, §5.4): real natural images used as anomalies.
+
+A pool of ``K`` images is decoded and resized once per run into one uint8 tensor; each
+training batch then draws from it with a single indexing op (the original read one image at
+a time through a nested DataLoader, §9.2). ``--oe-limit`` becomes ``limit``: a random subset
+of files drawn once with ``seed`` *before* decoding, so only those files are read.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+from tqdm import tqdm
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
+CIFAR100_TRAIN = Path("cifar-100-python") / "train"
+
+
+class OutlierPool:
+    """A fixed set of real images used as anomalies; call it like any anomaly source."""
+
+    def __init__(self, images: Tensor) -> None:
+        if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[0] == 0:
+            raise ValueError(
+                "`images` must be a non-empty uint8 tensor (K, C, H, W), "
+                f"got dtype={images.dtype} shape={tuple(images.shape)}"
+            )
+        self.images = images
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of every image in the pool."""
+        c, h, w = self.images.shape[1:]
+        return int(c), int(h), int(w)
+
+    def __call__(self, n: int, shape: tuple[int, int, int], generator: torch.Generator) -> Tensor:
+        """Draw ``n`` images uniformly with replacement → float32 ``(n, C, H, W)`` on ``generator.device``."""
+        if tuple(shape) != self.shape:
+            raise ValueError(
+                f"outlier pool holds images of shape {self.shape}, got a request for shape={tuple(shape)}; "
+                "load the pool with the dataset's raw (C, H, W)"
+            )
+        if n < 0:
+            raise ValueError(f"number of anomalies `n` must be >= 0, got n={n}")
+        idx = torch.randint(len(self), (n,), generator=generator, device=generator.device)
+        return self.images[idx.to(self.images.device)].to(generator.device).float()
+
+    def to(self, device: torch.device | str) -> OutlierPool:
+        """Pool with its images on ``device`` (keep it where the generator lives to avoid copies)."""
+        return OutlierPool(self.images.to(device))
+
+    def __repr__(self) -> str:
+        return f"OutlierPool(K={len(self)}, shape={self.shape}, device={self.images.device})"
+
+
+def _check_shape(shape: tuple[int, int, int]) -> tuple[int, int, int]:
+    if len(shape) != 3 or shape[0] not in (1, 3) or min(shape[1:]) < 1:
+        raise ValueError(f"`shape` must be (C, H, W) with C in (1, 3) and H, W >= 1, got shape={tuple(shape)}")
+    c, h, w = (int(s) for s in shape)
+    return c, h, w
+
+
+def _subset(count: int, limit: int | None, seed: int) -> Tensor:
+    """Sorted indices of a random subset of ``limit`` out of ``count`` items, drawn once with ``seed``."""
+    if limit is not None and limit <= 0:
+        raise ValueError(f"`limit` (--oe-limit) must be a positive number of images or None, got limit={limit}")
+    if limit is None or limit >= count:
+        return torch.arange(count)
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randperm(count, generator=gen)[:limit].sort().values
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """All image files under ``folder`` (recursive, case-insensitive extensions), sorted by relative path."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"outlier-exposure folder {str(root)!r} does not exist; pass --oe-folder DIR with images"
+        )
+    files = [p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
+    if not files:
+        raise ValueError(
+            f"no images in outlier-exposure folder {str(root)!r}; looked for {', '.join(IMAGE_EXTENSIONS)}"
+        )
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _decode(path: Path, mode: str, height: int, width: int) -> np.ndarray:
+    try:
+        with Image.open(path) as img:
+            # JPEGs can be decoded at 1/2..1/8 scale in the DCT domain; keeping at least twice
+            # the target size leaves the antialiased resize below nearly unchanged, and makes
+            # large photos (ImageNet) several times cheaper to decode. The colour mode is kept:
+            # libjpeg's own greyscale output differs from PIL's RGB -> 'L' by up to ~9 levels.
+            img.draft(img.mode, (2 * width, 2 * height))
+            img = img.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
+            return np.array(img, dtype=np.uint8)  # a writable copy for torch.from_numpy
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"cannot decode image {path}: {exc}; remove or replace it") from exc
+
+
+def load_folder_pool(
+    folder: str | Path,
+    shape: tuple[int, int, int],
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    show_progress: bool = True,
+) -> OutlierPool:
+    """Decode every image under ``folder`` (or a seeded subset of ``limit``) into an :class:`OutlierPool`.
+
+    Images become RGB (C=3) or greyscale 'L' (C=1) and are resized straight to ``(H, W)``
+    (bilinear, antialiased, aspect ratio not kept, like the original's OE path). Decoding
+    runs in a thread pool: PIL releases the GIL while decoding and resizing.
+    """
+    c, h, w = _check_shape(shape)
+    files = list_images(folder)
+    keep = _subset(len(files), limit, seed)
+    files = [files[i] for i in keep.tolist()]
+    mode = "L" if c == 1 else "RGB"
+    out = torch.empty((len(files), c, h, w), dtype=torch.uint8)
+    workers = min(32, (os.cpu_count() or 1) + 4)
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        decoded = pool.map(lambda p: _decode(p, mode, h, w), files)
+        bar = tqdm(decoded, total=len(files), desc="outlier images", unit="img", disable=not show_progress)
+        for i, arr in enumerate(bar):
+            out[i] = torch.from_numpy(arr).view(h, w, c).permute(2, 0, 1)
+    finally:
+        # On a decode error, drop the queued files instead of decoding them before raising.
+        pool.shutdown(wait=True, cancel_futures=True)
+    log.info("outlier pool: %d images from %s at %s", len(files), folder, (c, h, w))
+    return OutlierPool(out)
+
+
+def _luma(rgb: Tensor) -> Tensor:
+    """ITU-R 601-2 luma with PIL's 'L' integer rounding: (19595 R + 38470 G + 7471 B + 2^15) >> 16."""
+    r, g, b = rgb.long().unbind(dim=1)
+    return ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).to(torch.uint8).unsqueeze(1)
+
+
+def _resize_uint8(images: Tensor, height: int, width: int, chunk: int = 1024) -> Tensor:
+    """Bilinear antialiased resize of uint8 ``(N, C, h, w)`` in chunks (float copies stay small)."""
+    out = torch.empty((images.shape[0], images.shape[1], height, width), dtype=torch.uint8)
+    for start in range(0, images.shape[0], chunk):
+        part = images[start : start + chunk].float()
+        part = F.interpolate(part, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+        out[start : start + chunk] = part.round_().clamp_(0, 255).to(torch.uint8)
+    return out
+
+
+def load_cifar100_pool(
+    root: str | Path,
+    shape: tuple[int, int, int],
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    download: bool = False,
+) -> OutlierPool:
+    """CIFAR-100 **train** split (50 000 images) as an :class:`OutlierPool` at ``shape``.
+
+    Reads the official python pickle ``<root>/cifar-100-python/train``. Greyscale (C=1) uses
+    the same luma as PIL's 'L'; other sizes than 32×32 are resized bilinearly with
+    antialiasing. Downloads only when ``download=True``.
+    """
+    c, h, w = _check_shape(shape)
+    path = Path(root) / CIFAR100_TRAIN
+    if not path.is_file():
+        if not download:
+            raise FileNotFoundError(
+                f"CIFAR-100 not found at {str(path)!r}; download it (download=True) or use --oe-folder DIR with images"
+            )
+        from torchvision.datasets import CIFAR100  # imported lazily: only the download needs it
+
+        CIFAR100(str(root), train=True, download=True)
+    with open(path, "rb") as fh:
+        entry = pickle.load(fh, encoding="bytes")
+    data = entry.get(b"data") if isinstance(entry, dict) else None
+    if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise ValueError(
+            f"{str(path)!r} is not a CIFAR-100 pickle (expected b'data' of shape (N, 3072)); re-download it"
+        )
+    keep = _subset(data.shape[0], limit, seed)
+    images = torch.from_numpy(np.ascontiguousarray(data[keep.numpy()], dtype=np.uint8)).view(-1, 3, 32, 32)
+    if c == 1:
+        images = _luma(images)
+    if (h, w) != (32, 32):
+        images = _resize_uint8(images, h, w)
+    log.info("outlier pool: %d CIFAR-100 images at %s", images.shape[0], (c, h, w))
+    return OutlierPool(images.contiguous())

@@ -1,0 +1,276 @@
+"""Command line: ``fcdd train``, ``fcdd explain``, ``fcdd nets``, ``fcdd presets``.
+
+Input errors end the process with one line on stderr and exit code 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from fcdd.config import NOISE_MODES, OBJECTIVES, OPTIMIZERS, PRECISIONS, SCHEDULERS, SUPERVISE_MODES, RunConfig
+
+log = logging.getLogger("fcdd")
+
+# CLI flag → dotted RunConfig key. argparse stores each under its dotted key; None = keep the preset.
+_OVERRIDES: list[tuple[str, str, dict[str, Any]]] = [
+    ("--dataset", "data.dataset", {"help": "dataset: fmnist, cifar10, custom"}),
+    ("--data-dir", "data.data_dir", {"help": "dataset root folder"}),
+    ("--preprocessing", "data.preprocessing", {"help": "lcnaug1, aug1, lcn, none (default: the dataset's)"}),
+    ("--image-size", "data.image_size", {"type": int, "help": "custom folders: network input side"}),
+    ("--train-limit", "data.train_limit", {"type": int, "help": "use only N nominal training images"}),
+    ("--test-limit", "data.test_limit", {"type": int, "help": "use a seeded subset of N test images"}),
+    ("--net", "network.name", {"help": "network (see `fcdd nets`)"}),
+    ("--weights", "network.weights", {"help": "local vgg11_bn state-dict file for the pretrained VGG nets"}),
+    ("--objective", "objective", {"choices": OBJECTIVES}),
+    ("--supervise-mode", "anomalies.supervise_mode", {"choices": SUPERVISE_MODES}),
+    ("--noise-mode", "anomalies.noise_mode", {"choices": NOISE_MODES}),
+    ("--oe-folder", "anomalies.oe_folder", {"help": "any image folder used as outlier exposure (implies --noise-mode folder)"}),
+    ("--oe-limit", "anomalies.oe_limit", {"type": int, "help": "number of distinct OE images"}),
+    ("--anomaly-p", "anomalies.p", {"type": float, "help": "probability a training sample is replaced by an anomaly"}),
+    ("--epochs", "optim.epochs", {"type": int}),
+    ("--batch-size", "optim.batch_size", {"type": int}),
+    ("--optimizer", "optim.optimizer", {"choices": OPTIMIZERS}),
+    ("--lr", "optim.lr", {"type": float, "help": "learning rate"}),
+    ("--weight-decay", "optim.weight_decay", {"type": float}),
+    ("--scheduler", "optim.scheduler", {"choices": SCHEDULERS}),
+    ("--gamma", "optim.gamma", {"type": float, "help": "lr decay factor (per epoch or per milestone)"}),
+    ("--milestones", "optim.milestones", {"type": lambda s: tuple(int(x) for x in s.split(",") if x),
+                                           "help": "comma-separated epochs, e.g. 400,500"}),
+    ("--gauss-std", "heatmap.gauss_std", {"type": float, "help": "σ of the receptive-field upsampling"}),
+    ("--quantile", "heatmap.quantile", {"type": float, "help": "heatmap colour saturation quantile"}),
+    ("--device", "device", {"help": "auto, cpu, cuda, cuda:N"}),
+    ("--precision", "precision", {"choices": PRECISIONS}),
+    ("--eval-every", "eval_every", {"type": int, "help": "also report the test AUC every k epochs"}),
+]
+
+
+class CliError(Exception):
+    """A user mistake on the command line; printed as one line, exit code 2."""
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train and evaluate FCDD over classes × seeds",
+                       description="Train FCDD one-vs-rest for each class and seed; write per-run folders and a summary.")
+    p.add_argument("--preset", default="fmnist", help="starting settings (see `fcdd presets`)")
+    p.add_argument("--config", type=Path, help="a run's config.json to start from instead of a preset")
+    p.add_argument("--classes", default="all", help="nominal classes: comma-separated indices or 'all'")
+    p.add_argument("--seeds", type=int, default=1, help="number of seeds per class (0..N-1)")
+    p.add_argument("--out", type=Path, help="results folder (default: results/<dataset>_<time>)")
+    p.add_argument("--download", action="store_true", default=None, dest="data.download",
+                   help="download missing datasets (needs internet)")
+    p.add_argument("--one-vs-rest", action="store_true", default=None, dest="data.one_vs_rest",
+                   help="custom folders: train/<class>/ and test/<class>/ layout")
+    p.add_argument("--no-pretrained", action="store_false", default=None, dest="network.pretrained",
+                   help="random initialisation for the VGG nets")
+    p.add_argument("--restart", action="store_true", help="ignore checkpoints and finished runs in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    for flag, key, kwargs in _OVERRIDES:
+        p.add_argument(flag, dest=key, default=None, **kwargs)
+    p.set_defaults(func=_cmd_train)
+
+
+def build_config(args: argparse.Namespace) -> RunConfig:
+    """The RunConfig of a ``train`` command line: preset (or --config file), then the overrides."""
+    import json
+
+    from fcdd.presets import get_preset
+
+    if args.config is not None:
+        if not args.config.is_file():
+            raise CliError(f"--config {args.config}: no such file; pass a run's config.json")
+        base = RunConfig.from_dict(json.loads(args.config.read_text()))
+    else:
+        base = get_preset(args.preset)
+    changes = {key: value for key, value in vars(args).items() if "." in key and value is not None}
+    changes.update({k: getattr(args, k) for k in ("objective", "device", "precision", "eval_every")
+                    if getattr(args, k, None) is not None})
+    if changes.get("anomalies.oe_folder") and "anomalies.noise_mode" not in changes:
+        changes["anomalies.noise_mode"] = "folder"
+        if "anomalies.supervise_mode" not in changes and base.anomalies.supervise_mode != "noise":
+            changes["anomalies.supervise_mode"] = "noise"
+    for key in ("data.data_dir", "anomalies.oe_folder", "network.weights"):
+        if changes.get(key):  # Ray trials run elsewhere: every path absolute
+            changes[key] = str(Path(changes[key]).expanduser().resolve())
+    return base.replace(**changes)
+
+
+def parse_classes(text: str, class_names: Sequence[str]) -> list[int]:
+    """``"all"`` or comma-separated indices, validated against the dataset's classes."""
+    if text.strip().lower() == "all":
+        return list(range(len(class_names)))
+    try:
+        classes = [int(c) for c in text.split(",") if c.strip()]
+    except ValueError:
+        raise CliError(f"--classes {text!r}: expected comma-separated class indices or 'all'") from None
+    bad = [c for c in classes if not 0 <= c < len(class_names)]
+    if bad or not classes:
+        listing = ", ".join(f"{i}={n}" for i, n in enumerate(class_names))
+        raise CliError(f"--classes {text!r}: unknown class {bad[0] if bad else ''}; valid: {listing}")
+    return classes
+
+
+def _epoch_printer(prefix: str) -> Callable:
+    def report(r: Any) -> None:
+        auc = f"  test AUC {r.test_auc:.4f}" if r.test_auc is not None else ""
+        log.info("%s epoch %d/%d  loss %.4f (nominal %.4f, anomalous %.4f)  lr %.2e  %.1f s  %.0f img/s%s",
+                 prefix, r.epoch, r.epochs, r.loss, r.loss_nominal, r.loss_anomalous, r.lr, r.seconds,
+                 r.images_per_second, auc)
+    return report
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from fcdd.data import dataset_classes
+    from fcdd.runner import read_metrics, run
+    from fcdd.summary import write_summary
+
+    config = build_config(args)
+    if args.seeds < 1:
+        raise CliError(f"--seeds must be >= 1, got {args.seeds}")
+    names = dataset_classes(config.data.dataset, config.data.data_dir, one_vs_rest=config.data.one_vs_rest)
+    classes = parse_classes(args.classes, names)
+    out = (args.out or Path("results") / f"{config.data.dataset}_{time.strftime('%Y%m%d-%H%M%S')}").resolve()
+    rows = []
+    for cls in classes:
+        for seed in range(args.seeds):
+            run_config = config.replace(**{"data.normal_class": cls, "seed": seed})
+            run_dir = out / f"normal_{cls}" / f"it_{seed}"
+            done = None if args.restart else read_metrics(run_dir)
+            if done is not None and _same_settings(run_dir, run_config):
+                log.info("class %d seed %d: finished earlier (AUC %.4f), skipped", cls, seed, done["auc"])
+                rows.append(done)
+                continue
+            log.info("class %d (%s) seed %d → %s", cls, names[cls], seed, run_dir)
+            result = run(run_config, run_dir, on_epoch_end=_epoch_printer(f"[class {cls} seed {seed}]"),
+                         resume=not args.restart, show_progress=not args.quiet)
+            m = result.metrics
+            log.info("class %d seed %d: AUC %.4f  (%.1f s training, %.0f img/s)", cls, seed, m["auc"],
+                     m["train_seconds"], m["images_per_second"])
+            rows.append(m)
+            write_summary(out, rows)
+    summary = write_summary(out, rows)
+    for cls, stats in summary["classes"].items():
+        print(f"class {cls} ({names[int(cls)]}): AUC {stats['mean']:.4f} ± {stats['std']:.4f} over {stats['n_seeds']} seed(s)")
+    print(f"mean AUC over {len(summary['classes'])} class(es): {summary['mean_auc']:.4f}")
+    print(f"results: {out}")
+    return 0
+
+
+def _same_settings(run_dir: Path, config: RunConfig) -> bool:
+    import json
+
+    try:
+        saved = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    except (OSError, ValueError):
+        return False
+    return saved.fingerprint(ignore=("device",)) == config.fingerprint(ignore=("device",))
+
+
+def _add_explain(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("explain", help="anomaly score and heatmap overlay for images, from a trained run",
+                       description="Score images with a trained run and write a heatmap overlay PNG per image.")
+    p.add_argument("--run", type=Path, required=True, help="a run folder (normal_<c>/it_<s>) with snapshot.pt")
+    p.add_argument("--out", type=Path, help="where the PNGs go (default: <run>/explain)")
+    p.add_argument("images", nargs="+", type=Path, help="image files")
+    p.set_defaults(func=_cmd_explain)
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from fcdd.explain import explain_images, load_trained_run
+
+    trained = load_trained_run(args.run)
+    out = (args.out or args.run / "explain").resolve()
+    for path, score, written in explain_images(trained, args.images, out):
+        print(f"{score:.6f}\t{path}\t{written}")
+    return 0
+
+
+def _add_nets(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("nets", help="list the networks with their receptive fields")
+    p.set_defaults(func=_cmd_nets)
+
+
+def _cmd_nets(args: argparse.Namespace) -> int:
+    from fcdd.networks import describe_networks
+
+    header = f"{'network':<22} {'input':<11} {'output':<7} {'RF':>4} {'jump':>5} {'start':>6}  pretrained"
+    print(header)
+    print("-" * len(header))
+    for row in describe_networks():
+        c, h, w = row["input_shape"]
+        oh, ow = row["output_size"]
+        print(f"{row['name']:<22} {f'{c}x{h}x{w}':<11} {f'{oh}x{ow}':<7} {row['receptive_field']:>4} "
+              f"{row['jump']:>5} {row['start']:>6}  {'ImageNet' if row['pretrained'] else '-'}")
+    return 0
+
+
+def _add_presets(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("presets", help="list the presets and their settings")
+    p.set_defaults(func=_cmd_presets)
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    from fcdd.presets import PRESETS
+
+    for name, preset in PRESETS.items():
+        o, a = preset.optim, preset.anomalies
+        milestones = f" @{','.join(map(str, o.milestones))}" if o.milestones else ""
+        print(f"{name}: {preset.data.dataset}, {preset.network.name}, {a.supervise_mode}/{a.noise_mode}, "
+              f"{preset.data.preprocessing}, batch {o.batch_size}, {o.epochs} epochs, {o.optimizer} lr {o.lr:g} "
+              f"wd {o.weight_decay:g}, {o.scheduler} γ {o.gamma:g}{milestones}, σ {preset.heatmap.gauss_std:g}, "
+              f"quantile {preset.heatmap.quantile:g}")
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The ``fcdd`` argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(prog="fcdd", description="Explainable deep one-class anomaly detection (FCDD).")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_train, _add_explain, _add_nets, _add_presets):
+        add(sub)
+    for add in _EXTRA_COMMANDS:
+        add(sub)
+    return parser
+
+
+# Other installed packages (the orchestrator in `tune/`) add sub-commands through the
+# "fcdd.commands" entry-point group, so the method never imports them by name.
+_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def _load_extra_commands() -> None:
+    from importlib.metadata import entry_points
+
+    _EXTRA_COMMANDS.clear()
+    for entry in entry_points(group="fcdd.commands"):
+        try:
+            _EXTRA_COMMANDS.append(entry.load())
+        except ImportError as error:  # a missing optional dependency must not break `fcdd train`
+            log.debug("sub-commands of %s unavailable: %s", entry.value, error)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fcdd`` console script."""
+    _load_extra_commands()
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (CliError, ValueError, FileNotFoundError, NotADirectoryError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"fcdd: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fcdd: interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""The run configuration: one frozen, validated dataclass shared by the CLI, the Ray trainable and the reports.
+
+A :class:`RunConfig` describes exactly one training run (one nominal class, one seed). Sections are
+small frozen dataclasses, each validated at construction, so an invalid setting fails where it is
+made, not three epochs into a run. ``to_dict``/``from_dict`` round-trip through JSON and reject
+unknown keys; ``to_flat``/``from_flat`` give the dotted-key form used for Ray's ``param_space`` and
+result tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+OBJECTIVES = ("fcdd", "hsc", "ae")
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULERS = ("lambda", "milestones")
+PRECISIONS = ("auto", "fp32", "bf16")
+SUPERVISE_MODES = ("unsupervised", "noise", "malformed_normal", "malformed_normal_gt")
+# Synthetic noise modes plus the two real-image (outlier exposure) sources.
+SYNTHETIC_NOISE_MODES = ("gaussian", "uniform", "blob", "mixed_blob", "solid", "confetti")
+OE_NOISE_MODES = ("cifar100", "folder")
+NOISE_MODES = SYNTHETIC_NOISE_MODES + OE_NOISE_MODES
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        close = difflib.get_close_matches(str(value), choices, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"`{name}` must be one of {', '.join(choices)}; got {value!r}{hint}")
+
+
+def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"`{name}` must be {bound}, got {name}={value!r}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which data a run trains and tests on."""
+
+    dataset: str = "fmnist"  # registry name: fmnist, cifar10, custom
+    data_dir: str | None = None  # dataset root; None = the dataset's default search locations
+    normal_class: int = 0  # index of the nominal class (one-vs-rest)
+    preprocessing: str | None = None  # None = the dataset's default pipeline
+    download: bool = False  # fetch the dataset when it is missing (needs internet)
+    one_vs_rest: bool = False  # custom folders: train/<class>/ and test/<class>/ layout
+    image_size: int | None = None  # custom folders: network input side (None = 224)
+    train_limit: int | None = None  # use only the first N nominal training images (dry runs)
+    test_limit: int | None = None  # use a seeded, label-stratified subset of N test images (dry runs)
+
+    def __post_init__(self) -> None:
+        _positive("normal_class", self.normal_class, allow_zero=True)
+        for name in ("image_size", "train_limit", "test_limit"):
+            value = getattr(self, name)
+            if value is not None:
+                _positive(name, value)
+
+
+@dataclass(frozen=True)
+class AnomalyConfig:
+    """How anomalies are brought into training (supervise mode, noise or outlier-exposure source)."""
+
+    supervise_mode: str = "noise"  # unsupervised | noise | malformed_normal | malformed_normal_gt
+    noise_mode: str = "cifar100"  # synthetic noise or OE source; "folder" reads `oe_folder`
+    oe_folder: str | None = None  # any folder of natural images used as outlier exposure
+    oe_limit: int | None = None  # number of distinct OE images (drawn once per run); None = all
+    p: float = 0.5  # online mixing: each training sample is replaced with probability p (paper: 0.5)
+
+    def __post_init__(self) -> None:
+        _choice("supervise_mode", self.supervise_mode, SUPERVISE_MODES)
+        _choice("noise_mode", self.noise_mode, NOISE_MODES)
+        if self.noise_mode == "folder" and not self.oe_folder:
+            raise ValueError("`noise_mode='folder'` needs `oe_folder`; pass --oe-folder DIR")
+        if self.oe_limit is not None:
+            _positive("oe_limit", self.oe_limit)
+        if not 0.0 < self.p <= 1.0:
+            raise ValueError(f"`p` must be in (0, 1], got p={self.p!r}")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Which network to build."""
+
+    name: str = "FCDD_CNN28_W"  # registry name (see `fcdd nets`)
+    bias: bool = True  # conv bias and BatchNorm affine in the custom nets
+    pretrained: bool = True  # ImageNet weights for the VGG nets that take them
+    weights: str | None = None  # local vgg11_bn state-dict file instead of a download
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser, schedule and budget."""
+
+    optimizer: str = "sgd"  # sgd (Nesterov, momentum 0.9) | adam
+    lr: float = 1e-2
+    weight_decay: float = 1e-6  # L2 penalty, as in the paper
+    scheduler: str = "lambda"  # lambda: lr * gamma**epoch; milestones: lr * gamma**(#milestones passed)
+    gamma: float = 0.98
+    milestones: tuple[int, ...] = ()
+    batch_size: int = 128
+    epochs: int = 400
+
+    def __post_init__(self) -> None:
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("scheduler", self.scheduler, SCHEDULERS)
+        _positive("lr", self.lr)
+        _positive("weight_decay", self.weight_decay, allow_zero=True)
+        _positive("gamma", self.gamma)
+        _positive("batch_size", self.batch_size)
+        _positive("epochs", self.epochs, allow_zero=True)
+        object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
+        if self.scheduler == "milestones" and not self.milestones:
+            raise ValueError("`scheduler='milestones'` needs `milestones`, e.g. --milestones 400,500")
+
+
+@dataclass(frozen=True)
+class HeatmapConfig:
+    """Receptive-field upsampling and how heatmap pictures are normalised."""
+
+    gauss_std: float = 1.2  # σ of the Gaussian used for receptive-field upsampling
+    quantile: float = 0.85  # heatmap colours saturate at this quantile
+    n_samples: int = 20  # samples per row group in the heatmap grids
+    tile_size: int = 64  # maximum pixel size of one tile in the grids
+
+    def __post_init__(self) -> None:
+        _positive("gauss_std", self.gauss_std)
+        if not 0.0 < self.quantile <= 1.0:
+            raise ValueError(f"`quantile` must be in (0, 1], got quantile={self.quantile!r}")
+        _positive("n_samples", self.n_samples)
+        _positive("tile_size", self.tile_size)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one run (one nominal class, one seed) needs; presets are RunConfigs."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    anomalies: AnomalyConfig = field(default_factory=AnomalyConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    heatmap: HeatmapConfig = field(default_factory=HeatmapConfig)
+    objective: str = "fcdd"
+    seed: int = 0  # every random choice of the run derives from this
+    device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
+    precision: str = "auto"  # auto (bf16 autocast where it is fast) | fp32 | bf16
+    eval_every: int = 0  # also compute the test AUC every k epochs and report it (0 = only at the end)
+
+    def __post_init__(self) -> None:
+        _choice("objective", self.objective, OBJECTIVES)
+        _choice("precision", self.precision, PRECISIONS)
+        _positive("seed", self.seed, allow_zero=True)
+        _positive("eval_every", self.eval_every, allow_zero=True)
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise ValueError(f"`device` must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """Return a copy with fields changed; dotted keys reach into sections (``optim.lr=0.1``)."""
+        flat = self.to_flat()
+        for key, value in changes.items():
+            key = key.replace("__", ".")
+            if key not in flat:
+                _unknown_key(key, flat)
+            flat[key] = value
+        return RunConfig.from_flat(flat)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain-JSON dict."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error, missing keys take defaults."""
+        return _build(cls, raw, "")
+
+    def to_flat(self) -> dict[str, Any]:
+        """Dotted-key dict (``{"optim.lr": 0.01, ...}``) for Ray's param_space and result rows."""
+        flat: dict[str, Any] = {}
+        for key, value in self.to_dict().items():
+            if isinstance(value, dict):
+                flat.update({f"{key}.{k}": v for k, v in value.items()})
+            else:
+                flat[key] = value
+        return flat
+
+    @classmethod
+    def from_flat(cls, flat: dict[str, Any]) -> RunConfig:
+        """Inverse of :meth:`to_flat`."""
+        nested: dict[str, Any] = {}
+        for key, value in flat.items():
+            section, _, name = key.partition(".")
+            if name:
+                nested.setdefault(section, {})[name] = value
+            else:
+                nested[key] = value
+        return cls.from_dict(nested)
+
+    def fingerprint(self, *, ignore: tuple[str, ...] = ()) -> str:
+        """Stable short hash of the settings (dotted keys in ``ignore`` left out)."""
+        flat = {k: v for k, v in self.to_flat().items() if k not in ignore}
+        return hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest()[:12]
+
+
+T = TypeVar("T")
+
+
+def _unknown_key(key: str, known: dict[str, Any] | tuple[str, ...]) -> None:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"unknown config key {key!r}{hint}")
+
+
+def _build(cls: type[T], raw: dict[str, Any], prefix: str) -> T:
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in fields:
+            _unknown_key(prefix + key, tuple(prefix + k for k in fields))
+        sub = _SECTIONS.get(key) if cls is RunConfig else None
+        if sub is not None:
+            if not isinstance(value, dict):
+                raise ValueError(f"config section {key!r} must be a mapping, got {type(value).__name__}")
+            value = _build(sub, value, f"{key}.")
+        elif key == "milestones" and value is not None:
+            value = tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+_SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "anomalies": AnomalyConfig,
+    "network": NetworkConfig,
+    "optim": OptimConfig,
+    "heatmap": HeatmapConfig,
+}

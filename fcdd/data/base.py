@@ -1,0 +1,135 @@
+"""The in-memory anomaly-detection problem every dataset loader returns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from fcdd.data.preprocess import Preprocessing, Recipe
+
+
+@dataclass(frozen=True, eq=False)
+class ADData:
+    """One one-vs-rest (or nominal-vs-anomalous) problem, held in memory.
+
+    Images are uint8 ``(N, C, H, W)`` at the dataset's raw size; labels are int64 with
+    0 = nominal and 1 = anomalous.
+    """
+
+    name: str  # dataset name, e.g. "fmnist"
+    class_names: tuple[str, ...]  # all class names of the dataset
+    normal_class: int
+    train_images: Tensor  # nominal training images only
+    test_images: Tensor  # the whole test split
+    test_labels: Tensor  # 1 = anomalous
+    test_classes: Tensor  # original class index of each test image
+    preprocessing: Preprocessing
+    # Real anomalous training images: the other classes' training images for
+    # one-vs-rest datasets, train/<c>/anomalous for custom folders. Used for
+    # validation splits and supervised training; None when there are none.
+    train_anomalies: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        images = {"train_images": self.train_images, "test_images": self.test_images}
+        if self.train_anomalies is not None:
+            images["train_anomalies"] = self.train_anomalies
+        for field, tensor in images.items():
+            if tensor.dtype != torch.uint8 or tensor.dim() != 4:
+                raise ValueError(
+                    f"ADData.{field} must be a uint8 (N,C,H,W) tensor, got {tensor.dtype} "
+                    f"of shape {tuple(tensor.shape)}"
+                )
+            if tuple(tensor.shape[1:]) != tuple(self.train_images.shape[1:]):
+                raise ValueError(
+                    f"ADData.{field} has image shape {tuple(tensor.shape[1:])}, "
+                    f"train_images has {tuple(self.train_images.shape[1:])}; all must match"
+                )
+        m = self.test_images.shape[0]
+        for field, tensor in (("test_labels", self.test_labels), ("test_classes", self.test_classes)):
+            if tensor.dtype != torch.int64 or tuple(tensor.shape) != (m,):
+                raise ValueError(
+                    f"ADData.{field} must be int64 of shape ({m},), got {tensor.dtype} of shape {tuple(tensor.shape)}"
+                )
+        if not 0 <= self.normal_class < len(self.class_names):
+            raise ValueError(f"ADData.normal_class must be in [0, {len(self.class_names)}), got {self.normal_class}")
+
+    @property
+    def raw_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the stored images."""
+        c, h, w = self.train_images.shape[1:]
+        return int(c), int(h), int(w)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(C, h, w) of the network input after preprocessing."""
+        return self.preprocessing.input_shape
+
+
+def split_one_vs_rest(
+    name: str,
+    class_names: tuple[str, ...],
+    normal_class: int,
+    train_images: Tensor,
+    train_targets: Tensor,
+    test_images: Tensor,
+    test_targets: Tensor,
+    preprocessing: Preprocessing,
+) -> ADData:
+    """Split a labelled classification dataset into a one-vs-rest problem.
+
+    The nominal class's training images train the model; the other classes' training
+    images become ``train_anomalies``; every test image is kept, labelled anomalous
+    when its class differs from ``normal_class``.
+    """
+    nominal = train_targets == normal_class
+    return ADData(
+        name=name,
+        class_names=class_names,
+        normal_class=normal_class,
+        train_images=train_images[nominal].contiguous(),
+        test_images=test_images,
+        test_labels=(test_targets != normal_class).long(),
+        test_classes=test_targets.long(),
+        preprocessing=preprocessing,
+        train_anomalies=train_images[~nominal].contiguous(),
+    )
+
+
+class LoadFn(Protocol):
+    """Signature every dataset module's ``load`` follows."""
+
+    def __call__(
+        self,
+        root: Path | None,
+        normal_class: int,
+        *,
+        preprocessing: str,
+        download: bool,
+        one_vs_rest: bool,
+        image_size: int | None,
+    ) -> ADData: ...
+
+
+class ClassesFn(Protocol):
+    """Signature every dataset module's ``classes`` follows."""
+
+    def __call__(self, root: Path | None, *, one_vs_rest: bool) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class DatasetLoader:
+    """What the registry knows about one dataset family."""
+
+    load: LoadFn
+    classes: ClassesFn
+    recipes: Mapping[str, Recipe]  # preprocessing name -> pipeline; the first is the default
+
+    @property
+    def default_preprocessing(self) -> str:
+        """Name of the dataset's default preprocessing pipeline."""
+        return next(iter(self.recipes))

@@ -1,0 +1,159 @@
+"""CIFAR-10: one-vs-rest over the 10 classes, read from the python-pickle batches."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from fcdd.data.base import ADData, DatasetLoader, split_one_vs_rest
+from fcdd.data.preprocess import Recipe, build_preprocessing
+
+log = logging.getLogger(__name__)
+
+NAME = "cifar10"
+CLASS_NAMES: tuple[str, ...] = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+RAW_SHAPE = (3, 32, 32)
+BATCH_DIR = "cifar-10-batches-py"
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_BATCHES = ("test_batch",)
+# The first recipe is the default.
+RECIPES: dict[str, Recipe] = {
+    "aug1": Recipe(augment=True, pad=4, hflip=True, jitter=0.01, noise=0.001),
+    "lcn": Recipe(lcn=True),
+    "none": Recipe(),
+}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles only what a CIFAR batch holds (dicts, lists, bytes, numpy arrays).
+
+    The batches are pickles from the internet; refusing every other global keeps a
+    tampered file from running code.
+    """
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name == "_reconstruct":
+            return _reconstruct()
+        if module == "numpy" and name in ("ndarray", "dtype"):
+            return getattr(np, name)
+        if module == "_codecs" and name == "encode":  # how protocol-2 pickles store bytes
+            import codecs
+
+            return codecs.encode
+        raise pickle.UnpicklingError(f"unexpected global {module}.{name} in a CIFAR batch")
+
+
+def _reconstruct() -> Any:
+    try:
+        from numpy._core import multiarray  # numpy >= 2
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core import multiarray  # type: ignore[no-redef]
+    return multiarray._reconstruct
+
+
+def search_dirs(root: str | Path | None) -> list[Path]:
+    """Folders that may hold the batch files: ``<root>/cifar-10-batches-py``, then ``<root>``."""
+    return [] if root is None else [Path(root) / BATCH_DIR, Path(root)]
+
+
+def locate(root: str | Path | None) -> Path | None:
+    """First folder that holds all six batch files, else None."""
+    for directory in search_dirs(root):
+        if all((directory / name).is_file() for name in TRAIN_BATCHES + TEST_BATCHES):
+            return directory
+    return None
+
+
+def read_batches(paths: list[Path]) -> tuple[Tensor, Tensor]:
+    """Images uint8 (N, 3, 32, 32) and labels int64 (N,) from CIFAR-10 pickle batches."""
+    images, labels = [], []
+    for path in paths:
+        try:
+            with path.open("rb") as f:
+                batch = _BatchUnpickler(f, encoding="bytes").load()
+            data = np.asarray(batch[b"data"], dtype=np.uint8)
+            targets = np.asarray(batch[b"labels"], dtype=np.int64)
+        except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError) as err:
+            raise ValueError(f"corrupt CIFAR-10 batch {path}: {err!r}; delete it and download it again") from err
+        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or targets.shape != (data.shape[0],):
+            raise ValueError(
+                f"CIFAR-10 batch {path} holds data of shape {data.shape} and {targets.shape} labels; "
+                "expected (N, 3072) and (N,); delete it and download it again"
+            )
+        if targets.size and not 0 <= targets.min() <= targets.max() < len(CLASS_NAMES):
+            raise ValueError(f"CIFAR-10 batch {path} holds labels outside 0..9; delete it and download it again")
+        images.append(torch.from_numpy(data.reshape(-1, *RAW_SHAPE)))
+        labels.append(torch.from_numpy(targets))
+    return torch.cat(images), torch.cat(labels)
+
+
+def _download(root: str | Path | None) -> Path:
+    if root is None:
+        raise ValueError("downloading CIFAR-10 needs a target folder; pass --data-dir DIR with --download")
+    import torchvision  # deferred: only needed for downloads
+
+    log.info("downloading CIFAR-10 to %s", root)
+    torchvision.datasets.CIFAR10(str(root), train=True, download=True)
+    return Path(root) / BATCH_DIR
+
+
+def load_arrays(root: str | Path | None, download: bool = False) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Train images, train labels, test images, test labels; images uint8 (N, 3, 32, 32)."""
+    directory = locate(root)
+    if directory is None and download:
+        directory = _download(root)
+    if directory is None:
+        searched = ", ".join(str(d) for d in search_dirs(root)) or "nothing (no data dir given)"
+        raise FileNotFoundError(
+            f"CIFAR-10 batches ({', '.join(TRAIN_BATCHES + TEST_BATCHES)}) not found; searched {searched}; "
+            "pass --download, or --data-dir DIR holding cifar-10-batches-py/"
+        )
+    log.info("reading CIFAR-10 from %s", directory)
+    train_x, train_y = read_batches([directory / n for n in TRAIN_BATCHES])
+    test_x, test_y = read_batches([directory / n for n in TEST_BATCHES])
+    return train_x, train_y, test_x, test_y
+
+
+def classes(root: Path | None, *, one_vs_rest: bool = True) -> tuple[str, ...]:
+    """The 10 CIFAR-10 class names (fixed; ``root`` is not read)."""
+    return CLASS_NAMES
+
+
+def load(
+    root: Path | None,
+    normal_class: int,
+    *,
+    preprocessing: str = "aug1",
+    download: bool = False,
+    one_vs_rest: bool = True,
+    image_size: int | None = None,
+) -> ADData:
+    """CIFAR-10 as a one-vs-rest problem with ``normal_class`` nominal.
+
+    ``one_vs_rest`` is accepted for a uniform interface; this dataset is always one-vs-rest.
+    """
+    if image_size is not None and image_size != RAW_SHAPE[1]:
+        raise ValueError(f"`image_size` for cifar10 is fixed at {RAW_SHAPE[1]}, got {image_size}; leave it unset")
+    train_x, train_y, test_x, test_y = load_arrays(root, download)
+    pre = build_preprocessing(preprocessing, NAME, normal_class, RAW_SHAPE, recipes=RECIPES)
+    return split_one_vs_rest(NAME, CLASS_NAMES, normal_class, train_x, train_y, test_x, test_y, pre)
+
+
+LOADER = DatasetLoader(load=load, classes=classes, recipes=RECIPES)

@@ -1,0 +1,144 @@
+"""Fashion-MNIST: one-vs-rest over the 10 classes, read from the raw IDX files."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from torch import Tensor
+
+from fcdd.data.base import ADData, DatasetLoader, split_one_vs_rest
+from fcdd.data.idx import read_idx
+from fcdd.data.preprocess import Recipe, build_preprocessing
+
+log = logging.getLogger(__name__)
+
+NAME = "fmnist"
+CLASS_NAMES: tuple[str, ...] = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+RAW_SHAPE = (1, 28, 28)
+# Searched after the data dir; the Debian package `dataset-fashion-mnist` installs here.
+FALLBACK_DIRS: tuple[Path, ...] = (Path("/usr/share/datasets/fashion-mnist"),)
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+# The first recipe is the default.
+RECIPES: dict[str, Recipe] = {
+    "lcnaug1": Recipe(augment=True, pad=2, hflip=True, lcn=True),
+    "aug1": Recipe(augment=True, pad=3, hflip=True, jitter=0.1, noise=0.01),
+    "lcn": Recipe(lcn=True),
+    "none": Recipe(),
+}
+
+
+def search_dirs(root: str | Path | None) -> list[Path]:
+    """Folders searched for the IDX files, in order: torchvision's layout, the root, the fallbacks."""
+    dirs = [] if root is None else [Path(root) / "FashionMNIST" / "raw", Path(root)]
+    return dirs + list(FALLBACK_DIRS)
+
+
+def _files_in(directory: Path) -> dict[str, Path] | None:
+    found = {}
+    for key, name in FILES.items():
+        # Prefer the uncompressed copy when both exist: it reads faster.
+        candidates = [directory / name, directory / f"{name}.gz"]
+        path = next((p for p in candidates if p.is_file()), None)
+        if path is None:
+            return None
+        found[key] = path
+    return found
+
+
+def locate(root: str | Path | None) -> dict[str, Path] | None:
+    """Paths of the 4 IDX files from the first folder that holds all of them, else None."""
+    for directory in search_dirs(root):
+        files = _files_in(directory)
+        if files is not None:
+            return files
+    return None
+
+
+def _download(root: str | Path | None) -> dict[str, Path]:
+    if root is None:
+        raise ValueError("downloading Fashion-MNIST needs a target folder; pass --data-dir DIR with --download")
+    import torchvision  # deferred: only needed for downloads
+
+    log.info("downloading Fashion-MNIST to %s", root)
+    torchvision.datasets.FashionMNIST(str(root), train=True, download=True)
+    files = _files_in(Path(root) / "FashionMNIST" / "raw")
+    if files is None:
+        raise FileNotFoundError(
+            f"torchvision's download did not leave the IDX files in {Path(root) / 'FashionMNIST' / 'raw'}"
+        )
+    return files
+
+
+def load_arrays(root: str | Path | None, download: bool = False) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Train images, train labels, test images, test labels; images uint8 (N, 1, 28, 28)."""
+    files = locate(root)
+    if files is None and download:
+        files = _download(root)
+    if files is None:
+        searched = ", ".join(str(d) for d in search_dirs(root))
+        raise FileNotFoundError(
+            f"Fashion-MNIST IDX files ({', '.join(f'{n}[.gz]' for n in FILES.values())}) not found in "
+            f"{searched}; pass --download, or `apt-get install dataset-fashion-mnist`, or --data-dir DIR"
+        )
+    log.info("reading Fashion-MNIST from %s", files["train_images"].parent)
+    arrays = []
+    for split in ("train", "test"):
+        images = read_idx(files[f"{split}_images"])
+        labels = read_idx(files[f"{split}_labels"])
+        if images.dim() != 3 or tuple(images.shape[1:]) != RAW_SHAPE[1:] or labels.shape != images.shape[:1]:
+            raise ValueError(
+                f"{files[f'{split}_images']} holds images of shape {tuple(images.shape)} and "
+                f"{files[f'{split}_labels']} labels of shape {tuple(labels.shape)}; expected (N, 28, 28) "
+                "and (N,); replace the files"
+            )
+        if labels.numel() and int(labels.max()) >= len(CLASS_NAMES):
+            raise ValueError(
+                f"{files[f'{split}_labels']} holds label {int(labels.max())}, expected 0..9; replace the file"
+            )
+        arrays += [images.unsqueeze(1).contiguous(), labels.long()]
+    return arrays[0], arrays[1], arrays[2], arrays[3]
+
+
+def classes(root: Path | None, *, one_vs_rest: bool = True) -> tuple[str, ...]:
+    """The 10 Fashion-MNIST class names (fixed; ``root`` is not read)."""
+    return CLASS_NAMES
+
+
+def load(
+    root: Path | None,
+    normal_class: int,
+    *,
+    preprocessing: str = "lcnaug1",
+    download: bool = False,
+    one_vs_rest: bool = True,
+    image_size: int | None = None,
+) -> ADData:
+    """Fashion-MNIST as a one-vs-rest problem with ``normal_class`` nominal.
+
+    ``one_vs_rest`` is accepted for a uniform interface; this dataset is always one-vs-rest.
+    """
+    if image_size is not None and image_size != RAW_SHAPE[1]:
+        raise ValueError(f"`image_size` for fmnist is fixed at {RAW_SHAPE[1]}, got {image_size}; leave it unset")
+    train_x, train_y, test_x, test_y = load_arrays(root, download)
+    pre = build_preprocessing(preprocessing, NAME, normal_class, RAW_SHAPE, recipes=RECIPES)
+    return split_one_vs_rest(NAME, CLASS_NAMES, normal_class, train_x, train_y, test_x, test_y, pre)
+
+
+LOADER = DatasetLoader(load=load, classes=classes, recipes=RECIPES)

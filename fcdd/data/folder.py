@@ -1,0 +1,240 @@
+"""Custom image folders (``--dataset custom``).
+
+Two layouts under the data dir::
+
+    per-class nominal/anomalous          one-vs-rest (--one-vs-rest)
+    train/<class>/normal/...             train/<class>/...
+    train/<class>/anomalous/... (opt.)   test/<class>/...
+    test/<class>/normal/...
+    test/<class>/anomalous/...
+
+Class names are the sorted folder names under ``train/``. Images are decoded with
+PIL, converted to RGB (or L), resized to a square raw size (``image_size * 248/224``,
+so 248 for the default input of 224) and kept in memory as uint8.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from fcdd.data.base import ADData, DatasetLoader
+from fcdd.data.preprocess import Recipe, build_preprocessing
+
+log = logging.getLogger(__name__)
+
+NAME = "custom"
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+DEFAULT_IMAGE_SIZE = 224
+# The original resizes to 248 and crops 224; keep that ratio for other input sizes.
+RAW_RATIO = 248 / 224
+# The first recipe is the default.
+RECIPES: dict[str, Recipe] = {
+    "aug1": Recipe(augment=True, hflip=True, jitter=0.01, noise=0.001),
+    "none": Recipe(),
+}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image file, its class and, in the per-class layout, whether it is anomalous."""
+
+    path: Path
+    class_index: int
+    anomalous: bool = False
+
+
+@dataclass(frozen=True)
+class FolderSamples:
+    """Everything :func:`make_samples` finds under a data dir."""
+
+    class_names: tuple[str, ...]
+    train: tuple[Sample, ...]
+    test: tuple[Sample, ...]
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files under ``folder`` (recursively, hidden files skipped), sorted for a stable order."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
+    )
+
+
+def _require_dir(path: Path, fix: str) -> None:
+    if not path.is_dir():
+        raise FileNotFoundError(f"custom data folder {path} is missing; {fix}")
+
+
+def _images_of(folder: Path, class_index: int, anomalous: bool) -> list[Sample]:
+    paths = list_images(folder)
+    if not paths:
+        raise ValueError(
+            f"no images in {folder} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}); add images or remove the class"
+        )
+    return [Sample(p, class_index, anomalous) for p in paths]
+
+
+def make_samples(root: str | Path, one_vs_rest: bool) -> FolderSamples:
+    """Discover classes and image files under ``root``; raises on any layout problem."""
+    root = Path(root)
+    layout = (
+        "train/<class>/ and test/<class>/" if one_vs_rest else "train/<class>/normal/, test/<class>/{normal,anomalous}/"
+    )
+    _require_dir(root, f"pass --data-dir DIR holding {layout}")
+    for split in ("train", "test"):
+        _require_dir(root / split, f"the data dir must hold {layout}")
+    names = tuple(sorted(p.name for p in (root / "train").iterdir() if p.is_dir() and not p.name.startswith(".")))
+    if not names:
+        raise ValueError(f"no class folders in {root / 'train'}; expected {layout}")
+    extra = sorted({p.name for p in (root / "test").iterdir() if p.is_dir()} - set(names))
+    if extra:
+        log.warning("ignoring test folders without a train folder: %s", ", ".join(extra))
+    train: list[Sample] = []
+    test: list[Sample] = []
+    for index, name in enumerate(names):
+        train_dir, test_dir = root / "train" / name, root / "test" / name
+        _require_dir(test_dir, f"every class in train/ needs test/{name}/ too")
+        if one_vs_rest:
+            train += _images_of(train_dir, index, False)
+            test += _images_of(test_dir, index, False)
+            continue
+        hint = "(or pass --one-vs-rest for the train/<class>/*.png layout)"
+        _require_dir(train_dir / "normal", f"class {name!r} needs train/{name}/normal/ {hint}")
+        _require_dir(test_dir / "normal", f"class {name!r} needs test/{name}/normal/ {hint}")
+        _require_dir(test_dir / "anomalous", f"class {name!r} needs test/{name}/anomalous/ {hint}")
+        train += _images_of(train_dir / "normal", index, False)
+        if (train_dir / "anomalous").is_dir() and list_images(train_dir / "anomalous"):
+            train += _images_of(train_dir / "anomalous", index, True)
+        test += _images_of(test_dir / "normal", index, False)
+        test += _images_of(test_dir / "anomalous", index, True)
+    return FolderSamples(names, tuple(train), tuple(test))
+
+
+def raw_size_for(image_size: int) -> int:
+    """Side of the stored square images for a network input of ``image_size``."""
+    return round(image_size * RAW_RATIO)
+
+
+def decode_images(paths: list[Path], size: int, channels: int = 3, show_progress: bool = True) -> Tensor:
+    """Decode, convert and resize image files into a uint8 ``(N, channels, size, size)`` tensor.
+
+    Threads overlap the decoding (PIL releases the GIL); a corrupt file raises a
+    ``ValueError`` that names it.
+    """
+    mode = {1: "L", 3: "RGB"}[channels]
+    out = torch.empty((len(paths), channels, size, size), dtype=torch.uint8)
+
+    def decode(index: int) -> None:
+        path = paths[index]
+        try:
+            with Image.open(path) as file:
+                image = file.convert(mode).resize((size, size), Image.Resampling.BILINEAR)
+                array = np.array(image, dtype=np.uint8).reshape(size, size, channels)
+        except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+            raise ValueError(f"cannot decode image {path}: {err}; replace or remove the file") from err
+        out[index] = torch.from_numpy(array).permute(2, 0, 1)
+
+    workers = min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        jobs = pool.map(decode, range(len(paths)))
+        for _ in tqdm(jobs, total=len(paths), desc="decoding images", disable=not show_progress or len(paths) < 256):
+            pass
+    return out
+
+
+def channel_stats(images: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std on the [0, 1] scale of uint8 ``(N, C, H, W)`` images.
+
+    Counts the 256 grey levels per channel, so it is exact and needs no float copy.
+    """
+    levels = torch.arange(256, dtype=torch.float64) / 255
+    means, stds = [], []
+    for c in range(images.shape[1]):
+        counts = torch.bincount(images[:, c].reshape(-1), minlength=256).to(torch.float64)
+        total = counts.sum()
+        mean = (counts * levels).sum() / total
+        var = (counts * (levels - mean) ** 2).sum() / total
+        means.append(mean.item())
+        stds.append(var.sqrt().item())
+    if min(stds) < 1 / 255:
+        log.warning("nominal images have (almost) constant channels, std %s; using std >= 1/255", stds)
+        stds = [max(s, 1 / 255) for s in stds]
+    return tuple(means), tuple(stds)
+
+
+def classes(root: Path | None, *, one_vs_rest: bool = False) -> tuple[str, ...]:
+    """Class names (sorted folder names under ``train/``)."""
+    if root is None:
+        raise ValueError("dataset 'custom' needs a data dir; pass --data-dir DIR holding train/ and test/")
+    return make_samples(root, one_vs_rest).class_names
+
+
+def load(
+    root: Path | None,
+    normal_class: int,
+    *,
+    preprocessing: str = "aug1",
+    download: bool = False,
+    one_vs_rest: bool = False,
+    image_size: int | None = None,
+    channels: int = 3,
+    show_progress: bool = True,
+) -> ADData:
+    """Load class ``normal_class`` of a custom image folder as an anomaly-detection problem.
+
+    Per-class layout: train on ``train/<c>/normal``, real anomalies from
+    ``train/<c>/anomalous`` (if any), test on ``test/<c>/{normal,anomalous}``.
+    One-vs-rest: train on ``train/<c>``, the other classes' training images are the
+    real anomalies, test on every class's test images. ``download`` is ignored.
+    """
+    if root is None:
+        raise ValueError("dataset 'custom' needs a data dir; pass --data-dir DIR holding train/ and test/")
+    if channels not in (1, 3):
+        raise ValueError(f"`channels` must be 1 or 3, got {channels}")
+    size = DEFAULT_IMAGE_SIZE if image_size is None else image_size
+    if size < 1:
+        raise ValueError(f"`image_size` must be >= 1, got {size}")
+    samples = make_samples(root, one_vs_rest)
+    if not 0 <= normal_class < len(samples.class_names):
+        raise ValueError(f"`normal_class` must be in [0, {len(samples.class_names)}) for {root}, got {normal_class}")
+
+    def anomalous(s: Sample) -> bool:
+        return s.anomalous or s.class_index != normal_class
+
+    nominal = [s.path for s in samples.train if not anomalous(s)]
+    # Per-class layout: anomalies only from this class's own anomalous/ folder.
+    outliers = [s.path for s in samples.train if anomalous(s) and (one_vs_rest or s.class_index == normal_class)]
+    test = [s for s in samples.test if one_vs_rest or s.class_index == normal_class]
+    raw = raw_size_for(size)
+    decode = functools.partial(decode_images, size=raw, channels=channels, show_progress=show_progress)
+    train_images = decode(nominal)
+    mean, std = channel_stats(train_images)
+    pre = build_preprocessing(
+        preprocessing, NAME, normal_class, (channels, raw, raw), input_size=size, mean=mean, std=std, recipes=RECIPES
+    )
+    return ADData(
+        name=NAME,
+        class_names=samples.class_names,
+        normal_class=normal_class,
+        train_images=train_images,
+        test_images=decode([s.path for s in test]),
+        test_labels=torch.tensor([anomalous(s) for s in test], dtype=torch.int64),
+        test_classes=torch.tensor([s.class_index for s in test], dtype=torch.int64),
+        preprocessing=pre,
+        train_anomalies=decode(outliers) if outliers else None,
+    )
+
+
+LOADER = DatasetLoader(load=load, classes=classes, recipes=RECIPES)

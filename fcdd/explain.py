@@ -1,0 +1,99 @@
+"""Explaining new images with a trained run: anomaly score and heatmap overlay per image."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor, nn
+
+from fcdd import outputs
+from fcdd.config import RunConfig
+from fcdd.data import Preprocessing
+from fcdd.device import resolve_runtime
+from fcdd.evaluation import anomaly_maps
+from fcdd.heatmaps import receptive_upsample
+from fcdd.networks import build_network
+from fcdd.objectives import sample_scores
+from fcdd.render import colourise, overlay, tile_grid, to_display
+from fcdd.training import Runtime
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """A finished run loaded for inference."""
+
+    config: RunConfig
+    net: nn.Module
+    preprocessing: Preprocessing
+    raw_shape: tuple[int, int, int]
+    heat_scale: tuple[float, float]  # (low, high) of the run's test heatmaps: same colours as its grids
+    runtime: Runtime
+
+
+def load_trained_run(run_dir: str | Path, device: str = "auto") -> TrainedRun:
+    """Load ``config.json``, ``preprocessing.json``, ``metrics.json`` and ``snapshot.pt`` of a run folder."""
+    run_dir = Path(run_dir)
+    needed = [run_dir / name for name in ("config.json", "preprocessing.json", "snapshot.pt")]
+    missing = [p.name for p in needed if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{run_dir} is not a finished run folder (missing {', '.join(missing)}); pass --run <out>/normal_<c>/it_<s>"
+        )
+    config = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    prep = json.loads((run_dir / "preprocessing.json").read_text())
+    runtime = resolve_runtime(device, "fp32")
+    net = build_network(config.network.name, bias=config.network.bias, pretrained=False)
+    state = outputs.read_checkpoint(run_dir / "snapshot.pt")
+    net.load_state_dict(state["net"])
+    net.to(runtime.device).eval()
+    metrics_path = run_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    scale = metrics.get("heatmap_scale") or [0.0, 1.0]
+    return TrainedRun(
+        config=config, net=net, preprocessing=Preprocessing.from_dict(prep["preprocessing"]),
+        raw_shape=tuple(prep["raw_shape"]), heat_scale=(float(scale[0]), float(scale[1])), runtime=runtime,
+    )
+
+
+def read_image(path: Path, raw_shape: tuple[int, int, int]) -> Tensor:
+    """Decode an image file into uint8 (1, C, H, W) at the run's raw size (greyscale or RGB)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"image {path} does not exist")
+    channels, height, width = raw_shape
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L" if channels == 1 else "RGB").resize((width, height), Image.BILINEAR)
+            data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"cannot decode image {path}: {error}; pass a PNG/JPEG/... image file") from None
+    return data.view(height, width, channels).permute(2, 0, 1)[None]
+
+
+def explain_images(
+    trained: TrainedRun, paths: Sequence[Path], out_dir: Path
+) -> Iterator[tuple[Path, float, Path]]:
+    """For each image: its anomaly score and a PNG (input | heatmap | overlay) written to ``out_dir``.
+
+    All images are decoded before anything is written, so a bad file leaves no partial output.
+    """
+    images = torch.cat([read_image(Path(p), trained.raw_shape) for p in paths])
+    prep = trained.preprocessing
+    runtime = trained.runtime
+    maps = anomaly_maps(trained.net, images, prep.test, batch_size=64, device=runtime.device)
+    scores = sample_scores(maps)
+    inputs = prep.test(images.float())
+    heat = receptive_upsample(maps, trained.net.receptive_field, tuple(inputs.shape[-2:]),
+                              trained.config.heatmap.gauss_std)
+    low, high = trained.heat_scale
+    coloured = colourise(((heat - low) / max(high, 1e-12)).clamp(0, 1))
+    shown = to_display(inputs)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i, path in enumerate(paths):
+        panel = tile_grid([torch.stack([shown[i], coloured[i], overlay(shown[i : i + 1], coloured[i : i + 1])[0]])])
+        written = outputs.write_png(out_dir / f"{Path(path).stem}_heatmap.png", panel)
+        yield Path(path), float(scores[i]), written

@@ -1,0 +1,140 @@
+"""Heatmaps: receptive-field Gaussian upsampling and quantile normalisation (tensors in, tensors out).
+
+The low-resolution map A (one cell per receptive field) is brought to input resolution with a
+transposed convolution whose kernel is an r×r Gaussian (r = receptive field), stride = jump,
+then cropped so cell centres land on their receptive-field centres (FCDD paper, Sec. 3).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+class ReceptiveFieldLike(Protocol):
+    """Anything with the receptive-field numbers of a network's output cells."""
+
+    extent: int
+    jump: int
+    start: float
+
+
+def gaussian_kernel_1d(size: int, std: float) -> Tensor:
+    """Unnormalised 1-D Gaussian of ``size`` taps (peak 1 for odd sizes).
+
+    For even sizes, ``size - 1`` taps are sampled, the centre tap is duplicated and everything is
+    halved (peak 0.5), which is the reference's rule (§2) and keeps the kernel symmetric.
+    """
+    if size < 1:
+        raise ValueError(f"`size` must be >= 1, got size={size}")
+    if std <= 0:
+        raise ValueError(f"`std` must be > 0, got std={std}")
+    odd = size if size % 2 == 1 else size - 1
+    x = torch.arange(odd, dtype=torch.float64) - (odd - 1) / 2
+    g = torch.exp(-(x**2) / (2 * std**2))
+    if odd != size:
+        centre = (odd - 1) // 2
+        g = torch.cat([g[: centre + 1], g[centre:]]) / 2
+    return g.float()
+
+
+@lru_cache(maxsize=32)
+def _cached_kernel(size: int, std: float, device: str, dtype: torch.dtype) -> Tensor:
+    g = gaussian_kernel_1d(size, std)
+    return torch.outer(g, g).to(device=device, dtype=dtype)[None, None]
+
+
+def gaussian_kernel_2d(size: int, std: float) -> Tensor:
+    """Outer product of :func:`gaussian_kernel_1d` with itself, shape (size, size)."""
+    g = gaussian_kernel_1d(size, std)
+    return torch.outer(g, g)
+
+
+def receptive_upsample(
+    heatmap: Tensor, rf: ReceptiveFieldLike, out_size: tuple[int, int], std: float
+) -> Tensor:
+    """Upsample low-res maps (B, 1, h, w) to ``out_size`` with the receptive-field Gaussian.
+
+    Cell (i, k) adds the Gaussian centred on input pixel (start + i·jump, start + k·jump).
+    """
+    r, j = int(rf.extent), int(rf.jump)
+    kernel = _cached_kernel(r, float(std), str(heatmap.device), heatmap.dtype)
+    full = F.conv_transpose2d(heatmap, kernel, stride=j)
+    # Transposed-conv index of input pixel p is p - start + (r-1)/2, floored like the reference.
+    offset = (r - 1) // 2 - int(math.floor(rf.start))
+    height, width = out_size
+    pad_bottom = max(0, offset + height - full.shape[-2])
+    pad_right = max(0, offset + width - full.shape[-1])
+    pad_top = pad_left = max(0, -offset)
+    if pad_bottom or pad_right or pad_top:
+        full = F.pad(full, (pad_left, pad_right, pad_top, pad_bottom))
+    # Offsets are the same along both axes: the receptive field is square.
+    top = offset + pad_top
+    return full[..., top : top + height, top : top + width]
+
+
+def receptive_upsample_naive(
+    heatmap: Tensor, rf: ReceptiveFieldLike, out_size: tuple[int, int], std: float
+) -> Tensor:
+    """Loop version of :func:`receptive_upsample`, for tests: paste one kernel per cell."""
+    r, j = int(rf.extent), int(rf.jump)
+    kernel = gaussian_kernel_2d(r, std).to(heatmap)
+    batch, _, h, w = heatmap.shape
+    height, width = out_size
+    out = torch.zeros(batch, 1, height, width, dtype=heatmap.dtype)
+    half = (r - 1) // 2
+    for i in range(h):
+        for k in range(w):
+            top = i * j + int(math.floor(rf.start)) - half
+            left = k * j + int(math.floor(rf.start)) - half
+            for a in range(r):
+                for b in range(r):
+                    y, x = top + a, left + b
+                    if 0 <= y < height and 0 <= x < width:
+                        out[:, 0, y, x] += heatmap[:, 0, i, k] * kernel[a, b]
+    return out
+
+
+def quantile_bounds(values: Tensor, q: float) -> tuple[Tensor, Tensor]:
+    """(minimum, q-quantile of value − minimum) of a flat set of heatmap values."""
+    flat = values.flatten().float()
+    low = flat.min()
+    shifted = flat - low
+    k = max(1, min(shifted.numel(), math.ceil(q * shifted.numel())))
+    high = shifted.kthvalue(k).values
+    return low, high
+
+
+def normalise_local(heatmaps: Tensor, q: float) -> Tensor:
+    """Per-heatmap quantile normalisation to [0, 1]: (h − min) / quantile_q(h − min), clamped."""
+    flat = heatmaps.flatten(1).float()
+    low = flat.min(dim=1).values
+    shifted = flat - low[:, None]
+    k = max(1, min(shifted.shape[1], math.ceil(q * shifted.shape[1])))
+    high = shifted.kthvalue(k, dim=1).values
+    out = shifted / high.clamp_min(1e-12)[:, None]
+    return out.clamp(0, 1).view_as(heatmaps)
+
+
+def balanced_subset(labels: Tensor, generator: torch.Generator) -> Tensor:
+    """Indices of a label-balanced random subset (as many of each label as the rarest one has)."""
+    groups = [torch.nonzero(labels == value).flatten() for value in labels.unique()]
+    n = min(len(g) for g in groups)
+    picks = [g[torch.randperm(len(g), generator=generator)[:n]] for g in groups]
+    return torch.cat(picks)
+
+
+def normalise_global(heatmaps: Tensor, labels: Tensor, q: float, generator: torch.Generator) -> Tensor:
+    """Quantile normalisation with one (min, quantile) pair from a label-balanced subsample.
+
+    One subsample serves the whole set, so every row of a figure uses the same scale (the
+    original draws a new subsample per row, §9.1 item 12).
+    """
+    subset = balanced_subset(labels.cpu(), generator)
+    low, high = quantile_bounds(heatmaps[subset], q)
+    return ((heatmaps.float() - low) / high.clamp_min(1e-12)).clamp(0, 1)

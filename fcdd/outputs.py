@@ -1,0 +1,152 @@
+"""Writing run artifacts: atomic JSON/NPZ/PNG/checkpoint files and plots.
+
+Every file is written to a temporary name in the same folder and renamed into place, so a crash
+or a kill never leaves a half-written file behind under the final name.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
+def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as handle:
+            write(handle)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN; null says "not available"
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def write_text(path: Path, text: str) -> Path:
+    """A text file, written atomically."""
+    return _atomic_write(path, lambda f: f.write(text), mode="w")
+
+
+def write_json(path: Path, data: Any) -> Path:
+    """Pretty JSON, NaN/inf written as null."""
+    return write_text(path, json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
+
+
+def write_npz(path: Path, **arrays: np.ndarray) -> Path:
+    """Compressed NumPy archive."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return _atomic_write(path, lambda f: f.write(buffer.getvalue()))
+
+
+def write_checkpoint(path: Path, state: dict[str, Any]) -> Path:
+    """A torch checkpoint of state dicts and plain values (loadable with weights_only=True)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return _atomic_write(path, lambda f: f.write(buffer.getvalue()))
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint without unpickling arbitrary objects."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def image_to_pil(image: Tensor, row_labels: list[tuple[int, str]] | None = None, margin: int = 0):
+    """(3, H, W) float [0, 1] → PIL image, optionally with text labels in a left margin.
+
+    ``row_labels`` holds (y position, text) pairs drawn into a white margin of ``margin`` pixels.
+    """
+    from PIL import Image, ImageDraw
+
+    array = (image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+    picture = Image.fromarray(array)
+    if not row_labels:
+        return picture
+    canvas = Image.new("RGB", (picture.width + margin, picture.height), "white")
+    canvas.paste(picture, (margin, 0))
+    draw = ImageDraw.Draw(canvas)
+    for y, text in row_labels:
+        draw.text((3, y), text, fill="black")
+    return canvas
+
+
+def write_png(path: Path, image: Tensor, row_labels: list[tuple[int, str]] | None = None, margin: int = 0) -> Path:
+    """Save a (3, H, W) float image in [0, 1] as PNG."""
+    picture = image_to_pil(image, row_labels, margin)
+    return _atomic_write(path, lambda f: picture.save(f, format="PNG"))
+
+
+def write_figure(path: Path, figure: Any) -> Path:
+    """Save a matplotlib figure as PNG and close it."""
+    import matplotlib.pyplot as plt
+
+    try:
+        return _atomic_write(path, lambda f: figure.savefig(f, format="png", dpi=110, bbox_inches="tight"))
+    finally:
+        plt.close(figure)
+
+
+def roc_figure(curves: list[tuple[np.ndarray, np.ndarray, str]], title: str):
+    """A ROC plot of (fpr, tpr, legend label) curves with the chance diagonal."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(4.5, 4.5))
+    for fpr, tpr, label in curves:
+        axes.plot(fpr, tpr, label=label, linewidth=1.5)
+    axes.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=1)
+    axes.set(xlabel="false positive rate", ylabel="true positive rate", title=title, xlim=(0, 1), ylim=(0, 1.01))
+    axes.legend(loc="lower right", fontsize=8)
+    axes.grid(alpha=0.3)
+    return figure
+
+
+def loss_figure(history: list[dict[str, Any]]):
+    """Per-epoch training loss (overall, nominal, anomalous)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(5, 3.2))
+    epochs = [h["epoch"] for h in history]
+    for key in ("loss", "loss_nominal", "loss_anomalous"):
+        axes.plot(epochs, [h[key] for h in history], marker=".", label=key.replace("_", " "))
+    axes.set(xlabel="epoch", ylabel="loss", yscale="log", title="training loss")
+    axes.legend(fontsize=8)
+    axes.grid(alpha=0.3)
+    return figure

@@ -1,0 +1,215 @@
+"""Training: optimiser and schedule, one epoch of batched anomaly mixing + augmentation, and the fit loop.
+
+The whole nominal training set sits on the training device as uint8; each step gathers a batch,
+mixes in anomalies, augments and normalises it with tensor ops on that device. No DataLoader
+workers, no per-sample Python: on two CPU cores that keeps the data path near free next to the
+model step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from fcdd.config import OptimConfig
+from fcdd.evaluation import autocast_context
+from fcdd.heatmaps import receptive_upsample
+from fcdd.objectives import fcdd_gt_sample_losses, fcdd_sample_losses, pseudo_huber
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """What the fit loop reports after each epoch to its caller's callback."""
+
+    epoch: int  # 1-based number of the epoch just finished
+    epochs: int
+    loss: float  # mean per-sample loss over the epoch
+    loss_nominal: float  # mean over nominal samples (nan when none)
+    loss_anomalous: float  # mean over anomalous samples (nan when none)
+    lr: float  # learning rate used in this epoch
+    seconds: float
+    images_per_second: float
+    test_auc: float | None = None  # set on epochs where the caller asked for an evaluation
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, for history.json and Ray reports."""
+        return dict(self.__dict__)
+
+
+EpochCallback = Callable[[EpochReport], None]
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss."""
+
+
+def make_optimizer(params: Any, cfg: OptimConfig) -> torch.optim.Optimizer:
+    """SGD with Nesterov momentum 0.9, or Adam; weight decay is the L2 penalty of the paper."""
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig) -> torch.optim.lr_scheduler.LRScheduler:
+    """Per-epoch schedule: lambda (lr·γ^epoch) or step decay by γ at each milestone."""
+    if cfg.scheduler == "lambda":
+        gamma = cfg.gamma
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: gamma**epoch)
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.milestones), gamma=cfg.gamma)
+
+
+@dataclass
+class Runtime:
+    """Where and how the arithmetic runs."""
+
+    device: torch.device
+    autocast_dtype: torch.dtype | None = None  # e.g. torch.bfloat16 for mixed precision
+    channels_last: bool = False
+
+
+@dataclass
+class TrainState:
+    """Everything that changes during training; :meth:`state_dict` makes a resumable checkpoint."""
+
+    net: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    generator: torch.Generator
+    epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Tensors and plain containers only, so it loads with ``torch.load(weights_only=True)``."""
+        return {
+            "net": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "generator": self.generator.get_state(),
+            "epoch": self.epoch,
+            "history": self.history,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a checkpoint written by :meth:`state_dict`."""
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"].cpu())
+        self.epoch = int(state["epoch"])
+        self.history = list(state["history"])
+
+
+class Batcher:
+    """Draws shuffled training batches, mixes in anomalies and preprocesses them on the device."""
+
+    def __init__(self, images: Tensor, supervisor: Callable, preprocessing: Any, batch_size: int) -> None:
+        self.images = images
+        self.supervisor = supervisor
+        self.preprocessing = preprocessing
+        self.batch_size = batch_size
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.images) / self.batch_size)
+
+    def epoch(self, generator: torch.Generator):
+        """Yield (inputs, labels, gt_maps or None) for one pass over the data in a random order."""
+        order = torch.randperm(len(self.images), generator=generator, device=generator.device)
+        for start in range(0, len(order), self.batch_size):
+            raw = self.images[order[start : start + self.batch_size]].float()
+            mixed = self.supervisor(raw, generator)
+            inputs, gt_maps = self.preprocessing.train(mixed.images, generator, mixed.gt_maps)
+            yield inputs, mixed.labels, gt_maps
+
+
+def batch_losses(net: nn.Module, inputs: Tensor, labels: Tensor, gt_maps: Tensor | None, gauss_std: float) -> Tensor:
+    """Per-sample FCDD losses; with ground-truth maps, the per-pixel variant on upsampled maps."""
+    phi = net(inputs).float()
+    if gt_maps is None:
+        return fcdd_sample_losses(phi, labels)
+    upsampled = receptive_upsample(pseudo_huber(phi), net.receptive_field, tuple(gt_maps.shape[-2:]), gauss_std)
+    return fcdd_gt_sample_losses(upsampled, gt_maps)
+
+
+def train_epoch(state: TrainState, batcher: Batcher, runtime: Runtime, *, gauss_std: float, progress: Any = None) -> dict[str, float]:
+    """One pass over the training data; returns loss statistics and the number of images seen."""
+    net, optimizer = state.net, state.optimizer
+    net.train()
+    sums = torch.zeros(2, dtype=torch.float64, device=runtime.device)  # loss sums: nominal, anomalous
+    counts = torch.zeros(2, dtype=torch.float64, device=runtime.device)
+    for inputs, labels, gt_maps in batcher.epoch(state.generator):
+        if runtime.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        with autocast_context(runtime.device, runtime.autocast_dtype):
+            losses = batch_losses(net, inputs, labels, gt_maps, gauss_std)
+        loss = losses.mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        # Accumulate on the device: no host sync per step.
+        anomalous = labels.bool()
+        detached = losses.detach().double()
+        sums += torch.stack([detached[~anomalous].sum(), detached[anomalous].sum()])
+        counts += torch.stack([(~anomalous).sum(), anomalous.sum()]).double()
+        if progress is not None:
+            progress.update(1)
+    sums_l, counts_l = sums.tolist(), counts.tolist()
+    total = sum(sums_l) / max(sum(counts_l), 1.0)
+    if not math.isfinite(total):
+        raise NonFiniteLossError(
+            f"epoch {state.epoch + 1}: the training loss is {total}; lower --lr or check the data"
+        )
+    return {
+        "loss": total,
+        "loss_nominal": sums_l[0] / counts_l[0] if counts_l[0] else float("nan"),
+        "loss_anomalous": sums_l[1] / counts_l[1] if counts_l[1] else float("nan"),
+        "images": sum(counts_l),
+    }
+
+
+def fit(
+    state: TrainState,
+    batcher: Batcher,
+    runtime: Runtime,
+    *,
+    epochs: int,
+    gauss_std: float,
+    on_epoch_end: EpochCallback | None = None,
+    evaluate_auc: Callable[[], float] | None = None,
+    eval_every: int = 0,
+    save_checkpoint: Callable[[TrainState], None] | None = None,
+    show_progress: bool = False,
+) -> TrainState:
+    """Train from ``state.epoch`` up to ``epochs``; after each epoch checkpoint, then report.
+
+    ``evaluate_auc`` runs every ``eval_every`` epochs (0: never) and its value rides in the report.
+    """
+    while state.epoch < epochs:
+        lr = state.optimizer.param_groups[0]["lr"]
+        started = time.perf_counter()
+        with tqdm(total=len(batcher), desc=f"epoch {state.epoch + 1}/{epochs}", leave=False,
+                  disable=not show_progress, unit="batch") as bar:
+            stats = train_epoch(state, batcher, runtime, gauss_std=gauss_std, progress=bar)
+        state.scheduler.step()
+        seconds = time.perf_counter() - started
+        state.epoch += 1
+        auc = None
+        if evaluate_auc is not None and eval_every and state.epoch % eval_every == 0:
+            auc = evaluate_auc()
+        report = EpochReport(
+            epoch=state.epoch, epochs=epochs, loss=stats["loss"], loss_nominal=stats["loss_nominal"],
+            loss_anomalous=stats["loss_anomalous"], lr=lr, seconds=seconds,
+            images_per_second=stats["images"] / max(seconds, 1e-9), test_auc=auc,
+        )
+        state.history.append(report.to_dict())
+        if save_checkpoint is not None:
+            save_checkpoint(state)
+        if on_epoch_end is not None:
+            on_epoch_end(report)
+    return state

@@ -1,0 +1,93 @@
+"""The command line: listings, a full train + explain round trip, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from fcdd.cli import main
+
+
+def _train_args(tiny_fmnist, tiny_oe_folder, out, *extra):
+    return ["train", "--preset", "fmnist", "--data-dir", str(tiny_fmnist), "--classes", "0,1", "--epochs", "1",
+            "--batch-size", "32", "--oe-folder", str(tiny_oe_folder), "--device", "cpu", "--quiet",
+            "--out", str(out), *extra]
+
+
+def test_nets_lists_receptive_fields(capsys):
+    assert main(["nets"]) == 0
+    lines = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:]}
+    assert lines["FCDD_CNN28_W"][1:6] == ["1x28x28", "7x7", "16", "4", "1.5"]
+    assert lines["FCDD_CNN224_VGG_F"][1:6] == ["3x224x224", "28x28", "62", "8", "3.5"]
+    assert len(lines) == 10
+
+
+def test_presets_listing(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    assert "fmnist: fmnist, FCDD_CNN28_W, noise/cifar100, lcnaug1, batch 128, 400 epochs, sgd lr 0.01" in out
+
+
+def test_train_then_skip_then_explain(tiny_fmnist, tiny_oe_folder, tmp_path, capsys):
+    out = tmp_path / "results"
+    assert main(_train_args(tiny_fmnist, tiny_oe_folder, out)) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert sorted(summary["classes"]) == ["0", "1"]
+    assert (out / "normal_1" / "it_0" / "metrics.json").is_file()
+    first = (out / "summary.csv").read_text()
+    capsys.readouterr()
+
+    # The same command again finds both runs finished and retrains nothing.
+    mtime = (out / "normal_0" / "it_0" / "snapshot.pt").stat().st_mtime_ns
+    assert main(_train_args(tiny_fmnist, tiny_oe_folder, out)) == 0
+    assert (out / "normal_0" / "it_0" / "snapshot.pt").stat().st_mtime_ns == mtime
+    assert (out / "summary.csv").read_text() == first
+
+    image = tmp_path / "query.png"
+    Image.new("L", (40, 40), 200).save(image)
+    capsys.readouterr()
+    assert main(["explain", "--run", str(out / "normal_0" / "it_0"), str(image), "--out", str(tmp_path / "ex")]) == 0
+    score, path, written = capsys.readouterr().out.strip().split("\t")
+    assert float(score) >= 0 and path == str(image)
+    assert Image.open(written).size[0] > 28 * 3
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_missing_data_dir_is_one_line_and_writes_nothing(tiny_oe_folder, tmp_path, capsys):
+    out = tmp_path / "results"
+    assert main(_train_args(tmp_path / "nope", tiny_oe_folder, out)) == 2
+    assert "does not exist" in _error_line(capsys)
+    assert not out.exists()
+
+
+def test_unknown_class(tiny_fmnist, tiny_oe_folder, tmp_path, capsys):
+    args = _train_args(tiny_fmnist, tiny_oe_folder, tmp_path / "r")
+    args[args.index("0,1")] = "12"
+    assert main(args) == 2
+    assert "unknown class 12" in _error_line(capsys)
+
+
+def test_empty_oe_folder(tiny_fmnist, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "results"
+    assert main(_train_args(tiny_fmnist, empty, out)) == 2
+    assert str(empty) in _error_line(capsys)
+    assert not out.exists()
+
+
+def test_unknown_network_suggests(tiny_fmnist, tiny_oe_folder, tmp_path, capsys):
+    assert main(_train_args(tiny_fmnist, tiny_oe_folder, tmp_path / "r", "--net", "FCDD_CNN28W")) == 2
+    assert "FCDD_CNN28_W" in _error_line(capsys)
+
+
+def test_explain_rejects_corrupt_image_and_missing_run(tmp_path, capsys):
+    assert main(["explain", "--run", str(tmp_path), str(tmp_path / "x.png")]) == 2
+    assert "not a finished run folder" in _error_line(capsys)

@@ -1,0 +1,115 @@
+"""Registry look-ups, class validation and the package's public surface."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import fcdd.data
+from fcdd.data import fmnist
+from fcdd.data.registry import DATASETS, dataset_classes, get_loader, list_datasets, load_dataset
+
+
+def write_tiny_fmnist(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", 20), ("t10k", 10)):
+        for kind, array in (
+            ("images-idx3", np.zeros((n, 28, 28), np.uint8)),
+            ("labels-idx1", (np.arange(n) % 10).astype(np.uint8)),
+        ):
+            header = struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+            (folder / f"{split}-{kind}-ubyte.gz").write_bytes(gzip.compress(header + array.tobytes()))
+
+
+def write_tiny_custom(root: Path) -> None:
+    for name in ("metal", "wood"):
+        for sub in ("train/{}/normal", "test/{}/normal", "test/{}/anomalous"):
+            path = root / sub.format(name) / "0.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (12, 12), (30, 60, 90)).save(path)
+
+
+@pytest.fixture(autouse=True)
+def no_fallbacks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(fmnist, "FALLBACK_DIRS", (tmp_path / "no-such-fallback",))
+
+
+def test_registered_names() -> None:
+    assert list_datasets() == ["cifar10", "custom", "fmnist"]
+    assert set(DATASETS) == {"fmnist", "cifar10", "custom"}
+    assert get_loader("fmnist").default_preprocessing == "lcnaug1"
+    assert get_loader("cifar10").default_preprocessing == "aug1"
+    assert get_loader("custom").default_preprocessing == "aug1"
+
+
+def test_unknown_dataset_suggests() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"unknown dataset 'cifar'; choose one of \['cifar10', 'custom', 'fmnist'\]; did you mean 'cifar10'",
+    ):
+        get_loader("cifar")
+
+
+def test_dataset_classes() -> None:
+    assert dataset_classes("fmnist", None)[9] == "Ankle boot"
+    assert dataset_classes("cifar10", None) == fcdd.data.cifar.CLASS_NAMES
+    with pytest.raises(ValueError, match="needs a data dir"):
+        dataset_classes("custom", None)
+
+
+def test_custom_classes_from_folder(tmp_path: Path) -> None:
+    write_tiny_custom(tmp_path)
+    assert dataset_classes("custom", tmp_path) == ("metal", "wood")
+    assert dataset_classes("custom", str(tmp_path)) == ("metal", "wood")
+
+
+def test_unknown_class_lists_valid(tmp_path: Path) -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"unknown class 10 for dataset 'fmnist'; valid classes: 0=T-shirt/top, 1=Trouser, .*9=Ankle boot",
+    ):
+        load_dataset("fmnist", tmp_path, 10)
+    write_tiny_custom(tmp_path / "c")
+    with pytest.raises(ValueError, match=r"valid classes: 0=metal, 1=wood"):
+        load_dataset("custom", tmp_path / "c", -1)
+
+
+def test_bad_preprocessing_fails_before_loading(tmp_path: Path) -> None:
+    # No files exist: the name check must come first.
+    with pytest.raises(
+        ValueError, match=r"unknown preprocessing 'aug2' for dataset 'cifar10'; choose one of \['aug1', 'lcn', 'none'\]"
+    ):
+        load_dataset("cifar10", tmp_path, 0, preprocessing="aug2")
+
+
+def test_load_through_registry(tmp_path: Path) -> None:
+    write_tiny_fmnist(tmp_path)
+    data = load_dataset("fmnist", tmp_path, 2)
+    assert data.preprocessing.name == "lcnaug1"
+    assert data.train_images.shape == (2, 1, 28, 28)
+    assert load_dataset("fmnist", tmp_path, 2, preprocessing="none").preprocessing.name == "none"
+    write_tiny_custom(tmp_path / "c")
+    custom = load_dataset("custom", tmp_path / "c", 1, image_size=16)
+    assert custom.input_shape == (3, 16, 16)
+    assert custom.raw_shape == (3, 18, 18)
+    assert custom.test_labels.tolist() == [0, 1]
+
+
+def test_public_surface() -> None:
+    for name in (
+        "ADData",
+        "Preprocessing",
+        "lcn",
+        "build_preprocessing",
+        "DATASETS",
+        "load_dataset",
+        "dataset_classes",
+    ):
+        assert hasattr(fcdd.data, name)
+    pre = fcdd.data.build_preprocessing("aug1", "cifar10", 0, (3, 32, 32))  # recipes looked up in the registry
+    assert pre.input_shape == (3, 32, 32)

@@ -1,0 +1,99 @@
+"""Receptive-field upsampling and heatmap normalisation."""
+
+import math
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from fcdd.heatmaps import (
+    balanced_subset,
+    gaussian_kernel_1d,
+    gaussian_kernel_2d,
+    normalise_global,
+    normalise_local,
+    quantile_bounds,
+    receptive_upsample,
+    receptive_upsample_naive,
+)
+
+
+@dataclass(frozen=True)
+class RF:
+    extent: int
+    jump: int
+    start: float
+
+
+def test_odd_kernel_peak_is_one_and_symmetric():
+    g = gaussian_kernel_1d(5, 1.0)
+    assert g[2].item() == pytest.approx(1.0)
+    assert g[0].item() == pytest.approx(math.exp(-2.0), rel=1e-6)  # x = -2, σ = 1
+    assert torch.allclose(g, g.flip(0))
+
+
+def test_even_kernel_duplicates_centre_and_halves():
+    g = gaussian_kernel_1d(4, 1.0)
+    # 3 taps [e^-0.5, 1, e^-0.5] → centre duplicated → halved
+    expected = torch.tensor([math.exp(-0.5), 1.0, 1.0, math.exp(-0.5)]) / 2
+    assert torch.allclose(g, expected, atol=1e-6)
+    assert gaussian_kernel_2d(4, 1.0).max().item() == pytest.approx(0.25)
+
+
+def test_kernel_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="std"):
+        gaussian_kernel_1d(3, 0.0)
+
+
+def test_single_cell_upsample_places_kernel_at_receptive_centre():
+    # one output cell, r = 5, start 2: centre at pixel 2 of a 5x5 input
+    rf = RF(extent=5, jump=1, start=2.0)
+    up = receptive_upsample(torch.ones(1, 1, 1, 1), rf, (5, 5), std=1.0)
+    assert up[0, 0, 2, 2].item() == pytest.approx(1.0)
+    assert up.sum().item() == pytest.approx(gaussian_kernel_2d(5, 1.0).sum().item(), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("rf", "hw", "out"),
+    [
+        (RF(16, 4, 1.5), 7, 28),  # FCDD_CNN28
+        (RF(22, 4, 1.5), 8, 32),  # FCDD_CNN32_LW3K
+        (RF(7, 2, 0.0), 4, 8),  # start 0: kernel partly outside the image
+        (RF(9, 3, 3.5), 3, 10),
+    ],
+)
+def test_transposed_conv_matches_naive_loop(rf, hw, out):
+    g = torch.Generator().manual_seed(0)
+    maps = torch.rand(2, 1, hw, hw, generator=g, dtype=torch.float64)
+    fast = receptive_upsample(maps, rf, (out, out), std=1.2)
+    slow = receptive_upsample_naive(maps, rf, (out, out), std=1.2)
+    assert fast.shape == (2, 1, out, out)
+    assert torch.allclose(fast, slow, atol=1e-5)
+
+
+def test_local_normalisation_hand_values():
+    h = torch.tensor([[[[1.0, 2.0], [3.0, 5.0]]]])
+    # minus min → [0, 1, 2, 4]; q = 0.5 → 2nd smallest = 1 → [0, 1, 2, 4] / 1 clamped
+    out = normalise_local(h, 0.5)
+    assert torch.equal(out.flatten(), torch.tensor([0.0, 1.0, 1.0, 1.0]))
+    full = normalise_local(h, 1.0)
+    assert torch.allclose(full.flatten(), torch.tensor([0.0, 0.25, 0.5, 1.0]))
+
+
+def test_quantile_bounds():
+    low, high = quantile_bounds(torch.tensor([2.0, 3.0, 4.0, 6.0]), 1.0)
+    assert (low.item(), high.item()) == (2.0, 4.0)
+
+
+def test_balanced_subset_has_equal_label_counts():
+    labels = torch.tensor([0] * 10 + [1] * 3)
+    idx = balanced_subset(labels, torch.Generator().manual_seed(0))
+    assert (labels[idx] == 0).sum() == 3
+    assert (labels[idx] == 1).sum() == 3
+
+
+def test_global_normalisation_uses_one_scale():
+    maps = torch.tensor([0.0, 1.0, 2.0, 4.0]).view(4, 1, 1, 1)
+    labels = torch.tensor([0, 0, 1, 1])
+    out = normalise_global(maps, labels, 1.0, torch.Generator().manual_seed(0))
+    assert torch.allclose(out.flatten(), torch.tensor([0.0, 0.25, 0.5, 1.0]))

@@ -21,8 +21,8 @@ from fcdd.anomalies import OnlineSupervisor, get_noise_mode, load_folder_pool
 from fcdd.config import OptimConfig
 from fcdd.data import load_dataset
 from fcdd.networks import build_network
-from fcdd.training import Batcher, Runtime, TrainState, make_optimizer, make_scheduler, train_epoch
 from fcdd.objectives import fcdd_loss
+from fcdd.training import Batcher, Runtime, TrainState, make_optimizer, make_scheduler, train_epoch
 
 DEFAULT_OE = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10_jpeg" / "test"
 
@@ -41,11 +41,15 @@ def bare_step(runtime: Runtime, inputs: torch.Tensor, steps: int, batch: int = 1
     """Images/second of forward + backward + step on pre-loaded normalised tensors."""
     state = _state(runtime)
     labels = (torch.arange(batch) % 2).long()
-    autocast = torch.autocast("cpu", dtype=runtime.autocast_dtype) if runtime.autocast_dtype else torch.autocast("cpu", enabled=False)
+    autocast = (
+        torch.autocast("cpu", dtype=runtime.autocast_dtype)
+        if runtime.autocast_dtype
+        else torch.autocast("cpu", enabled=False)
+    )
     state.net.train()
 
     def step(i: int) -> None:
-        x = inputs[(i * batch) % (len(inputs) - batch):][:batch]
+        x = inputs[(i * batch) % (len(inputs) - batch) :][:batch]
         if runtime.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast:
@@ -65,7 +69,9 @@ def bare_step(runtime: Runtime, inputs: torch.Tensor, steps: int, batch: int = 1
 def full_epoch(runtime: Runtime, batcher: Batcher, epochs: int) -> float:
     """Images/second of whole training epochs through the real data path."""
     state = _state(runtime)
-    train_epoch(state, Batcher(batcher.images[:512], batcher.supervisor, batcher.preprocessing, 128), runtime, gauss_std=1.2)
+    train_epoch(
+        state, Batcher(batcher.images[:512], batcher.supervisor, batcher.preprocessing, 128), runtime, gauss_std=1.2
+    )
     images, seconds = 0.0, 0.0
     for _ in range(epochs):
         started = time.perf_counter()
@@ -95,8 +101,10 @@ def main() -> None:
     batcher = Batcher(data.train_images, supervisor, data.preprocessing, 128)
     inputs = data.preprocessing.test(data.train_images.float())
 
-    print(f"FCDD_CNN28_W, batch 128, {len(data.train_images)} images/epoch, {oe_name}, "
-          f"{torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(
+        f"FCDD_CNN28_W, batch 128, {len(data.train_images)} images/epoch, {oe_name}, "
+        f"{torch.get_num_threads()} threads, torch {torch.__version__}"
+    )
     header = f"{'variant':<26} {'(a) bare img/s':>15} {'(b) epoch img/s':>16} {'b/a':>6} {'s/epoch':>8}"
     print(header)
     print("-" * len(header))

@@ -25,12 +25,21 @@ _OVERRIDES: list[tuple[str, str, dict[str, Any]]] = [
     ("--image-size", "data.image_size", {"type": int, "help": "custom folders: network input side"}),
     ("--train-limit", "data.train_limit", {"type": int, "help": "use only N nominal training images"}),
     ("--test-limit", "data.test_limit", {"type": int, "help": "use a seeded subset of N test images"}),
+    (
+        "--validation-fraction",
+        "data.validation_fraction",
+        {"type": float, "help": "hold out this share of nominal training images (plus anomalies) for validation"},
+    ),
     ("--net", "network.name", {"help": "network (see `fcdd nets`)"}),
     ("--weights", "network.weights", {"help": "local vgg11_bn state-dict file for the pretrained VGG nets"}),
     ("--objective", "objective", {"choices": OBJECTIVES}),
     ("--supervise-mode", "anomalies.supervise_mode", {"choices": SUPERVISE_MODES}),
     ("--noise-mode", "anomalies.noise_mode", {"choices": NOISE_MODES}),
-    ("--oe-folder", "anomalies.oe_folder", {"help": "any image folder used as outlier exposure (implies --noise-mode folder)"}),
+    (
+        "--oe-folder",
+        "anomalies.oe_folder",
+        {"help": "any image folder used as outlier exposure (implies --noise-mode folder)"},
+    ),
     ("--oe-limit", "anomalies.oe_limit", {"type": int, "help": "number of distinct OE images"}),
     ("--anomaly-p", "anomalies.p", {"type": float, "help": "probability a training sample is replaced by an anomaly"}),
     ("--epochs", "optim.epochs", {"type": int}),
@@ -40,13 +49,20 @@ _OVERRIDES: list[tuple[str, str, dict[str, Any]]] = [
     ("--weight-decay", "optim.weight_decay", {"type": float}),
     ("--scheduler", "optim.scheduler", {"choices": SCHEDULERS}),
     ("--gamma", "optim.gamma", {"type": float, "help": "lr decay factor (per epoch or per milestone)"}),
-    ("--milestones", "optim.milestones", {"type": lambda s: tuple(int(x) for x in s.split(",") if x),
-                                           "help": "comma-separated epochs, e.g. 400,500"}),
+    (
+        "--milestones",
+        "optim.milestones",
+        {"type": lambda s: tuple(int(x) for x in s.split(",") if x), "help": "comma-separated epochs, e.g. 400,500"},
+    ),
     ("--gauss-std", "heatmap.gauss_std", {"type": float, "help": "σ of the receptive-field upsampling"}),
     ("--quantile", "heatmap.quantile", {"type": float, "help": "heatmap colour saturation quantile"}),
     ("--device", "device", {"help": "auto, cpu, cuda, cuda:N"}),
     ("--precision", "precision", {"choices": PRECISIONS}),
-    ("--eval-every", "eval_every", {"type": int, "help": "also report the test AUC every k epochs"}),
+    (
+        "--eval-every",
+        "eval_every",
+        {"type": int, "help": "report the AUC every k epochs (validation AUC when held out, else test AUC)"},
+    ),
 ]
 
 
@@ -54,24 +70,70 @@ class CliError(Exception):
     """A user mistake on the command line; printed as one line, exit code 2."""
 
 
+def add_config_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags that override RunConfig fields; shared with the orchestrator's commands."""
+    p.add_argument(
+        "--download",
+        action="store_true",
+        default=None,
+        dest="data.download",
+        help="download missing datasets (needs internet)",
+    )
+    p.add_argument(
+        "--one-vs-rest",
+        action="store_true",
+        default=None,
+        dest="data.one_vs_rest",
+        help="custom folders: train/<class>/ and test/<class>/ layout",
+    )
+    p.add_argument(
+        "--no-pretrained",
+        action="store_false",
+        default=None,
+        dest="network.pretrained",
+        help="random initialisation for the VGG nets",
+    )
+    for flag, key, kwargs in _OVERRIDES:
+        p.add_argument(flag, dest=key, default=None, **kwargs)
+
+
+def config_overrides(args: argparse.Namespace, base: RunConfig) -> dict[str, Any]:
+    """Dotted-key overrides given on the command line, with paths made absolute.
+
+    ``--oe-folder`` alone also selects outlier exposure from that folder.
+    """
+    changes = {key: value for key, value in vars(args).items() if "." in key and value is not None}
+    changes.update(
+        {
+            k: getattr(args, k)
+            for k in ("objective", "device", "precision", "eval_every")
+            if getattr(args, k, None) is not None
+        }
+    )
+    if changes.get("anomalies.oe_folder") and "anomalies.noise_mode" not in changes:
+        changes["anomalies.noise_mode"] = "folder"
+        if "anomalies.supervise_mode" not in changes and base.anomalies.supervise_mode != "noise":
+            changes["anomalies.supervise_mode"] = "noise"
+    for key in ("data.data_dir", "anomalies.oe_folder", "network.weights"):
+        if changes.get(key):  # Ray trials run elsewhere: every path absolute
+            changes[key] = str(Path(changes[key]).expanduser().resolve())
+    return changes
+
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train and evaluate FCDD over classes × seeds",
-                       description="Train FCDD one-vs-rest for each class and seed; write per-run folders and a summary.")
+    p = sub.add_parser(
+        "train",
+        help="train and evaluate FCDD over classes × seeds",
+        description="Train FCDD one-vs-rest for each class and seed; write per-run folders and a summary.",
+    )
     p.add_argument("--preset", default="fmnist", help="starting settings (see `fcdd presets`)")
     p.add_argument("--config", type=Path, help="a run's config.json to start from instead of a preset")
     p.add_argument("--classes", default="all", help="nominal classes: comma-separated indices or 'all'")
     p.add_argument("--seeds", type=int, default=1, help="number of seeds per class (0..N-1)")
     p.add_argument("--out", type=Path, help="results folder (default: results/<dataset>_<time>)")
-    p.add_argument("--download", action="store_true", default=None, dest="data.download",
-                   help="download missing datasets (needs internet)")
-    p.add_argument("--one-vs-rest", action="store_true", default=None, dest="data.one_vs_rest",
-                   help="custom folders: train/<class>/ and test/<class>/ layout")
-    p.add_argument("--no-pretrained", action="store_false", default=None, dest="network.pretrained",
-                   help="random initialisation for the VGG nets")
     p.add_argument("--restart", action="store_true", help="ignore checkpoints and finished runs in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    for flag, key, kwargs in _OVERRIDES:
-        p.add_argument(flag, dest=key, default=None, **kwargs)
+    add_config_arguments(p)
     p.set_defaults(func=_cmd_train)
 
 
@@ -87,17 +149,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         base = RunConfig.from_dict(json.loads(args.config.read_text()))
     else:
         base = get_preset(args.preset)
-    changes = {key: value for key, value in vars(args).items() if "." in key and value is not None}
-    changes.update({k: getattr(args, k) for k in ("objective", "device", "precision", "eval_every")
-                    if getattr(args, k, None) is not None})
-    if changes.get("anomalies.oe_folder") and "anomalies.noise_mode" not in changes:
-        changes["anomalies.noise_mode"] = "folder"
-        if "anomalies.supervise_mode" not in changes and base.anomalies.supervise_mode != "noise":
-            changes["anomalies.supervise_mode"] = "noise"
-    for key in ("data.data_dir", "anomalies.oe_folder", "network.weights"):
-        if changes.get(key):  # Ray trials run elsewhere: every path absolute
-            changes[key] = str(Path(changes[key]).expanduser().resolve())
-    return base.replace(**changes)
+    return base.replace(**config_overrides(args, base))
 
 
 def parse_classes(text: str, class_names: Sequence[str]) -> list[int]:
@@ -118,9 +170,21 @@ def parse_classes(text: str, class_names: Sequence[str]) -> list[int]:
 def _epoch_printer(prefix: str) -> Callable:
     def report(r: Any) -> None:
         auc = f"  test AUC {r.test_auc:.4f}" if r.test_auc is not None else ""
-        log.info("%s epoch %d/%d  loss %.4f (nominal %.4f, anomalous %.4f)  lr %.2e  %.1f s  %.0f img/s%s",
-                 prefix, r.epoch, r.epochs, r.loss, r.loss_nominal, r.loss_anomalous, r.lr, r.seconds,
-                 r.images_per_second, auc)
+        auc += f"  validation AUC {r.val_auc:.4f}" if r.val_auc is not None else ""
+        log.info(
+            "%s epoch %d/%d  loss %.4f (nominal %.4f, anomalous %.4f)  lr %.2e  %.1f s  %.0f img/s%s",
+            prefix,
+            r.epoch,
+            r.epochs,
+            r.loss,
+            r.loss_nominal,
+            r.loss_anomalous,
+            r.lr,
+            r.seconds,
+            r.images_per_second,
+            auc,
+        )
+
     return report
 
 
@@ -146,16 +210,30 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 rows.append(done)
                 continue
             log.info("class %d (%s) seed %d → %s", cls, names[cls], seed, run_dir)
-            result = run(run_config, run_dir, on_epoch_end=_epoch_printer(f"[class {cls} seed {seed}]"),
-                         resume=not args.restart, show_progress=not args.quiet)
+            result = run(
+                run_config,
+                run_dir,
+                on_epoch_end=_epoch_printer(f"[class {cls} seed {seed}]"),
+                resume=not args.restart,
+                show_progress=not args.quiet,
+            )
             m = result.metrics
-            log.info("class %d seed %d: AUC %.4f  (%.1f s training, %.0f img/s)", cls, seed, m["auc"],
-                     m["train_seconds"], m["images_per_second"])
+            log.info(
+                "class %d seed %d: AUC %.4f  (%.1f s training, %.0f img/s)",
+                cls,
+                seed,
+                m["auc"],
+                m["train_seconds"],
+                m["images_per_second"],
+            )
             rows.append(m)
             write_summary(out, rows)
     summary = write_summary(out, rows)
     for cls, stats in summary["classes"].items():
-        print(f"class {cls} ({names[int(cls)]}): AUC {stats['mean']:.4f} ± {stats['std']:.4f} over {stats['n_seeds']} seed(s)")
+        print(
+            f"class {cls} ({names[int(cls)]}): AUC {stats['mean']:.4f} ± {stats['std']:.4f} "
+            f"over {stats['n_seeds']} seed(s)"
+        )
     print(f"mean AUC over {len(summary['classes'])} class(es): {summary['mean_auc']:.4f}")
     print(f"results: {out}")
     return 0
@@ -172,8 +250,11 @@ def _same_settings(run_dir: Path, config: RunConfig) -> bool:
 
 
 def _add_explain(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("explain", help="anomaly score and heatmap overlay for images, from a trained run",
-                       description="Score images with a trained run and write a heatmap overlay PNG per image.")
+    p = sub.add_parser(
+        "explain",
+        help="anomaly score and heatmap overlay for images, from a trained run",
+        description="Score images with a trained run and write a heatmap overlay PNG per image.",
+    )
     p.add_argument("--run", type=Path, required=True, help="a run folder (normal_<c>/it_<s>) with snapshot.pt")
     p.add_argument("--out", type=Path, help="where the PNGs go (default: <run>/explain)")
     p.add_argument("images", nargs="+", type=Path, help="image files")
@@ -204,8 +285,10 @@ def _cmd_nets(args: argparse.Namespace) -> int:
     for row in describe_networks():
         c, h, w = row["input_shape"]
         oh, ow = row["output_size"]
-        print(f"{row['name']:<22} {f'{c}x{h}x{w}':<11} {f'{oh}x{ow}':<7} {row['receptive_field']:>4} "
-              f"{row['jump']:>5} {row['start']:>6}  {'ImageNet' if row['pretrained'] else '-'}")
+        print(
+            f"{row['name']:<22} {f'{c}x{h}x{w}':<11} {f'{oh}x{ow}':<7} {row['receptive_field']:>4} "
+            f"{row['jump']:>5} {row['start']:>6}  {'ImageNet' if row['pretrained'] else '-'}"
+        )
     return 0
 
 
@@ -220,10 +303,12 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     for name, preset in PRESETS.items():
         o, a = preset.optim, preset.anomalies
         milestones = f" @{','.join(map(str, o.milestones))}" if o.milestones else ""
-        print(f"{name}: {preset.data.dataset}, {preset.network.name}, {a.supervise_mode}/{a.noise_mode}, "
-              f"{preset.data.preprocessing}, batch {o.batch_size}, {o.epochs} epochs, {o.optimizer} lr {o.lr:g} "
-              f"wd {o.weight_decay:g}, {o.scheduler} γ {o.gamma:g}{milestones}, σ {preset.heatmap.gauss_std:g}, "
-              f"quantile {preset.heatmap.quantile:g}")
+        print(
+            f"{name}: {preset.data.dataset}, {preset.network.name}, {a.supervise_mode}/{a.noise_mode}, "
+            f"{preset.data.preprocessing}, batch {o.batch_size}, {o.epochs} epochs, {o.optimizer} lr {o.lr:g} "
+            f"wd {o.weight_decay:g}, {o.scheduler} γ {o.gamma:g}{milestones}, σ {preset.heatmap.gauss_std:g}, "
+            f"quantile {preset.heatmap.quantile:g}"
+        )
     return 0
 
 
@@ -235,7 +320,10 @@ def make_parser() -> argparse.ArgumentParser:
     for add in (_add_train, _add_explain, _add_nets, _add_presets):
         add(sub)
     for add in _EXTRA_COMMANDS:
-        add(sub)
+        try:
+            add(sub)
+        except Exception as error:  # a broken plug-in must not take `fcdd train` down with it
+            log.warning("could not add sub-commands from %s: %s", getattr(add, "__module__", add), error)
     return parser
 
 

@@ -52,10 +52,15 @@ class DataConfig:
     one_vs_rest: bool = False  # custom folders: train/<class>/ and test/<class>/ layout
     image_size: int | None = None  # custom folders: network input side (None = 224)
     train_limit: int | None = None  # use only the first N nominal training images (dry runs)
-    test_limit: int | None = None  # use a seeded, label-stratified subset of N test images (dry runs)
+    test_limit: int | None = None  # use a seeded subset of N test images that keeps both labels (dry runs)
+    validation_fraction: float = 0.0  # hold out this share of nominal training images for validation (searches)
 
     def __post_init__(self) -> None:
         _positive("normal_class", self.normal_class, allow_zero=True)
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ValueError(
+                f"`validation_fraction` must be in [0, 1), got validation_fraction={self.validation_fraction!r}"
+            )
         for name in ("image_size", "train_limit", "test_limit"):
             value = getattr(self, name)
             if value is not None:
@@ -149,7 +154,9 @@ class RunConfig:
     seed: int = 0  # every random choice of the run derives from this
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
     precision: str = "auto"  # auto (bf16 autocast where it is fast) | fp32 | bf16
-    eval_every: int = 0  # also compute the test AUC every k epochs and report it (0 = only at the end)
+    # Evaluate every k epochs and report it (0 = only at the end): the validation AUC when the run
+    # holds out validation data, else the test AUC.
+    eval_every: int = 0
 
     def __post_init__(self) -> None:
         _choice("objective", self.objective, OBJECTIVES)

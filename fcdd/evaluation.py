@@ -98,8 +98,13 @@ def evaluate(
 ) -> EvalResult:
     """Score every image (mean of its map A) and compute the sample-level ROC."""
     maps = anomaly_maps(
-        net, images, transform, batch_size=batch_size, device=device,
-        autocast_dtype=autocast_dtype, channels_last=channels_last,
+        net,
+        images,
+        transform,
+        batch_size=batch_size,
+        device=device,
+        autocast_dtype=autocast_dtype,
+        channels_last=channels_last,
     )
     scores = sample_scores(maps)
     return EvalResult(scores=scores, labels=labels.cpu(), maps=maps, roc=sample_roc(scores, labels))

@@ -55,8 +55,12 @@ def load_trained_run(run_dir: str | Path, device: str = "auto") -> TrainedRun:
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     scale = metrics.get("heatmap_scale") or [0.0, 1.0]
     return TrainedRun(
-        config=config, net=net, preprocessing=Preprocessing.from_dict(prep["preprocessing"]),
-        raw_shape=tuple(prep["raw_shape"]), heat_scale=(float(scale[0]), float(scale[1])), runtime=runtime,
+        config=config,
+        net=net,
+        preprocessing=Preprocessing.from_dict(prep["preprocessing"]),
+        raw_shape=tuple(prep["raw_shape"]),
+        heat_scale=(float(scale[0]), float(scale[1])),
+        runtime=runtime,
     )
 
 
@@ -74,9 +78,7 @@ def read_image(path: Path, raw_shape: tuple[int, int, int]) -> Tensor:
     return data.view(height, width, channels).permute(2, 0, 1)[None]
 
 
-def explain_images(
-    trained: TrainedRun, paths: Sequence[Path], out_dir: Path
-) -> Iterator[tuple[Path, float, Path]]:
+def explain_images(trained: TrainedRun, paths: Sequence[Path], out_dir: Path) -> Iterator[tuple[Path, float, Path]]:
     """For each image: its anomaly score and a PNG (input | heatmap | overlay) written to ``out_dir``.
 
     All images are decoded before anything is written, so a bad file leaves no partial output.
@@ -87,8 +89,9 @@ def explain_images(
     maps = anomaly_maps(trained.net, images, prep.test, batch_size=64, device=runtime.device)
     scores = sample_scores(maps)
     inputs = prep.test(images.float())
-    heat = receptive_upsample(maps, trained.net.receptive_field, tuple(inputs.shape[-2:]),
-                              trained.config.heatmap.gauss_std)
+    heat = receptive_upsample(
+        maps, trained.net.receptive_field, tuple(inputs.shape[-2:]), trained.config.heatmap.gauss_std
+    )
     low, high = trained.heat_scale
     coloured = colourise(((heat - low) / max(high, 1e-12)).clamp(0, 1))
     shown = to_display(inputs)

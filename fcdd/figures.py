@@ -27,8 +27,9 @@ def _upsample(maps: Tensor, net: nn.Module, size: tuple[int, int], std: float) -
     return receptive_upsample(maps.float(), net.receptive_field, size, std)
 
 
-def _compose(groups: list[tuple[str, Tensor, Tensor]], low: Tensor, high: Tensor, tile_size: int
-             ) -> tuple[Tensor, list[tuple[int, str]], int]:
+def _compose(
+    groups: list[tuple[str, Tensor, Tensor]], low: Tensor, high: Tensor, tile_size: int
+) -> tuple[Tensor, list[tuple[int, str]], int]:
     """groups: (caption, inputs (n,C,H,W) normalised, upsampled heatmaps (n,1,H,W))."""
     rows, captions = [], []
     for caption, inputs, heat in groups:
@@ -45,12 +46,15 @@ def heatmap_scale(result: EvalResult, net: nn.Module, size: tuple[int, int], con
     """(low, high) colour bounds of a run's test heatmaps, from a label-balanced subsample."""
     generator = torch.Generator().manual_seed(config.seed)
     idx = balanced_subset(result.labels, generator)[: 2 * _NORM_SAMPLES]
-    low, high = quantile_bounds(_upsample(result.maps[idx], net, size, config.heatmap.gauss_std), config.heatmap.quantile)
+    low, high = quantile_bounds(
+        _upsample(result.maps[idx], net, size, config.heatmap.gauss_std), config.heatmap.quantile
+    )
     return float(low), float(high)
 
 
-def test_heatmap_grid(data: ADData, result: EvalResult, net: nn.Module, config: RunConfig,
-                      scale: tuple[float, float]) -> tuple[Tensor, list[tuple[int, str]], int]:
+def test_heatmap_grid(
+    data: ADData, result: EvalResult, net: nn.Module, config: RunConfig, scale: tuple[float, float]
+) -> tuple[Tensor, list[tuple[int, str]], int]:
     """Grid of test samples: first nominal/anomalous, and the most nominal/anomalous-looking per label."""
     size = tuple(data.input_shape[-2:])
     groups = []
@@ -60,8 +64,9 @@ def test_heatmap_grid(data: ADData, result: EvalResult, net: nn.Module, config: 
     return _compose(groups, torch.tensor(scale[0]), torch.tensor(scale[1]), config.heatmap.tile_size)
 
 
-def train_heatmap_grid(data: ADData, net: nn.Module, supervisor: Callable, config: RunConfig, runtime: Runtime
-                       ) -> tuple[Tensor, list[tuple[int, str]], int]:
+def train_heatmap_grid(
+    data: ADData, net: nn.Module, supervisor: Callable, config: RunConfig, runtime: Runtime
+) -> tuple[Tensor, list[tuple[int, str]], int]:
     """Grid of one augmented training batch with its generated anomalies, nominal and anomalous rows."""
     n = config.heatmap.n_samples
     # A generator of its own keeps the figure from touching the training random stream.
@@ -69,8 +74,15 @@ def train_heatmap_grid(data: ADData, net: nn.Module, supervisor: Callable, confi
     raw = data.train_images[: 4 * n].to(runtime.device).float()
     mixed = supervisor(raw, generator)
     inputs, _ = data.preprocessing.train(mixed.images, generator, mixed.gt_maps)
-    maps = anomaly_maps(net, inputs, lambda x: x, batch_size=len(inputs), device=runtime.device,
-                        autocast_dtype=runtime.autocast_dtype, channels_last=runtime.channels_last)
+    maps = anomaly_maps(
+        net,
+        inputs,
+        lambda x: x,
+        batch_size=len(inputs),
+        device=runtime.device,
+        autocast_dtype=runtime.autocast_dtype,
+        channels_last=runtime.channels_last,
+    )
     size = tuple(inputs.shape[-2:])
     labels = mixed.labels.cpu()
     heat = _upsample(maps, net, size, config.heatmap.gauss_std)

@@ -55,9 +55,7 @@ def gaussian_kernel_2d(size: int, std: float) -> Tensor:
     return torch.outer(g, g)
 
 
-def receptive_upsample(
-    heatmap: Tensor, rf: ReceptiveFieldLike, out_size: tuple[int, int], std: float
-) -> Tensor:
+def receptive_upsample(heatmap: Tensor, rf: ReceptiveFieldLike, out_size: tuple[int, int], std: float) -> Tensor:
     """Upsample low-res maps (B, 1, h, w) to ``out_size`` with the receptive-field Gaussian.
 
     Cell (i, k) adds the Gaussian centred on input pixel (start + i·jump, start + k·jump).
@@ -78,9 +76,7 @@ def receptive_upsample(
     return full[..., top : top + height, top : top + width]
 
 
-def receptive_upsample_naive(
-    heatmap: Tensor, rf: ReceptiveFieldLike, out_size: tuple[int, int], std: float
-) -> Tensor:
+def receptive_upsample_naive(heatmap: Tensor, rf: ReceptiveFieldLike, out_size: tuple[int, int], std: float) -> Tensor:
     """Loop version of :func:`receptive_upsample`, for tests: paste one kernel per cell."""
     r, j = int(rf.extent), int(rf.jump)
     kernel = gaussian_kernel_2d(r, std).to(heatmap)

@@ -12,8 +12,9 @@ PRESETS: dict[str, RunConfig] = {
         data=DataConfig(dataset="fmnist", preprocessing="lcnaug1"),
         anomalies=AnomalyConfig(supervise_mode="noise", noise_mode="cifar100"),
         network=NetworkConfig(name="FCDD_CNN28_W"),
-        optim=OptimConfig(optimizer="sgd", lr=1e-2, weight_decay=1e-6, scheduler="lambda", gamma=0.98,
-                          batch_size=128, epochs=400),
+        optim=OptimConfig(
+            optimizer="sgd", lr=1e-2, weight_decay=1e-6, scheduler="lambda", gamma=0.98, batch_size=128, epochs=400
+        ),
         heatmap=HeatmapConfig(gauss_std=1.2, quantile=0.85),
     ),
     # run_cifar10: batch 20 x 10 accumulated batches is one forward pass of 200 samples.
@@ -21,8 +22,16 @@ PRESETS: dict[str, RunConfig] = {
         data=DataConfig(dataset="cifar10", preprocessing="aug1"),
         anomalies=AnomalyConfig(supervise_mode="noise", noise_mode="cifar100"),
         network=NetworkConfig(name="FCDD_CNN32_LW3K"),
-        optim=OptimConfig(optimizer="adam", lr=1e-3, weight_decay=1e-6, scheduler="milestones", gamma=0.1,
-                          milestones=(400, 500), batch_size=200, epochs=600),
+        optim=OptimConfig(
+            optimizer="adam",
+            lr=1e-3,
+            weight_decay=1e-6,
+            scheduler="milestones",
+            gamma=0.1,
+            milestones=(400, 500),
+            batch_size=200,
+            epochs=600,
+        ),
         heatmap=HeatmapConfig(gauss_std=1.2, quantile=0.85),
     ),
     # run_custom uses ImageNet-22k OE by default; until that source exists the preset uses
@@ -31,8 +40,9 @@ PRESETS: dict[str, RunConfig] = {
         data=DataConfig(dataset="custom", preprocessing="aug1"),
         anomalies=AnomalyConfig(supervise_mode="malformed_normal", noise_mode="confetti"),
         network=NetworkConfig(name="FCDD_CNN224_VGG_F"),
-        optim=OptimConfig(optimizer="sgd", lr=1e-3, weight_decay=1e-6, scheduler="lambda", gamma=0.985,
-                          batch_size=128, epochs=200),
+        optim=OptimConfig(
+            optimizer="sgd", lr=1e-3, weight_decay=1e-6, scheduler="lambda", gamma=0.985, batch_size=128, epochs=200
+        ),
         heatmap=HeatmapConfig(gauss_std=10.0, quantile=0.97),
     ),
 }

@@ -63,9 +63,7 @@ def tile_grid(rows: list[Tensor], padding: int = 2, fill: float = 1.0) -> Tensor
         raise ValueError("`rows` must hold at least one row of tiles")
     height, width = rows[0].shape[-2:]
     columns = max(len(r) for r in rows)
-    out = torch.full(
-        (3, len(rows) * (height + padding) + padding, columns * (width + padding) + padding), fill
-    )
+    out = torch.full((3, len(rows) * (height + padding) + padding, columns * (width + padding) + padding), fill)
     for i, row in enumerate(rows):
         top = padding + i * (height + padding)
         for k, tile in enumerate(row):

@@ -50,7 +50,9 @@ def summary_csv(summary: dict[str, Any]) -> str:
     for run in summary["runs"]:
         per_class[run["normal_class"]].append(f"{run['auc']:.6f}")
     for cls, stats in summary["classes"].items():
-        writer.writerow([cls, f"{stats['mean']:.6f}", f"{stats['std']:.6f}", stats["n_seeds"], " ".join(per_class[int(cls)])])
+        writer.writerow(
+            [cls, f"{stats['mean']:.6f}", f"{stats['std']:.6f}", stats["n_seeds"], " ".join(per_class[int(cls)])]
+        )
     writer.writerow(["mean", f"{summary['mean_auc']:.6f}", "", "", ""])
     return buffer.getvalue()
 

@@ -36,7 +36,8 @@ class EpochReport:
     lr: float  # learning rate used in this epoch
     seconds: float
     images_per_second: float
-    test_auc: float | None = None  # set on epochs where the caller asked for an evaluation
+    test_auc: float | None = None  # set on evaluation epochs of runs without validation data
+    val_auc: float | None = None  # set on evaluation epochs of runs with validation data
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, for history.json and Ray reports."""
@@ -137,7 +138,9 @@ def batch_losses(net: nn.Module, inputs: Tensor, labels: Tensor, gt_maps: Tensor
     return fcdd_gt_sample_losses(upsampled, gt_maps)
 
 
-def train_epoch(state: TrainState, batcher: Batcher, runtime: Runtime, *, gauss_std: float, progress: Any = None) -> dict[str, float]:
+def train_epoch(
+    state: TrainState, batcher: Batcher, runtime: Runtime, *, gauss_std: float, progress: Any = None
+) -> dict[str, float]:
     """One pass over the training data; returns loss statistics and the number of images seen."""
     net, optimizer = state.net, state.optimizer
     net.train()
@@ -162,9 +165,7 @@ def train_epoch(state: TrainState, batcher: Batcher, runtime: Runtime, *, gauss_
     sums_l, counts_l = sums.tolist(), counts.tolist()
     total = sum(sums_l) / max(sum(counts_l), 1.0)
     if not math.isfinite(total):
-        raise NonFiniteLossError(
-            f"epoch {state.epoch + 1}: the training loss is {total}; lower --lr or check the data"
-        )
+        raise NonFiniteLossError(f"epoch {state.epoch + 1}: the training loss is {total}; lower --lr or check the data")
     return {
         "loss": total,
         "loss_nominal": sums_l[0] / counts_l[0] if counts_l[0] else float("nan"),
@@ -181,31 +182,43 @@ def fit(
     epochs: int,
     gauss_std: float,
     on_epoch_end: EpochCallback | None = None,
-    evaluate_auc: Callable[[], float] | None = None,
+    evaluate: Callable[[], dict[str, float]] | None = None,
     eval_every: int = 0,
     save_checkpoint: Callable[[TrainState], None] | None = None,
     show_progress: bool = False,
 ) -> TrainState:
     """Train from ``state.epoch`` up to ``epochs``; after each epoch checkpoint, then report.
 
-    ``evaluate_auc`` runs every ``eval_every`` epochs (0: never) and its value rides in the report.
+    ``evaluate`` runs every ``eval_every`` epochs (0: never); the AUCs it returns (``test_auc``
+    and/or ``val_auc``) ride in that epoch's report.
     """
     while state.epoch < epochs:
         lr = state.optimizer.param_groups[0]["lr"]
         started = time.perf_counter()
-        with tqdm(total=len(batcher), desc=f"epoch {state.epoch + 1}/{epochs}", leave=False,
-                  disable=not show_progress, unit="batch") as bar:
+        with tqdm(
+            total=len(batcher),
+            desc=f"epoch {state.epoch + 1}/{epochs}",
+            leave=False,
+            disable=not show_progress,
+            unit="batch",
+        ) as bar:
             stats = train_epoch(state, batcher, runtime, gauss_std=gauss_std, progress=bar)
         state.scheduler.step()
         seconds = time.perf_counter() - started
         state.epoch += 1
-        auc = None
-        if evaluate_auc is not None and eval_every and state.epoch % eval_every == 0:
-            auc = evaluate_auc()
+        aucs: dict[str, float] = {}
+        if evaluate is not None and eval_every and state.epoch % eval_every == 0:
+            aucs = evaluate()
         report = EpochReport(
-            epoch=state.epoch, epochs=epochs, loss=stats["loss"], loss_nominal=stats["loss_nominal"],
-            loss_anomalous=stats["loss_anomalous"], lr=lr, seconds=seconds,
-            images_per_second=stats["images"] / max(seconds, 1e-9), test_auc=auc,
+            epoch=state.epoch,
+            epochs=epochs,
+            loss=stats["loss"],
+            loss_nominal=stats["loss_nominal"],
+            loss_anomalous=stats["loss_anomalous"],
+            lr=lr,
+            seconds=seconds,
+            images_per_second=stats["images"] / max(seconds, 1e-9),
+            **aucs,
         )
         state.history.append(report.to_dict())
         if save_checkpoint is not None:

@@ -87,8 +87,11 @@ class Preprocessing:
     def from_dict(cls, raw: dict[str, Any]) -> Preprocessing:
         """Inverse of :meth:`to_dict`."""
         return cls(
-            name=raw["name"], input_shape=tuple(raw["input_shape"]), shift=tuple(raw["shift"]),
-            scale=tuple(raw["scale"]), recipe=Recipe(**raw["recipe"]),
+            name=raw["name"],
+            input_shape=tuple(raw["input_shape"]),
+            shift=tuple(raw["shift"]),
+            scale=tuple(raw["scale"]),
+            recipe=Recipe(**raw["recipe"]),
         )
 
     def _normalise(self, x: Tensor) -> Tensor:

@@ -41,7 +41,9 @@ def _as_path(root: str | Path | None, *, download: bool = False) -> Path | None:
     path = Path(root).expanduser()
     # A mistyped --data-dir must not silently fall back to another copy of the data.
     if not download and not path.is_dir():
-        raise FileNotFoundError(f"data folder {path} does not exist; check --data-dir (or pass --download to fetch the data there)")
+        raise FileNotFoundError(
+            f"data folder {path} does not exist; check --data-dir (or pass --download to fetch the data there)"
+        )
     return path
 
 

@@ -67,9 +67,7 @@ def _download_state_dict() -> Mapping[str, Tensor]:
         ) from err
 
 
-def load_vgg11_bn_features(
-    features: nn.Sequential, weights: str | os.PathLike | None = None
-) -> None:
+def load_vgg11_bn_features(features: nn.Sequential, weights: str | os.PathLike | None = None) -> None:
     """Copy vgg11_bn feature weights into ``features`` (a trunk built like this module's).
 
     ``weights`` is a local file holding a vgg11_bn state dict — the full one (``classifier.*`` and
@@ -154,9 +152,7 @@ class FCDD_CNN224_VGG(_VGG11Trunk):  # noqa: N801
 
     takes_pretrained_weights = True
 
-    def __init__(
-        self, *, bias: bool = True, pretrained: bool = True, weights: str | os.PathLike | None = None
-    ) -> None:
+    def __init__(self, *, bias: bool = True, pretrained: bool = True, weights: str | os.PathLike | None = None) -> None:
         super().__init__(bias=bias)
         if weights is not None or pretrained:
             load_vgg11_bn_features(self.features, weights)
@@ -171,9 +167,7 @@ class FCDD_CNN224_VGG_F(FCDD_CNN224_VGG):  # noqa: N801
     BatchNorm layers here stay in eval mode even after ``train()``: they are truly frozen.
     """
 
-    def __init__(
-        self, *, bias: bool = True, pretrained: bool = True, weights: str | os.PathLike | None = None
-    ) -> None:
+    def __init__(self, *, bias: bool = True, pretrained: bool = True, weights: str | os.PathLike | None = None) -> None:
         super().__init__(bias=bias, pretrained=pretrained, weights=weights)
         # Slicing an nn.Sequential shares the modules, so this freezes the trunk's own layers.
         self.features[:N_FROZEN_MODULES].requires_grad_(False)

@@ -4,16 +4,33 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from PIL import Image
 
 from fcdd.cli import main
 
 
 def _train_args(tiny_fmnist, tiny_oe_folder, out, *extra):
-    return ["train", "--preset", "fmnist", "--data-dir", str(tiny_fmnist), "--classes", "0,1", "--epochs", "1",
-            "--batch-size", "32", "--oe-folder", str(tiny_oe_folder), "--device", "cpu", "--quiet",
-            "--out", str(out), *extra]
+    return [
+        "train",
+        "--preset",
+        "fmnist",
+        "--data-dir",
+        str(tiny_fmnist),
+        "--classes",
+        "0,1",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--oe-folder",
+        str(tiny_oe_folder),
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def test_nets_lists_receptive_fields(capsys):

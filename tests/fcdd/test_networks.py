@@ -133,7 +133,7 @@ def test_empirical_receptive_field(name: str) -> None:
     pixels = [(0, 0), (size - 1, size - 1), *middle]
     out_size, moved = _changed_cells(net, size, pixels)
     rf = dataclasses.replace(net.receptive_field, output_size=(int(out_size[0]), int(out_size[1])))
-    for pixel, mask in zip(pixels, moved):
+    for pixel, mask in zip(pixels, moved, strict=True):
         rows, cols = covering_cells(rf, *pixel)
         predicted = torch.zeros_like(mask)
         predicted[rows.start : rows.stop, cols.start : cols.stop] = True
@@ -292,6 +292,6 @@ def test_vgg_f_freezes_first_blocks_and_their_batchnorm() -> None:
     before = [m.running_mean.clone() for m in frozen_bn]
     free_before = free_bn.running_mean.clone()
     net(_randn(2, 3, 64, 64)).sum().backward()
-    assert all(torch.equal(m.running_mean, b) for m, b in zip(frozen_bn, before))
+    assert all(torch.equal(m.running_mean, b) for m, b in zip(frozen_bn, before, strict=True))
     assert not torch.equal(free_bn.running_mean, free_before)
     assert all(p.grad is None for p in frozen.parameters())

@@ -32,9 +32,7 @@ def test_unpadded_and_strided_layers() -> None:
     assert rf == ReceptiveField((2, 2), extent=7, jump=2, start=2.0)
 
 
-@pytest.mark.parametrize(
-    ("kernel_size", "stride", "padding"), [(0, 1, 0), (3, 0, 1), (3, 1, -1), (9, 1, 0)]
-)
+@pytest.mark.parametrize(("kernel_size", "stride", "padding"), [(0, 1, 0), (3, 0, 1), (3, 1, -1), (9, 1, 0)])
 def test_invalid_layers_raise(kernel_size: int, stride: int, padding: int) -> None:
     with pytest.raises(ValueError, match="kernel_size"):
         ReceptiveField.of_input((8, 8)).after(kernel_size, stride, padding)

@@ -16,19 +16,35 @@ from fcdd.training import EpochReport
 
 @pytest.fixture
 def config(tiny_fmnist, tiny_oe_folder) -> RunConfig:
-    return get_preset("fmnist").replace(**{
-        "data.data_dir": str(tiny_fmnist), "optim.epochs": 2, "optim.batch_size": 32,
-        "anomalies.noise_mode": "folder", "anomalies.oe_folder": str(tiny_oe_folder),
-        "heatmap.n_samples": 4, "device": "cpu",
-    })
+    return get_preset("fmnist").replace(
+        **{
+            "data.data_dir": str(tiny_fmnist),
+            "optim.epochs": 2,
+            "optim.batch_size": 32,
+            "anomalies.noise_mode": "folder",
+            "anomalies.oe_folder": str(tiny_oe_folder),
+            "heatmap.n_samples": 4,
+            "device": "cpu",
+        }
+    )
 
 
 def test_run_writes_every_artifact(config, tmp_path):
     reports: list[EpochReport] = []
     result = run(config, tmp_path / "run", on_epoch_end=reports.append)
     out = result.out_dir
-    for name in ("config.json", "metrics.json", "scores.npz", "roc.png", "history.json", "loss.png",
-                 "heatmaps_test.png", "heatmaps_train.png", "snapshot.pt", "preprocessing.json"):
+    for name in (
+        "config.json",
+        "metrics.json",
+        "scores.npz",
+        "roc.png",
+        "history.json",
+        "loss.png",
+        "heatmaps_test.png",
+        "heatmaps_train.png",
+        "snapshot.pt",
+        "preprocessing.json",
+    ):
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0.0 <= metrics["auc"] <= 1.0
@@ -60,8 +76,9 @@ def test_resume_continues_exactly(config, tmp_path):
     resumed = run(config, tmp_path / "resumed")  # picks up the epoch-1 checkpoint
     assert len(resumed.history) == 2
     assert resumed.history[0]["loss"] == straight.history[0]["loss"]
-    assert np.array_equal(np.load(straight.out_dir / "scores.npz")["score"],
-                          np.load(resumed.out_dir / "scores.npz")["score"])
+    assert np.array_equal(
+        np.load(straight.out_dir / "scores.npz")["score"], np.load(resumed.out_dir / "scores.npz")["score"]
+    )
 
 
 def test_resume_refuses_other_settings(config, tmp_path):
@@ -80,3 +97,14 @@ def test_training_learns_the_tiny_task(config, tmp_path):
     # Each class is a bright block at its own place: a few epochs must separate class 0 from the rest.
     result = run(config.replace(**{"optim.epochs": 6}), tmp_path / "run")
     assert result.metrics["auc"] > 0.8
+
+
+def test_validation_split_feeds_per_epoch_reports(config, tmp_path):
+    reports: list[EpochReport] = []
+    cfg = config.replace(eval_every=1, **{"data.validation_fraction": 0.25, "optim.epochs": 1})
+    result = run(cfg, tmp_path / "run", on_epoch_end=reports.append)
+    assert reports[0].val_auc is not None and reports[0].test_auc is None  # never the test split per epoch
+    assert result.metrics["n_train"] == 18  # 24 nominal training images, 6 held out
+    assert result.metrics["n_validation"] == 12  # 6 nominal + 6 real anomalies
+    assert result.metrics["validation_anomalies"].startswith("real:")
+    assert result.metrics["n_test"] == 80

@@ -33,4 +33,6 @@ def test_sgd_is_nesterov_with_l2():
     group = opt.param_groups[0]
     assert isinstance(opt, torch.optim.SGD)
     assert (group["nesterov"], group["momentum"], group["weight_decay"]) == (True, 0.9, 1e-4)
-    assert isinstance(make_optimizer([torch.nn.Parameter(torch.zeros(1))], OptimConfig(optimizer="adam")), torch.optim.Adam)
+    assert isinstance(
+        make_optimizer([torch.nn.Parameter(torch.zeros(1))], OptimConfig(optimizer="adam")), torch.optim.Adam
+    )

@@ -1,0 +1,57 @@
+"""Validation data carved from the training split."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from fcdd.data import ADData, Preprocessing
+from fcdd.validation import split_validation
+
+
+def _data(with_anomalies: bool) -> ADData:
+    train = torch.arange(10, dtype=torch.uint8).view(10, 1, 1, 1).expand(10, 1, 2, 2).contiguous()
+    test = torch.zeros(4, 1, 2, 2, dtype=torch.uint8)
+    return ADData(
+        name="toy",
+        class_names=("a", "b"),
+        normal_class=0,
+        train_images=train,
+        test_images=test,
+        test_labels=torch.tensor([0, 0, 1, 1]),
+        test_classes=torch.tensor([0, 0, 1, 1]),
+        preprocessing=Preprocessing(name="none", input_shape=(1, 2, 2), shift=(0.0,), scale=(1.0,)),
+        train_anomalies=torch.full((5, 1, 2, 2), 200, dtype=torch.uint8) if with_anomalies else None,
+    )
+
+
+def test_real_anomalies_and_disjoint_nominal_split():
+    reduced, val = split_validation(_data(True), 0.3, seed=0, make_anomalies=lambda x, g: x, proxy_name="x")
+    assert len(reduced.train_images) == 7 and val.labels.tolist() == [0, 0, 0, 1, 1, 1]
+    held = set(val.images[:3, 0, 0, 0].tolist())
+    kept = set(reduced.train_images[:, 0, 0, 0].tolist())
+    assert held.isdisjoint(kept) and held | kept == set(range(10))
+    assert (val.images[3:] == 200).all() and val.anomaly_source.startswith("real:")
+
+
+def test_proxy_anomalies_when_dataset_has_none():
+    _, val = split_validation(_data(False), 0.2, seed=1, make_anomalies=lambda x, g: x + 100, proxy_name="noise/x")
+    assert val.anomaly_source.startswith("proxy:") and "noise/x" in val.anomaly_source
+    assert (val.images[val.labels == 1] >= 100).all()
+
+
+def test_same_seed_same_split():
+    a = split_validation(_data(True), 0.3, seed=4, make_anomalies=lambda x, g: x, proxy_name="x")[1]
+    b = split_validation(_data(True), 0.3, seed=4, make_anomalies=lambda x, g: x, proxy_name="x")[1]
+    assert torch.equal(a.images, b.images)
+
+
+def test_fraction_leaving_nothing_is_an_error():
+    with pytest.raises(ValueError, match="leaves no training images"):
+        split_validation(
+            dataclasses.replace(_data(True), train_images=_data(True).train_images[:1]),
+            0.5,
+            seed=0,
+            make_anomalies=lambda x, g: x,
+            proxy_name="x",
+        )

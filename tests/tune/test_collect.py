@@ -1,0 +1,103 @@
+"""collect: per-class AUC summary, mean ROC, ROC from scores, cost table, against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tune.collect import cost_by_class, mean_roc, roc_from_scores, summary_by_class
+from tune.store import rows_to_table
+
+SQRT_HALF_DIFF = 0.25 / math.sqrt(2)  # sample std of two values 0.25 apart
+
+
+def row(cls, seed, auc, status="ok", setting="s", **extra):
+    base = {"trial_id": f"{setting}-{cls}-{seed}", "setting": setting, "dataset": "fmnist", "normal_class": cls,
+            "class_name": f"c{cls}", "seed": seed, "status": status, "auc": auc, "wall_seconds": 3600.0,
+            "cpus": 2.0, "gpus": 0.5, "images_per_second": 100.0 + seed}  # fmt: skip
+    return {**base, **extra}
+
+
+@pytest.fixture
+def table():
+    return rows_to_table([
+        row(0, 0, 1.0), row(0, 1, 0.75),
+        row(1, 0, 0.5), row(1, 1, 0.75), row(1, 2, None, status="failed", error="oom"),
+    ])  # fmt: skip
+
+
+def test_summary_by_class_hand_computed(table):
+    summary = summary_by_class(table, {"fmnist": (0.8, 0.9)})
+    assert list(summary["class_name"]) == ["c0", "c1", "overall"]
+    c0, c1, overall = (summary.iloc[i] for i in range(3))
+    assert c0["auc_mean"] == pytest.approx(0.875) and c0["auc_std"] == pytest.approx(SQRT_HALF_DIFF)
+    assert c1["auc_mean"] == pytest.approx(0.625) and c1["auc_std"] == pytest.approx(SQRT_HALF_DIFF)
+    # the failed run counts in n_failed but not toward the AUC
+    assert (c1["n_seeds"], c1["n_failed"]) == (2, 1)
+    assert overall["auc_mean"] == pytest.approx(0.75)  # mean of class means 0.875 and 0.625
+    assert overall["auc_std"] == pytest.approx(SQRT_HALF_DIFF)
+    assert pd.isna(overall["normal_class"]) and (overall["n_seeds"], overall["n_failed"]) == (4, 1)
+    assert list(summary["paper_auc"]) == pytest.approx([0.8, 0.9, 0.85])
+    assert "pixel_auc_mean" not in summary.columns
+
+
+def test_overall_is_mean_of_class_means_not_of_runs():
+    # class 0 has three seeds, class 1 one: the run mean (0.7) differs from the class-mean mean (0.6)
+    table = rows_to_table([row(0, 0, 0.8), row(0, 1, 0.8), row(0, 2, 0.8), row(1, 0, 0.4, pixel_auc=0.9)])
+    summary = summary_by_class(table, None)
+    assert summary.iloc[1]["auc_std"] == 0.0  # one seed
+    assert summary.iloc[-1]["auc_mean"] == pytest.approx(0.6)
+    assert "paper_auc" not in summary.columns
+    assert summary["pixel_auc_mean"].iloc[1] == pytest.approx(0.9) and pd.isna(summary["pixel_auc_mean"].iloc[0])
+
+
+def test_summary_per_setting_and_all_failed_class():
+    table = rows_to_table([row(0, 0, 0.6, setting="b"), row(0, 0, 0.9, setting="a"),
+                           row(1, 0, None, status="failed", setting="a")])  # fmt: skip
+    summary = summary_by_class(table)
+    assert list(summary["setting"]) == ["b", "b", "a", "a", "a"]  # order of first appearance
+    failed_only = summary.iloc[3]
+    assert pd.isna(failed_only["auc_mean"]) and (failed_only["n_seeds"], failed_only["n_failed"]) == (0, 1)
+    assert summary.iloc[4]["auc_mean"] == pytest.approx(0.9)  # classes without an ok run are left out
+
+
+def test_mean_roc_of_diagonal_and_perfect_curve():
+    diagonal = (np.array([0.0, 1.0]), np.array([0.0, 1.0]))
+    perfect = (np.array([0.0, 0.0, 1.0]), np.array([0.0, 1.0, 1.0]))  # vertical jump at fpr 0
+    grid, mean, std = mean_roc([diagonal, perfect])
+    assert len(grid) == 201 and grid[0] == 0.0 and grid[-1] == 1.0
+    half = np.flatnonzero(np.isclose(grid, 0.5))[0]
+    assert mean[half] == pytest.approx(0.75)
+    assert std[half] == pytest.approx(0.5 / math.sqrt(2))  # sample std of 0.5 and 1.0
+    assert (mean[0], mean[-1], std[0]) == (0.0, 1.0, 0.0)
+    _, single_mean, single_std = mean_roc([diagonal], grid=np.array([0.0, 0.25, 1.0]))
+    assert single_mean == pytest.approx([0.0, 0.25, 1.0]) and not single_std.any()
+    with pytest.raises(ValueError, match="curves"):
+        mean_roc([])
+    with pytest.raises(ValueError, match="grid"):
+        mean_roc([diagonal], grid=np.array([0.5, 0.2]))
+
+
+def test_roc_from_scores_hand_computed():
+    labels = np.array([0, 0, 1, 1])
+    # positives 1, 3 vs negatives 0, 2: 3 of 4 pairs ordered correctly
+    fpr, tpr, auc = roc_from_scores(np.array([0.0, 2.0, 1.0, 3.0]), labels)
+    assert auc == pytest.approx(0.75)
+    assert fpr[0] == 0.0 and fpr[-1] == 1.0 and tpr[-1] == 1.0
+    with pytest.raises(ValueError, match="both 0"):
+        roc_from_scores(np.array([0.1, 0.2]), np.array([1, 1]))
+    with pytest.raises(ValueError, match="finite"):
+        roc_from_scores(np.array([np.nan, 0.2]), np.array([0, 1]))
+
+
+def test_cost_by_class(table):
+    cost = cost_by_class(table)
+    assert list(cost["class_name"]) == ["c0", "c1", "total"]
+    c1 = cost.iloc[1]
+    assert c1["n_trials"] == 3 and c1["wall_seconds"] == 3 * 3600.0  # failed trials are charged too
+    assert c1["cpu_hours"] == pytest.approx(6.0) and c1["gpu_hours"] == pytest.approx(1.5)
+    assert c1["images_per_second"] == pytest.approx(100.5)  # mean over ok rows (seeds 0 and 1)
+    assert cost.iloc[2]["cpu_hours"] == pytest.approx(10.0)

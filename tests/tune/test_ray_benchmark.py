@@ -1,0 +1,174 @@
+"""Benchmarks and searches on a real (local) Ray: fan-out, retries, pre-flight, resume, PRUNED trials."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+import optuna
+import pytest
+
+from tune.benchmark import run_benchmark, run_search
+from tune.resources import InsufficientResourcesError
+from tune.spec import spec_from_dict
+from tune.store import ResultsStore
+
+
+def _raw(tiny_fmnist, tiny_oe_folder, **extra):
+    return {
+        "preset": "fmnist",
+        "overrides": {
+            "data.data_dir": str(tiny_fmnist),
+            "anomalies.oe_folder": str(tiny_oe_folder),
+            "anomalies.noise_mode": "folder",
+            "optim.epochs": 2,
+            "optim.batch_size": 32,
+            "heatmap.n_samples": 4,
+            "device": "cpu",
+            **extra.pop("overrides", {}),
+        },
+        "resources": {"cpus_per_trial": 1},
+        **extra,
+    }
+
+
+def test_benchmark_fans_out_reports_and_skips_finished(ray_cluster, tiny_fmnist, tiny_oe_folder, tmp_path):
+    spec = spec_from_dict(_raw(tiny_fmnist, tiny_oe_folder, classes=[0, 1], seeds=2, name="fan"), n_classes=10)
+    out = tmp_path / "bench"
+    summary = run_benchmark(spec, out)
+    assert (summary["trials"], summary["ran"], summary["ok"], summary["failed"]) == (4, 4, 4, 0)
+    rows = ResultsStore(out).rows()
+    assert sorted((r["normal_class"], r["seed"]) for r in rows) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert all(0 <= r["auc"] <= 1 and r["epochs"] == 2 for r in rows)
+    # two CPUs, one per trial: some trials ran at the same time
+    spans = sorted((datetime.fromisoformat(r["started_at"]), datetime.fromisoformat(r["finished_at"])) for r in rows)
+    assert any(a_end > b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
+    report = out / "report"
+    for name in ("summary_by_class.csv", "roc_by_class.png", "roc_summary.png", "report.html", "report.md"):
+        assert (report / name).is_file(), name
+    assert "data:image/png;base64," in (report / "report.html").read_text()
+
+    again = run_benchmark(spec, out)
+    assert (again["ran"], again["ok"]) == (0, 4)
+    assert len((out / "trials.jsonl").read_text().splitlines()) == 4
+
+
+def test_failing_trial_is_retried_then_reported(ray_cluster, tiny_fmnist, tiny_oe_folder, tmp_path):
+    spec = spec_from_dict(
+        _raw(
+            tiny_fmnist,
+            tiny_oe_folder,
+            classes=[0],
+            seeds=1,
+            max_failures=1,
+            settings=[{"name": "fine"}, {"name": "diverges", "overrides": {"optim.lr": 1e30}}],
+        ),
+        n_classes=10,
+    )
+    summary = run_benchmark(spec, tmp_path / "bench")
+    assert (summary["ok"], summary["failed"]) == (1, 1)
+    failed = [r for r in ResultsStore(tmp_path / "bench").rows() if r["status"] == "failed"][0]
+    assert failed["setting"] == "diverges" and failed["attempts"] == 2
+    assert "training loss is nan" in failed["error"]
+    assert "diverges" in (tmp_path / "bench" / "report" / "report.html").read_text()
+
+
+def test_gpu_trial_on_cpu_cluster_fails_before_anything_runs(ray_cluster, tiny_fmnist, tiny_oe_folder, tmp_path):
+    spec = spec_from_dict(
+        _raw(tiny_fmnist, tiny_oe_folder, classes=[0], resources={"gpus_per_trial": 0.5}), n_classes=10
+    )
+    with pytest.raises(InsufficientResourcesError, match="no GPU"):
+        run_benchmark(spec, tmp_path / "bench")
+    assert not (tmp_path / "bench").exists()
+
+
+def test_search_records_pruned_trials_and_reruns_the_best(ray_cluster, tiny_fmnist, tiny_oe_folder, tmp_path):
+    spec = spec_from_dict(
+        _raw(
+            tiny_fmnist,
+            tiny_oe_folder,
+            name="search",
+            classes=[0],
+            seeds=1,
+            overrides={"optim.epochs": 4},
+            search={
+                "trials": 8,
+                "scheduler": "asha",
+                "validation_fraction": 0.25,
+                "space": {
+                    "optim.lr": {"type": "loguniform", "low": 1e-5, "high": 1e-1},
+                    "anomalies.mode": {"type": "categorical", "choices": ["noise/folder", "noise/confetti"]},
+                },
+            },
+        ),
+        n_classes=10,
+    )
+    summary = run_search(spec, tmp_path / "tune", max_concurrent=2)
+    study = optuna.load_study(study_name="search", storage=f"sqlite:///{tmp_path / 'tune' / 'study.db'}")
+    states = [t.state for t in study.trials]
+    assert len(states) == 8
+    assert states.count(optuna.trial.TrialState.PRUNED) >= 1
+    assert states.count(optuna.trial.TrialState.COMPLETE) >= 1
+    assert summary["ok"] == 1 and (tmp_path / "tune" / "best" / "report" / "report.html").is_file()
+    best = json.loads((tmp_path / "tune" / "best_params.json").read_text())
+    assert best["value"] == pytest.approx(study.best_value)
+
+
+def _finished(out) -> list[dict]:
+    path = out / "trials.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_killed_driver_resumes_without_rerunning_finished_trials(tiny_fmnist, tiny_oe_folder, tmp_path):
+    out = tmp_path / "bench"
+    cmd = [
+        sys.executable,
+        "-m",
+        "fcdd.cli",
+        "benchmark",
+        "--data-dir",
+        str(tiny_fmnist),
+        "--oe-folder",
+        str(tiny_oe_folder),
+        "--classes",
+        "0,1,2",
+        "--seeds",
+        "2",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "32",
+        "--device",
+        "cpu",
+        "--cpus-per-trial",
+        "1",
+        "--out",
+        str(out),
+        "--name",
+        "killed",
+    ]
+    env = {**os.environ, "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0"}
+    driver = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while len(_finished(out)) < 2 and time.time() < deadline and driver.poll() is None:
+        time.sleep(0.5)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    before = {r["trial_id"]: r for r in _finished(out)}
+    assert 2 <= len(before) < 6, "the driver should be killed mid-benchmark"
+    mtimes = {tid: os.stat(os.path.join(r["run_dir"], "metrics.json")).st_mtime_ns for tid, r in before.items()}
+    time.sleep(2)  # let Ray's reaper stop the orphaned workers
+
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{6 - len(before)} run now" in done.stdout
+    rows = _finished(out)
+    assert len({r["trial_id"] for r in rows if r["status"] == "ok"}) == 6
+    assert len(rows) == 6  # no finished trial was written twice
+    for tid, r in before.items():
+        assert os.stat(os.path.join(r["run_dir"], "metrics.json")).st_mtime_ns == mtimes[tid]

@@ -1,0 +1,144 @@
+"""build_report on tiny fake run folders: every file, a self-contained HTML page, partial runs, search."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from tune.report import build_report
+from tune.store import ResultsStore
+
+LABELS = np.array([0, 0, 1, 1])
+# Scores per (class, seed) and their hand-computed AUCs (pairs nominal < anomalous out of 4).
+SCORES = {
+    (0, 0): ([0.0, 1.0, 2.0, 3.0], 1.0),
+    (0, 1): ([0.0, 2.0, 1.0, 3.0], 0.75),
+    (1, 0): ([1.0, 2.0, 0.0, 3.0], 0.5),
+    (1, 1): ([0.0, 2.0, 1.0, 3.0], 0.75),
+}
+
+
+def write_run(root, setting, cls, seed, scores):
+    run_dir = root / setting / f"normal_{cls}" / f"it_{seed}"
+    run_dir.mkdir(parents=True)
+    np.savez(run_dir / "scores.npz", score=np.asarray(scores, dtype=np.float32), label=LABELS.astype(np.int64),
+             original_class=np.array([cls, cls, 9, 8], dtype=np.int64))  # fmt: skip
+    Image.new("RGB", (12, 8), (40 * cls, 200, 40 * seed)).save(run_dir / "heatmaps_test.png")
+    return run_dir
+
+
+def trial_row(run_dir, setting, cls, seed, auc, status="ok", error=None):
+    return {
+        "trial_id": f"{setting}-{cls}-{seed}", "benchmark": "test", "setting": setting, "dataset": "fmnist",
+        "normal_class": cls, "class_name": ["T-shirt", "Trouser"][cls], "seed": seed, "status": status,
+        "error": error, "attempts": 1, "run_dir": str(run_dir), "auc": auc, "val_auc": None, "epochs": 1,
+        "train_seconds": 1.0, "eval_seconds": 0.1, "wall_seconds": 1.5, "images_per_second": 50.0, "cpus": 1.0,
+        "gpus": 0.0, "node": "local", "started_at": "2025-01-01T00:00:00", "finished_at": "2025-01-01T00:00:02",
+        "fcdd_version": "0.1.0", "torch_version": "2.14.1", "ray_version": "2.60.0", "config.optim.lr": 0.01,
+    }  # fmt: skip
+
+
+def make_results(root, classes=(0, 1), settings=("default",)):
+    store = ResultsStore(root)
+    for setting in settings:
+        for (cls, seed), (scores, auc) in SCORES.items():
+            if cls in classes:
+                store.append(trial_row(write_run(root, setting, cls, seed, scores), setting, cls, seed, auc))
+    error = "Trace\nRuntimeError: CUDA OOM"
+    store.append(trial_row(root / "missing", settings[0], classes[0], 2, None, "failed", error))
+    return store
+
+
+def test_report_writes_every_file(tmp_path):
+    make_results(tmp_path)
+    written = build_report(tmp_path, paper_auc={"fmnist": (0.82, 0.98)}, title="Tiny <benchmark>")
+    report = tmp_path / "report"
+    for name in ("summary_by_class.csv", "cost_by_class.csv", "roc_by_class.png", "roc_summary.png",
+                 "gallery/class_0.png", "gallery/class_1.png", "report.md", "report.html"):  # fmt: skip
+        assert (report / name).is_file(), name
+    assert all(path.is_file() for path in written.values())
+    assert written["gallery:1"] == report / "gallery" / "class_1.png"
+    # the gallery holds the lowest-seed run's heatmaps (seed 0 colour)
+    assert Image.open(report / "gallery" / "class_1.png").getpixel((0, 0)) == (40, 200, 0)
+
+    summary = pd.read_csv(report / "summary_by_class.csv")
+    assert summary["auc_mean"].tolist() == pytest.approx([0.875, 0.625, 0.75])
+    assert summary["paper_auc"].tolist() == pytest.approx([0.82, 0.98, 0.90])
+    assert summary["n_failed"].tolist() == [1, 0, 1]
+
+    page = (report / "report.html").read_text()
+    assert "data:image/png;base64," in page and 'src="http' not in page and "<link" not in page
+    assert "Tiny &lt;benchmark&gt;" in page  # escaped title
+    assert "0.875 ± 0.177" in page and "0.750 ± 0.177" in page  # class 0 and the overall row
+    assert "RuntimeError: CUDA OOM" in page and "trials: 5 (4 ok, 1 failed)" in page
+    assert page.count("<img ") == 4  # two ROC figures + two gallery pictures
+    markdown = (report / "report.md").read_text()
+    assert "(roc_by_class.png)" in markdown and "(gallery/class_0.png)" in markdown
+
+
+def test_partial_run_and_moved_results_folder(tmp_path):
+    make_results(tmp_path / "orig", classes=(1,))  # class 0 never ran
+    (tmp_path / "orig").rename(tmp_path / "moved")  # run_dir paths in the store now point nowhere
+    written = build_report(tmp_path / "moved", paper_auc={"fmnist": (0.82, 0.98)})
+    report = tmp_path / "moved" / "report"
+    assert "gallery:0" not in written and (report / "gallery" / "class_1.png").is_file()
+    page = (report / "report.html").read_text()
+    assert "no trials yet for fmnist classes [0]" in page
+    assert "no scores.npz" not in page  # run folders were found under the moved results folder
+    summary = pd.read_csv(report / "summary_by_class.csv")
+    assert summary["class_name"].tolist() == ["Trouser", "overall"]
+
+
+def test_several_settings_get_their_own_figures(tmp_path):
+    make_results(tmp_path, settings=("lr=0.1", "lr 0.01"))
+    written = build_report(tmp_path)
+    assert {"roc_by_class:lr=0.1", "roc_summary:lr 0.01"} <= set(written)
+    assert (tmp_path / "report" / "roc_by_class_lr_0.01.png").is_file()
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "Settings by overall AUC" in page
+
+
+def test_missing_store_is_a_clear_error_and_an_empty_one_still_reports(tmp_path):
+    with pytest.raises(FileNotFoundError, match="trials.jsonl"):
+        build_report(tmp_path)
+    (tmp_path / "trials.jsonl").write_text('{"trial_id": "torn')  # the first row's write was cut short
+    written = build_report(tmp_path)
+    assert "No trials in the store yet." in written["html"].read_text()
+    assert "roc_by_class" not in written
+
+
+def test_search_section(tmp_path):
+    optuna = pytest.importorskip("optuna")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    make_results(tmp_path)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: t.suggest_float("lr", 1e-3, 1e-1, log=True) + t.suggest_int("width", 1, 4), n_trials=4)
+    pruned = study.ask()
+    pruned.suggest_float("lr", 1e-3, 1e-1, log=True)
+    pruned.report(0.5, step=1)
+    study.tell(pruned, state=optuna.trial.TrialState.PRUNED)
+
+    written = build_report(tmp_path, study=study)
+    report = tmp_path / "report"
+    assert (report / "search_history.png").is_file() and written["search_history"] == report / "search_history.png"
+    assert (report / "param_importances.png").is_file()
+    trials = pd.read_csv(report / "search_trials.csv")
+    assert trials["state"].tolist() == ["COMPLETE"] * 4 + ["PRUNED"]
+    page = (report / "report.html").read_text()
+    assert "PRUNED" in page and "Best trial #" in page
+    assert len(re.findall(r"<img ", page)) == 6
+
+
+def test_search_with_too_few_trials_skips_importances(tmp_path):
+    optuna = pytest.importorskip("optuna")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    make_results(tmp_path)
+    study = optuna.create_study(direction="maximize")
+    study.optimize(lambda t: t.suggest_float("lr", 0.0, 1.0), n_trials=1)
+    written = build_report(tmp_path, study=study)
+    assert "param_importances" not in written and "search_history" in written
+    assert "need at least 2 completed trials" in (tmp_path / "report" / "report.html").read_text()

@@ -1,0 +1,1 @@
+"""Benchmark and search orchestration for fcdd: trial specs, runners, the results store and reports."""

@@ -1,0 +1,195 @@
+"""Aggregation of the results table: AUC per class and setting, mean ROC curves, compute cost.
+
+Pure functions: a table (``ResultsStore.table()``) or arrays in, DataFrames or arrays out. Only
+rows with status "ok" count toward AUCs; failed rows are counted (``n_failed``) and, in the cost
+table, charged for the time they used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+OVERALL = "overall"  # class_name of the per-setting row over all classes
+TOTAL = "total"  # class_name of the per-setting row of the cost table
+
+_GROUP = ["setting", "normal_class"]
+
+
+def _sample_std(values: pd.Series) -> float:
+    # Sample std over seeds, and 0 (not NaN) for a single seed so tables show "± 0.000".
+    values = values.dropna()
+    return float(values.std(ddof=1)) if len(values) > 1 else 0.0 if len(values) == 1 else float("nan")
+
+
+def _first_valid(values: pd.Series) -> object:
+    values = values.dropna()
+    return values.iloc[0] if len(values) else None
+
+
+def summary_by_class(table: pd.DataFrame, paper_auc: dict[str, tuple[float, ...]] | None = None) -> pd.DataFrame:
+    """AUC mean ± std over seeds per (setting, normal_class), plus one "overall" row per setting.
+
+    Columns: setting, dataset, normal_class (nullable; <NA> on "overall" rows), class_name,
+    auc_mean, auc_std (sample std over seeds, 0 for one seed), n_seeds (ok runs), n_failed,
+    then pixel_auc_mean / pixel_auc_std when any ok row has a pixel AUC, then paper_auc when
+    ``paper_auc`` is given (``paper_auc[dataset][normal_class]``).
+
+    The "overall" row's auc_mean is the mean of the class means (the paper's dataset-level
+    number), auc_std the sample std of the class means; classes without an ok run are left out of
+    it. Its paper_auc is the mean of the paper values of the same classes, so the two compare.
+    Settings keep their order of first appearance; classes are sorted.
+    """
+    _require(table, ["setting", "dataset", "normal_class", "class_name", "status", "auc"])
+    ok = table["status"] == "ok"
+    has_pixel = "pixel_auc" in table.columns and table.loc[ok, "pixel_auc"].notna().any()
+    records = []
+    for setting in pd.unique(table["setting"]):
+        in_setting = table[table["setting"] == setting]
+        class_rows = []
+        for normal_class, group in in_setting.groupby("normal_class", sort=True):
+            good = group[group["status"] == "ok"]
+            dataset = _first_valid(group["dataset"])
+            record = {
+                "setting": setting,
+                "dataset": dataset,
+                "normal_class": int(normal_class),
+                "class_name": _first_valid(group["class_name"]),
+                "auc_mean": float(good["auc"].mean()) if good["auc"].notna().any() else float("nan"),
+                "auc_std": _sample_std(good["auc"]),
+                "n_seeds": int(good["auc"].notna().sum()),
+                "n_failed": int((group["status"] != "ok").sum()),
+            }
+            if has_pixel:
+                pixel = good["pixel_auc"]
+                record["pixel_auc_mean"] = float(pixel.mean()) if pixel.notna().any() else float("nan")
+                record["pixel_auc_std"] = _sample_std(good["pixel_auc"])
+            if paper_auc is not None:
+                record["paper_auc"] = _paper_value(paper_auc, dataset, int(normal_class))
+            class_rows.append(record)
+        records.extend(class_rows)
+        records.append(_overall_row(setting, class_rows, has_pixel, paper_auc is not None))
+    columns = ["setting", "dataset", "normal_class", "class_name", "auc_mean", "auc_std", "n_seeds", "n_failed"]
+    if has_pixel:
+        columns += ["pixel_auc_mean", "pixel_auc_std"]
+    if paper_auc is not None:
+        columns.append("paper_auc")
+    summary = pd.DataFrame.from_records(records, columns=columns)
+    return summary.astype({"normal_class": "Int64", "n_seeds": "int64", "n_failed": "int64"})
+
+
+def _overall_row(setting: object, class_rows: list[dict], has_pixel: bool, has_paper: bool) -> dict:
+    means = pd.Series([r["auc_mean"] for r in class_rows], dtype="float64").dropna()
+    datasets = {r["dataset"] for r in class_rows if r["dataset"] is not None}
+    row = {
+        "setting": setting,
+        "dataset": datasets.pop() if len(datasets) == 1 else None,
+        "normal_class": None,
+        "class_name": OVERALL,
+        "auc_mean": float(means.mean()) if len(means) else float("nan"),
+        "auc_std": _sample_std(means),
+        "n_seeds": sum(r["n_seeds"] for r in class_rows),
+        "n_failed": sum(r["n_failed"] for r in class_rows),
+    }
+    if has_pixel:
+        pixel = pd.Series([r["pixel_auc_mean"] for r in class_rows], dtype="float64").dropna()
+        row["pixel_auc_mean"] = float(pixel.mean()) if len(pixel) else float("nan")
+        row["pixel_auc_std"] = _sample_std(pixel)
+    if has_paper:
+        # Only classes that have results: a partial run compares against the same classes.
+        paper = [r["paper_auc"] for r in class_rows if not np.isnan(r["auc_mean"])]
+        row["paper_auc"] = float(np.mean(paper)) if paper and not np.isnan(paper).any() else float("nan")
+    return row
+
+
+def _paper_value(paper_auc: dict[str, tuple[float, ...]], dataset: object, normal_class: int) -> float:
+    values = paper_auc.get(str(dataset), ()) if dataset is not None else ()
+    return float(values[normal_class]) if 0 <= normal_class < len(values) else float("nan")
+
+
+def mean_roc(
+    curves: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Average ROC curves (one per seed) on a common FPR grid: ``(grid, mean_tpr, std_tpr)``.
+
+    Each curve is linearly interpolated onto ``grid`` (default: 201 points on [0, 1]); its TPR is
+    forced to 0 at FPR 0 and to 1 at FPR 1 so every curve spans the unit square. Where a curve
+    jumps vertically (repeated FPR), the top of the jump is used. ``std_tpr`` is the sample std
+    over curves (zeros for a single curve).
+    """
+    if not curves:
+        raise ValueError("`curves` must hold at least one (fpr, tpr) pair, got an empty list")
+    grid = np.linspace(0.0, 1.0, 201) if grid is None else np.asarray(grid, dtype=np.float64)
+    if grid.ndim != 1 or len(grid) < 2 or np.any(np.diff(grid) <= 0) or grid[0] < 0 or grid[-1] > 1:
+        raise ValueError(f"`grid` must be a strictly increasing 1-D array in [0, 1], got {grid!r}")
+    rows = []
+    for fpr, tpr in curves:
+        fpr, tpr = np.asarray(fpr, dtype=np.float64), np.asarray(tpr, dtype=np.float64)
+        if fpr.shape != tpr.shape or fpr.ndim != 1 or len(fpr) == 0:
+            raise ValueError(f"each curve needs 1-D fpr and tpr of equal length, got shapes {fpr.shape}, {tpr.shape}")
+        order = np.lexsort((tpr, fpr))  # by fpr, then tpr: the last of a repeated fpr is its highest tpr
+        fpr, tpr = fpr[order], tpr[order]
+        last = np.r_[fpr[1:] != fpr[:-1], True]
+        row = np.interp(grid, fpr[last], tpr[last])
+        row[grid == 0.0] = 0.0
+        row[grid == 1.0] = 1.0
+        rows.append(row)
+    stacked = np.stack(rows)
+    std = stacked.std(axis=0, ddof=1) if len(rows) > 1 else np.zeros_like(grid)
+    return grid, stacked.mean(axis=0), std
+
+
+def roc_from_scores(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Sample-level ROC curve and AUC (label 1 = anomalous, higher score = more anomalous)."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    scores, labels = np.asarray(scores, dtype=np.float64).ravel(), np.asarray(labels).ravel()
+    if scores.shape != labels.shape:
+        raise ValueError(f"`scores` and `labels` must have the same length, got {len(scores)} and {len(labels)}")
+    if not np.isfinite(scores).all():
+        raise ValueError(f"`scores` must be finite, got {int((~np.isfinite(scores)).sum())} NaN/inf values")
+    present = set(np.unique(labels).tolist())
+    if present != {0, 1}:
+        raise ValueError(f"`labels` must contain both 0 (nominal) and 1 (anomalous), got {sorted(present)}")
+    fpr, tpr, _ = roc_curve(labels, scores)
+    return fpr, tpr, float(roc_auc_score(labels, scores))
+
+
+def cost_by_class(table: pd.DataFrame) -> pd.DataFrame:
+    """Compute spent per (setting, normal_class), plus one "total" row per setting.
+
+    Columns: setting, normal_class (<NA> on "total" rows), class_name, n_trials (ok and failed),
+    wall_seconds (sum), cpu_hours = Σ wall_seconds·cpus / 3600, gpu_hours likewise with gpus,
+    images_per_second (mean over ok rows). Failed trials count: they used the machines too.
+    """
+    _require(table, ["setting", "normal_class", "class_name", "status", "wall_seconds", "cpus", "gpus"])
+    frame = table.assign(
+        _cpu_hours=table["wall_seconds"] * table["cpus"].fillna(0.0) / 3600.0,
+        _gpu_hours=table["wall_seconds"] * table["gpus"].fillna(0.0) / 3600.0,
+        _ips=table["images_per_second"].where(table["status"] == "ok") if "images_per_second" in table else np.nan,
+    )
+    records = []
+    for setting in pd.unique(frame["setting"]):
+        in_setting = frame[frame["setting"] == setting]
+        for normal_class, group in [*in_setting.groupby("normal_class", sort=True), (None, in_setting)]:
+            records.append(
+                {
+                    "setting": setting,
+                    "normal_class": None if normal_class is None else int(normal_class),
+                    "class_name": TOTAL if normal_class is None else _first_valid(group["class_name"]),
+                    "n_trials": len(group),
+                    "wall_seconds": float(group["wall_seconds"].sum()),
+                    "cpu_hours": float(group["_cpu_hours"].sum()),
+                    "gpu_hours": float(group["_gpu_hours"].sum()),
+                    "images_per_second": float(group["_ips"].mean()) if group["_ips"].notna().any() else float("nan"),
+                }
+            )
+    columns = ["setting", "normal_class", "class_name", "n_trials", "wall_seconds", "cpu_hours", "gpu_hours",
+               "images_per_second"]  # fmt: skip
+    return pd.DataFrame.from_records(records, columns=columns).astype({"normal_class": "Int64", "n_trials": "int64"})
+
+
+def _require(table: pd.DataFrame, columns: list[str]) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"the results table lacks columns {missing}; build it with ResultsStore.table()")

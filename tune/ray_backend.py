@@ -1,0 +1,380 @@
+"""The only module that imports Ray: connecting, the trainable, the Tuner, progress and the results callback.
+
+Each trial is a Ray Tune trial (a Ray actor) that calls the method's one entry point,
+:func:`fcdd.runner.run`, with the trial's config, and reports every epoch through
+``ray.tune.report``. Trials checkpoint into their own run folders (``snapshot.pt`` every epoch),
+so a retried trial, or one interrupted with its driver, resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import tune
+
+from fcdd.config import RunConfig
+from tune.plan import TrialSpec, trial_id
+from tune.resources import check_placement
+from tune.spec import Resources
+from tune.store import ResultsStore
+
+log = logging.getLogger(__name__)
+
+
+def connect(address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None) -> None:
+    """Join the cluster at ``address`` (or the one ``ray job submit`` runs us in), else start a local Ray."""
+    if ray.is_initialized():
+        return
+    quiet: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
+    if address or os.environ.get("RAY_ADDRESS"):
+        ray.init(address=address, **quiet)
+    else:
+        ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, **quiet)
+
+
+def node_resources() -> list[dict[str, float]]:
+    """Total resources of every alive node."""
+    return [dict(node["Resources"]) for node in ray.nodes() if node.get("Alive")]
+
+
+def preflight(resources: Resources) -> None:
+    """Fail now, with one line, when no node can ever run a trial."""
+    check_placement(resources, node_resources())
+
+
+def _versions() -> dict[str, str]:
+    import torch
+
+    import fcdd
+
+    return {"fcdd_version": fcdd.__version__, "torch_version": torch.__version__, "ray_version": ray.__version__}
+
+
+def _report_epoch(report: Any) -> None:
+    metrics = {k: v for k, v in report.to_dict().items() if v is not None}
+    tune.report(metrics)
+
+
+def _run_trial(trial: TrialSpec, out: str, threads: int) -> None:
+    """Run one trial inside a Ray worker and report its final metrics."""
+    import torch
+
+    from fcdd.runner import run
+
+    torch.set_num_threads(max(1, threads))
+    run_dir = trial.run_dir(out)
+    started = time.time()
+    try:
+        result = run(trial.run_config(), run_dir, on_epoch_end=_report_epoch)
+    finally:
+        if torch.cuda.is_available():  # actors are reused: hand cached GPU memory back for the next trial
+            torch.cuda.empty_cache()
+    final = {k: v for k, v in result.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    final.update(
+        epoch=result.metrics["epochs"],
+        run_dir=str(run_dir),
+        node=socket.gethostname(),
+        started_unix=started,
+        trial_seconds=time.time() - started,
+        done_marker=1,
+    )
+    tune.report(final)
+
+
+def benchmark_trainable(config: dict[str, Any]) -> None:
+    """Ray trainable of `fcdd benchmark`: one planned trial."""
+    _run_trial(TrialSpec.from_dict(config["trial"]), config["out"], config["threads"])
+
+
+def search_trainable(config: dict[str, Any]) -> None:
+    """Ray trainable of `fcdd tune`: the search base config plus the parameters Optuna sampled."""
+    from tune.search import overrides_from_params
+
+    params = {k: v for k, v in config.items() if k not in ("base", "out", "threads", "setting")}
+    run_config = RunConfig.from_flat(config["base"]).replace(**overrides_from_params(params))
+    trial = TrialSpec(
+        trial_id(run_config), config["setting"], run_config.data.normal_class, run_config.seed, run_config.to_flat()
+    )
+    _run_trial(trial, config["out"], config["threads"])
+
+
+class ResultsCallback(tune.Callback):
+    """Runs in the driver: writes one store row per finished or failed trial and shows progress."""
+
+    def __init__(
+        self,
+        store: ResultsStore,
+        *,
+        benchmark: str,
+        resources: Resources,
+        total: int,
+        describe: Callable[[Any], dict[str, Any]],
+        concurrency: int,
+    ) -> None:
+        self.store = store
+        self.benchmark = benchmark
+        self.resources = resources
+        self.total = total
+        self.describe = describe
+        self.concurrency = max(1, concurrency)
+        self.started = time.time()
+        self.attempts: dict[str, int] = {}
+        self.done: dict[int, int] = {}
+        self.totals: dict[int, int] = {}
+        self.failed = 0
+        self.finished = 0
+
+    def _row(self, trial: Any, status: str, error: str | None) -> dict[str, Any]:
+        info = self.describe(trial)
+        result = trial.last_result or {}
+        config: RunConfig = info["config"]
+        row: dict[str, Any] = {
+            "trial_id": info["trial_id"],
+            "benchmark": self.benchmark,
+            "setting": info["setting"],
+            "dataset": config.data.dataset,
+            "normal_class": config.data.normal_class,
+            "class_name": info.get("class_name", str(config.data.normal_class)),
+            "seed": config.seed,
+            "status": status,
+            "error": error,
+            "attempts": self.attempts.get(trial.trial_id, 0) + 1,
+            "run_dir": info["run_dir"],
+            "cpus": self.resources.cpus_per_trial,
+            "gpus": self.resources.gpus_per_trial,
+            "node": result.get("node"),
+            "finished_at": datetime.now(UTC).isoformat(),
+            "started_at": (
+                datetime.fromtimestamp(result["started_unix"], UTC).isoformat() if result.get("started_unix") else None
+            ),
+        }
+        for key in (
+            "auc",
+            "val_auc",
+            "pixel_auc",
+            "epochs",
+            "train_seconds",
+            "eval_seconds",
+            "wall_seconds",
+            "images_per_second",
+        ):
+            row[key] = result.get(key) if status == "ok" else None
+        if status == "ok" and row["epochs"] is not None:
+            row["epochs"] = int(row["epochs"])
+        row.update(_versions())
+        row.update({f"config.{k}": v for k, v in config.to_flat().items()})
+        return row
+
+    def _progress(self) -> None:
+        elapsed = time.time() - self.started
+        remaining = self.total - self.finished
+        eta = elapsed / self.finished * remaining if self.finished else float("nan")
+        per_class = ", ".join(f"class {c}: {self.done.get(c, 0)}/{n}" for c, n in sorted(self.totals.items()))
+        eta_text = f"{eta:.0f} s" if eta == eta else "?"
+        log.info(
+            "[%d/%d done, %d failed] %s | elapsed %.0f s, ETA %s",
+            self.finished,
+            self.total,
+            self.failed,
+            per_class,
+            elapsed,
+            eta_text,
+        )
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        cls = self.describe(trial)["config"].data.normal_class
+        self.totals.setdefault(cls, 0)
+        if trial.trial_id not in self.attempts:
+            self.totals[cls] += 1
+            self.attempts[trial.trial_id] = 0
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.attempts[trial.trial_id] = self.attempts.get(trial.trial_id, 0) + 1
+        log.warning(
+            "trial %s failed, retrying (attempt %d)",
+            self.describe(trial)["trial_id"],
+            self.attempts[trial.trial_id] + 1,
+        )
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.store.append(self._row(trial, "ok", None))
+        self.finished += 1
+        cls = self.describe(trial)["config"].data.normal_class
+        self.done[cls] = self.done.get(cls, 0) + 1
+        self._progress()
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        error = trial.get_error() if hasattr(trial, "get_error") else None
+        reason = _last_line(str(error)) if error else "unknown error"
+        self.store.append(self._row(trial, "failed", reason))
+        self.finished += 1
+        self.failed += 1
+        log.error("trial %s failed for good: %s", self.describe(trial)["trial_id"], reason)
+        self._progress()
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else text
+
+
+def _run_config(out: Path, name: str, max_failures: int, callbacks: list, stop: dict | None = None) -> tune.RunConfig:
+    return tune.RunConfig(
+        name=name,
+        storage_path=str((out / "ray").resolve()),
+        verbose=0,
+        callbacks=callbacks,
+        failure_config=tune.FailureConfig(max_failures=max_failures),
+        stop=stop,
+    )
+
+
+def run_benchmark_trials(
+    trials: list[TrialSpec],
+    out: Path,
+    *,
+    benchmark: str,
+    resources: Resources,
+    max_failures: int,
+    class_names: tuple[str, ...],
+) -> None:
+    """Run planned trials as one Tune experiment; every outcome lands in the results store."""
+    store = ResultsStore(out)
+    by_id = {t.trial_id: t for t in trials}
+
+    def describe(trial: Any) -> dict[str, Any]:
+        spec = by_id[trial.config["trial"]["trial_id"]]
+        return {
+            "trial_id": spec.trial_id,
+            "setting": spec.setting,
+            "config": spec.run_config(),
+            "run_dir": str(spec.run_dir(out)),
+            "class_name": class_names[spec.normal_class],
+        }
+
+    callback = ResultsCallback(
+        store, benchmark=benchmark, resources=resources, total=len(trials), describe=describe, concurrency=1
+    )
+    trainable = tune.with_resources(benchmark_trainable, resources.as_ray())
+    tuner = tune.Tuner(
+        trainable,
+        param_space={
+            "trial": tune.grid_search([t.to_dict() for t in trials]),
+            "out": str(out),
+            "threads": max(1, int(resources.cpus_per_trial)),
+        },
+        # Reused actors keep torch, the decoded dataset and the OE pool loaded between trials:
+        # a fresh worker process per trial costs seconds of imports alone.
+        tune_config=tune.TuneConfig(reuse_actors=True, trial_dirname_creator=lambda t: t.config["trial"]["trial_id"]),
+        run_config=_run_config(out, f"{benchmark}-{time.strftime('%Y%m%d-%H%M%S')}", max_failures, [callback]),
+    )
+    tuner.fit()
+
+
+def run_search_trials(
+    *,
+    base: RunConfig,
+    space: dict[str, Any],
+    n_trials: int,
+    out: Path,
+    study_name: str,
+    storage_url: str,
+    resources: Resources,
+    max_failures: int,
+    scheduler: str,
+    grace_epochs: int,
+    sampler_seed: int,
+    class_names: tuple[str, ...],
+    max_concurrent: int,
+) -> None:
+    """Run ``n_trials`` Optuna-sampled trials with early stopping; PRUNED trials are recorded as such."""
+    import optuna
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule
+    from ray.tune.search.optuna import OptunaSearch
+
+    from tune.search import overrides_from_params, suggest
+
+    epochs = base.optim.epochs
+    constants = {
+        "base": base.to_flat(),
+        "out": str(out),
+        "threads": max(1, int(resources.cpus_per_trial)),
+        "setting": "search",
+    }
+
+    def space_fn(trial: Any) -> dict[str, Any]:
+        suggest(trial, space)
+        return constants
+
+    class PruneAwareOptunaSearch(OptunaSearch):
+        """Tells Optuna PRUNED for trials the scheduler stopped before their last epoch.
+
+        Ray's OptunaSearch reports every stopped trial as COMPLETE with its last (early) value. This
+        relies on OptunaSearch's private ``_ot_study``/``_ot_trials``/``_completed_trials``: Ray is pinned.
+        """
+
+        def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+            stopped_early = (
+                bool(result) and not error and not result.get("done_marker") and result.get("epoch", epochs) < epochs
+            )
+            if stopped_early and trial_id not in self._completed_trials:
+                self._ot_study.tell(self._ot_trials[trial_id], state=optuna.trial.TrialState.PRUNED)
+                self._completed_trials.add(trial_id)
+                return
+            super().on_trial_complete(trial_id, result, error)
+
+    storage = optuna.storages.RDBStorage(storage_url)
+    searcher = PruneAwareOptunaSearch(
+        space=space_fn,
+        metric="val_auc",
+        mode="max",
+        study_name=study_name,
+        storage=storage,
+        sampler=optuna.samplers.TPESampler(seed=sampler_seed),
+    )
+    if scheduler == "asha":
+        sched: Any = ASHAScheduler(time_attr="epoch", max_t=epochs, grace_period=grace_epochs, reduction_factor=2)
+    elif scheduler == "median":
+        sched = MedianStoppingRule(time_attr="epoch", grace_period=grace_epochs, min_samples_required=2)
+    else:
+        sched = FIFOScheduler()
+
+    store = ResultsStore(out / "search")
+
+    def describe(trial: Any) -> dict[str, Any]:
+        params = {k: v for k, v in trial.config.items() if k not in constants}
+        config = base.replace(**overrides_from_params(params))
+        spec = TrialSpec(trial_id(config), "search", config.data.normal_class, config.seed, config.to_flat())
+        return {
+            "trial_id": spec.trial_id,
+            "setting": "search",
+            "config": config,
+            "run_dir": str(spec.run_dir(out)),
+            "class_name": class_names[config.data.normal_class],
+        }
+
+    callback = ResultsCallback(
+        store, benchmark=study_name, resources=resources, total=n_trials, describe=describe, concurrency=max_concurrent
+    )
+    tuner = tune.Tuner(
+        tune.with_resources(search_trainable, resources.as_ray()),
+        tune_config=tune.TuneConfig(
+            metric="val_auc",
+            mode="max",
+            search_alg=searcher,
+            scheduler=sched,
+            num_samples=n_trials,
+            max_concurrent_trials=max_concurrent,
+            reuse_actors=True,
+        ),
+        run_config=_run_config(out, f"{study_name}-{time.strftime('%Y%m%d-%H%M%S')}", max_failures, [callback]),
+    )
+    tuner.fit()

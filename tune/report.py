@@ -1,0 +1,304 @@
+"""The benchmark/search report: tables, ROC figures, heatmap galleries and one self-contained HTML page.
+
+``build_report(results_dir)`` reads ``<results_dir>/trials.jsonl`` (see :mod:`tune.store`) and the
+run folders its rows point to, and writes ``<results_dir>/report/``::
+
+    summary_by_class.csv, cost_by_class.csv     tune.collect tables
+    roc_by_class.png, roc_summary.png           the best setting (the only one for a plain benchmark)
+    roc_by_class_<setting>.png, roc_summary_<setting>.png
+                                                with several settings: each of the best `max_settings`
+    gallery/class_<c>.png                       heatmaps_test.png of the lowest-seed ok run per class
+                                                (from the best setting when it has one)
+    search_history.png, param_importances.png, search_trials.csv    when a study is given
+    report.md                                   Markdown, figures by relative path
+    report.html                                 one file: figures embedded as base64, CSS inline
+
+It works on a partial run: classes without any trial are simply absent (and listed when the paper
+table says which classes exist), failed trials are listed with their errors, and a run folder that
+is gone is reported and skipped. The best setting is the one with the highest overall AUC (mean of
+the class means); ties keep the order in which settings first appear in the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tune import report_figures as figures
+from tune.collect import OVERALL, cost_by_class, mean_roc, roc_from_scores, summary_by_class
+from tune.report_html import Bullets, Details, Gallery, Image, Paragraph, Section, Table, render_html, render_markdown
+from tune.report_search import search_section
+from tune.store import ResultsStore, atomic_write
+
+logger = logging.getLogger(__name__)
+
+REPORT_DIR = "report"
+
+
+def build_report(
+    results_dir: str | Path,
+    *,
+    paper_auc: dict[str, tuple[float, ...]] | None = None,
+    study: Any = None,
+    title: str | None = None,
+    max_settings: int = 6,
+) -> dict[str, Path]:
+    """Write the report of ``results_dir`` into ``<results_dir>/report/`` and return what was written.
+
+    ``paper_auc`` (``fcdd.presets.PAPER_AUC``) adds the paper's per-class AUC column; ``study`` (an
+    ``optuna.Study``) adds the search section. Keys of the returned dict: ``summary_by_class``,
+    ``cost_by_class``, ``roc_by_class``, ``roc_summary``, ``roc_by_class:<setting>``,
+    ``roc_summary:<setting>``, ``gallery:<class>``, ``search_history``, ``param_importances``,
+    ``search_trials``, ``markdown`` (report.md), ``html`` (report.html); figures only where there was
+    data to draw.
+    """
+    results_dir = Path(results_dir)
+    store = ResultsStore(results_dir)
+    if not store.path.is_file():
+        raise FileNotFoundError(
+            f"no results store {store.path}; pass the folder a benchmark or search wrote its trials.jsonl into"
+        )
+    if max_settings < 1:
+        raise ValueError(f"`max_settings` must be >= 1, got max_settings={max_settings!r}")
+    out = results_dir / REPORT_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    table = store.table()
+    summary = summary_by_class(table, paper_auc)
+    cost = cost_by_class(table)
+    written: dict[str, Path] = {
+        "summary_by_class": _write_csv(out / "summary_by_class.csv", summary),
+        "cost_by_class": _write_csv(out / "cost_by_class.csv", cost),
+    }
+    notes: list[str] = []
+    ranked = _rank_settings(summary)
+    shown = ranked[:max_settings]
+    sections = [_facts_section(results_dir, table, ranked, paper_auc, notes)]
+
+    roc_blocks: list[Any] = []
+    slugs = _slugs(shown)
+    for rank, setting in enumerate(shown):
+        classes = _class_curves(table[table["setting"] == setting], results_dir, notes)
+        label = f"setting {setting}" if len(ranked) > 1 else str(setting)
+        by_class = figures.roc_by_class_png(classes, f"ROC per class — {label}")
+        overview = figures.roc_summary_png(classes, f"mean ROC per class — {label}")
+        if rank == 0:
+            written["roc_by_class"] = atomic_write(out / "roc_by_class.png", lambda f, b=by_class: f.write(b))
+            written["roc_summary"] = atomic_write(out / "roc_summary.png", lambda f, b=overview: f.write(b))
+        if len(ranked) > 1:
+            for kind, data in (("roc_by_class", by_class), ("roc_summary", overview)):
+                name = f"{kind}_{slugs[setting]}.png"
+                written[f"{kind}:{setting}"] = atomic_write(out / name, lambda f, b=data: f.write(b))
+        prefix = "" if len(ranked) == 1 else f"_{slugs[setting]}"
+        roc_blocks += [
+            Image(f"roc_by_class{prefix}.png", f"{label}: each seed's ROC (thin), mean ± std over seeds (black)"),
+            Image(f"roc_summary{prefix}.png", f"{label}: the mean ROC curve of every class"),
+        ]
+    if len(ranked) > len(shown):
+        roc_blocks.append(Paragraph(f"ROC figures for the best {len(shown)} of {len(ranked)} settings only."))
+
+    sections.append(_auc_section(summary, ranked, shown))
+    if roc_blocks:
+        sections.append(Section("ROC curves", roc_blocks))
+    gallery = _gallery(table, results_dir, out, ranked[0] if ranked else None, written)
+    sections.append(Section("Test heatmaps", gallery or [Paragraph("No heatmaps_test.png found for any ok run.")]))
+    sections.append(_cost_section(cost))
+    if study is not None:
+        sections.append(search_section(study, out, written, notes))
+    if notes:
+        sections[0].blocks.append(Bullets(notes))
+
+    title = title or f"fcdd report — {results_dir.name}"
+    written["markdown"] = atomic_write(out / "report.md", lambda f: f.write(render_markdown(title, sections)), "w")
+    page = render_html(title, sections, out)
+    written["html"] = atomic_write(out / "report.html", lambda f: f.write(page), "w")
+    logger.info("report written to %s", written["html"])
+    return written
+
+
+def _write_csv(path: Path, frame: pd.DataFrame) -> Path:
+    text = frame.to_csv(index=False, float_format="%.6f")
+    return atomic_write(path, lambda f: f.write(text), mode="w")
+
+
+def _rank_settings(summary: pd.DataFrame) -> list[Any]:
+    overall = summary[summary["class_name"] == OVERALL]
+    order = np.argsort(-overall["auc_mean"].fillna(-np.inf).to_numpy(), kind="stable")
+    return [overall["setting"].iloc[i] for i in order]
+
+
+def _slugs(settings: list[Any]) -> dict[Any, str]:
+    slugs: dict[Any, str] = {}
+    for setting in settings:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(setting)).strip("._") or "setting"
+        while slug in slugs.values():  # two names that differ only in odd characters
+            slug += "_"
+        slugs[setting] = slug
+    return slugs
+
+
+def _locate_run(run_dir: Any, results_dir: Path) -> Path | None:
+    """The run folder, also when the results folder was copied elsewhere after the run."""
+    if not isinstance(run_dir, str) or not run_dir:
+        return None
+    path = Path(run_dir)
+    if path.is_dir():
+        return path
+    parts = path.parts[1:] if path.is_absolute() else path.parts
+    for start in range(len(parts)):  # longest trailing part of the recorded path first
+        candidate = results_dir.joinpath(*parts[start:])
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def _class_curves(rows: pd.DataFrame, results_dir: Path, notes: list[str]) -> list[figures.ClassCurves]:
+    classes = []
+    for normal_class, group in rows.groupby("normal_class", sort=True):
+        names = group["class_name"].dropna()
+        item = figures.ClassCurves(int(normal_class), str(names.iloc[0]) if len(names) else "")
+        for row in group[group["status"] == "ok"].sort_values("seed").itertuples(index=False):
+            run = _locate_run(row.run_dir, results_dir)
+            scores_file = run / "scores.npz" if run is not None else None
+            if scores_file is None or not scores_file.is_file():
+                notes.append(f"trial {row.trial_id}: no scores.npz under {row.run_dir}; left out of the ROC figures")
+                continue
+            try:
+                with np.load(scores_file) as data:
+                    fpr, tpr, auc = roc_from_scores(data["score"], data["label"])
+            except (KeyError, ValueError, OSError) as error:
+                notes.append(f"trial {row.trial_id}: unreadable {scores_file} ({error}); left out of the ROC figures")
+                continue
+            item.seeds.append(int(row.seed))
+            item.curves.append((fpr, tpr))
+            item.aucs.append(auc)
+        if item.curves:
+            item.grid, item.mean_tpr, item.std_tpr = mean_roc(item.curves)
+        classes.append(item)
+    return classes
+
+
+def _gallery(table: pd.DataFrame, results_dir: Path, out: Path, best: Any, written: dict[str, Path]) -> list[Gallery]:
+    ok = table[table["status"] == "ok"]
+    # Best setting first, then the lowest seed: one picture per class, the same run for every class.
+    ok = ok.assign(_other=ok["setting"] != best).sort_values(["normal_class", "_other", "seed", "trial_id"])
+    images = []
+    for normal_class, group in ok.groupby("normal_class", sort=True):
+        for row in group.itertuples(index=False):
+            run = _locate_run(row.run_dir, results_dir)
+            source = run / "heatmaps_test.png" if run is not None else None
+            if source is None or not source.is_file():
+                continue
+            name = f"gallery/class_{int(normal_class)}.png"
+            data = source.read_bytes()
+            written[f"gallery:{int(normal_class)}"] = atomic_write(out / name, lambda f, d=data: f.write(d))
+            caption = f"class {int(normal_class)} ({row.class_name}): setting {row.setting}, seed {row.seed}"
+            images.append(Image(name, caption))
+            break
+    return [Gallery(images)] if images else []
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    return "—" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
+
+def _pm(mean: Any, std: Any) -> str:
+    return "—" if pd.isna(mean) else f"{mean:.3f} ± {0.0 if pd.isna(std) else std:.3f}"
+
+
+def _facts_section(
+    results_dir: Path, table: pd.DataFrame, ranked: list[Any], paper_auc: dict | None, notes: list[str]
+) -> Section:
+    ok, failed = table[table["status"] == "ok"], table[table["status"] != "ok"]
+    versions = []
+    for key in ("fcdd_version", "torch_version", "ray_version"):
+        values = sorted({str(v) for v in table[key].dropna()})
+        if values:
+            versions.append(f"{key.removesuffix('_version')} {', '.join(values)}")
+    facts = [
+        f"results folder: {results_dir.resolve()}",
+        f"report generated {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}",
+        f"trials: {len(table)} ({len(ok)} ok, {len(failed)} failed) over {len(ranked)} setting(s), "
+        f"{table['normal_class'].nunique()} class(es), {table['seed'].nunique()} seed(s)",
+        f"datasets: {', '.join(sorted({str(d) for d in table['dataset'].dropna()})) or '—'}",
+    ]
+    if versions:
+        facts.append("versions: " + "; ".join(versions))
+    if table["started_at"].notna().any():
+        facts.append(f"first trial started {table['started_at'].dropna().min()}, "
+                     f"last finished {table['finished_at'].dropna().max()}")  # fmt: skip
+    for dataset, values in (paper_auc or {}).items():
+        for setting in ranked:
+            present = set(table.loc[(table["setting"] == setting) & (table["dataset"] == dataset), "normal_class"])
+            missing = [c for c in range(len(values)) if c not in present]
+            if present and missing:
+                notes.append(f"setting {setting}: no trials yet for {dataset} classes {missing}")
+    blocks: list[Any] = [Bullets(facts)]
+    if len(failed):
+        rows = []
+        for row in failed.sort_values(["setting", "normal_class", "seed"]).itertuples(index=False):
+            message = str(row.error or "").strip().splitlines()
+            rows.append([row.trial_id, str(row.setting), str(row.normal_class), str(row.seed), str(row.attempts),
+                         (message[-1] if message else "")[:200]])  # fmt: skip
+        blocks += [
+            Paragraph("Failed trials (last line of the error):"),
+            Table(["trial", "setting", "class", "seed", "attempts", "error"], rows),
+            Details("full error messages", "\n\n".join(f"[{r.trial_id}]\n{r.error}" for r in failed.itertuples())),
+        ]
+    return Section("Run", blocks)
+
+
+def _auc_section(summary: pd.DataFrame, ranked: list[Any], shown: list[Any]) -> Section:
+    blocks: list[Any] = []
+    if not ranked:
+        return Section("Sample AUC", [Paragraph("No trials in the store yet.")])
+    if len(ranked) > 1:
+        overall = summary[summary["class_name"] == OVERALL].set_index("setting")
+        rows = []
+        for rank, setting in enumerate(ranked, start=1):
+            stats = overall.loc[setting]
+            rows.append([str(rank), str(setting), _pm(stats["auc_mean"], stats["auc_std"]), str(stats["n_seeds"]),
+                         str(stats["n_failed"])])  # fmt: skip
+        blocks += [
+            Paragraph("Settings by overall AUC (mean of the class means ± std of the class means):"),
+            Table(["rank", "setting", "overall AUC", "ok runs", "failed"], rows, {0}),
+        ]
+    pixel, paper = "pixel_auc_mean" in summary.columns, "paper_auc" in summary.columns
+    headers = ["class", "name", "AUC mean ± std", "seeds", "failed"] + ["pixel AUC"] * pixel + ["paper", "Δ"] * paper
+    for setting in shown:
+        part = summary[summary["setting"] == setting]
+        rows, emphasis = [], set()
+        for index, row in enumerate(part.itertuples(index=False)):
+            cells = ["all" if row.class_name == OVERALL else str(row.normal_class), str(row.class_name),
+                     _pm(row.auc_mean, row.auc_std), str(row.n_seeds), str(row.n_failed)]  # fmt: skip
+            if pixel:
+                cells.append(_pm(row.pixel_auc_mean, row.pixel_auc_std))
+            if paper:
+                delta = row.auc_mean - row.paper_auc
+                cells += [_fmt(row.paper_auc, 2), "—" if pd.isna(delta) else f"{delta:+.3f}"]
+            rows.append(cells)
+            if row.class_name == OVERALL:
+                emphasis.add(index)
+        if len(ranked) > 1:
+            blocks.append(Paragraph(f"Setting {setting}:"))
+        blocks.append(Table(headers, rows, emphasis))
+    blocks.append(Paragraph("Std is the sample std over seeds; the overall row is the mean ± std of the class means."))
+    return Section("Sample AUC", blocks)
+
+
+def _cost_section(cost: pd.DataFrame) -> Section:
+    rows, emphasis = [], set()
+    for index, row in enumerate(cost.itertuples(index=False)):
+        total = pd.isna(row.normal_class)
+        rows.append([str(row.setting), "all" if total else str(row.normal_class), str(row.class_name),
+                     str(row.n_trials), _fmt(row.wall_seconds / 60, 1), _fmt(row.cpu_hours, 2),
+                     _fmt(row.gpu_hours, 2), _fmt(row.images_per_second, 0)])  # fmt: skip
+        if total:
+            emphasis.add(index)
+    headers = ["setting", "class", "name", "trials", "wall minutes", "CPU hours", "GPU hours", "images/s"]
+    return Section("Compute cost", [Table(headers, rows, emphasis)] if rows else [Paragraph("No trials yet.")])

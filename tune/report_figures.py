@@ -1,0 +1,158 @@
+"""Report figures: ROC per class (seeds + mean ± std band), mean ROC of all classes, search plots.
+
+Figures are built as :class:`matplotlib.figure.Figure` objects drawn by the Agg canvas, never
+through ``pyplot``: there is no global figure registry, so nothing leaks between reports and no
+display backend is touched, even when the driver runs on a machine with one. Each function
+returns PNG bytes; the caller decides where they go.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+DPI = 100
+
+
+@dataclass
+class ClassCurves:
+    """ROC curves of one class in one setting: one per ok seed, and their mean on a common grid."""
+
+    normal_class: int
+    class_name: str
+    seeds: list[int] = field(default_factory=list)
+    curves: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    aucs: list[float] = field(default_factory=list)
+    grid: np.ndarray | None = None
+    mean_tpr: np.ndarray | None = None
+    std_tpr: np.ndarray | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.normal_class}: {self.class_name}" if self.class_name else str(self.normal_class)
+
+    @property
+    def auc_text(self) -> str:
+        if not self.aucs:
+            return "no runs"
+        std = float(np.std(self.aucs, ddof=1)) if len(self.aucs) > 1 else 0.0
+        return f"AUC {np.mean(self.aucs):.3f} ± {std:.3f} (n={len(self.aucs)})"
+
+
+def _png(figure: Figure) -> bytes:
+    FigureCanvasAgg(figure)  # attaches the Agg canvas; savefig then renders without pyplot
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    figure.clear()
+    return buffer.getvalue()
+
+
+def _roc_axes(axes, title: str, *, small: bool) -> None:
+    axes.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=1)
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.01)
+    axes.set_xlabel("false positive rate", fontsize=8 if small else 10)
+    axes.set_ylabel("true positive rate", fontsize=8 if small else 10)
+    axes.set_title(title, fontsize=9 if small else 11)
+    axes.tick_params(labelsize=7 if small else 9)
+    axes.set_aspect("equal")
+    axes.grid(alpha=0.3)
+
+
+def roc_by_class_png(classes: list[ClassCurves], title: str) -> bytes:
+    """A grid of subplots, one per class: each seed's ROC thin, the mean bold with a ±std band."""
+    columns = min(5, max(1, len(classes)))
+    rows = max(1, math.ceil(len(classes) / columns))
+    figure = Figure(figsize=(3.0 * columns, 3.1 * rows + 0.4), layout="constrained")
+    grid = figure.subplots(rows, columns, squeeze=False)
+    for index, axes in enumerate(grid.flat):
+        if index >= len(classes):
+            axes.set_visible(False)
+            continue
+        item = classes[index]
+        for seed, (fpr, tpr) in zip(item.seeds, item.curves, strict=True):
+            axes.plot(fpr, tpr, linewidth=0.7, alpha=0.6, label=f"seed {seed}")
+        if item.mean_tpr is not None:
+            upper = np.clip(item.mean_tpr + item.std_tpr, 0, 1)
+            lower = np.clip(item.mean_tpr - item.std_tpr, 0, 1)
+            axes.fill_between(item.grid, lower, upper, color="black", alpha=0.15, linewidth=0, label="± std")
+            axes.plot(item.grid, item.mean_tpr, color="black", linewidth=1.8, label="mean")
+            axes.legend(loc="lower right", fontsize=6)
+        else:
+            axes.text(0.5, 0.5, "no successful run", ha="center", va="center", fontsize=9)
+        _roc_axes(axes, f"{item.label}\n{item.auc_text}", small=True)
+    figure.suptitle(title, fontsize=12)
+    return _png(figure)
+
+
+def roc_summary_png(classes: list[ClassCurves], title: str) -> bytes:
+    """The mean ROC curve of every class in one plot; legend "class name (AUC mean)"."""
+    figure = Figure(figsize=(6.5, 6.0), layout="constrained")
+    axes = figure.subplots()
+    colours = _colours(len(classes))
+    for colour, item in zip(colours, classes, strict=True):
+        if item.mean_tpr is None:
+            continue
+        axes.plot(item.grid, item.mean_tpr, color=colour, linewidth=1.5,
+                  label=f"{item.class_name or item.normal_class} ({np.mean(item.aucs):.3f})")  # fmt: skip
+    _roc_axes(axes, title, small=False)
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(loc="lower right", fontsize=8, title="class (mean AUC)", title_fontsize=8)
+    return _png(figure)
+
+
+def _colours(n: int) -> list:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def search_history_png(
+    numbers: list[int], values: list[float | None], states: list[str], *, maximize: bool, objective: str
+) -> bytes:
+    """Objective value per trial number (completed: dots, pruned: crosses) and the best-so-far line."""
+    figure = Figure(figsize=(7.0, 4.0), layout="constrained")
+    axes = figure.subplots()
+    styles = {"COMPLETE": ("o", "tab:blue", "completed"), "PRUNED": ("x", "tab:orange", "pruned")}
+    for state, (marker, colour, label) in styles.items():
+        points = [(n, v) for n, v, s in zip(numbers, values, states, strict=True) if s == state and v is not None]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            axes.scatter(xs, ys, marker=marker, color=colour, label=label, s=28, zorder=3)
+    trials = zip(numbers, values, states, strict=True)
+    complete = sorted((n, v) for n, v, s in trials if s == "COMPLETE" and v is not None)
+    if complete:
+        xs = [n for n, _ in complete]
+        best = list((np.maximum if maximize else np.minimum).accumulate([v for _, v in complete]))
+        if max(numbers) > xs[-1]:  # carry the best value on to the last trial, pruned ones included
+            xs, best = [*xs, max(numbers)], [*best, best[-1]]
+        axes.step(xs, best, where="post", color="tab:red", linewidth=1.5, label="best so far", zorder=2)
+    axes.set_xlabel("trial number")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylabel(objective)
+    axes.set_title(f"search history ({'maximise' if maximize else 'minimise'} {objective})")
+    axes.grid(alpha=0.3)
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize=8)
+    return _png(figure)
+
+
+def param_importances_png(importances: dict[str, float]) -> bytes:
+    """Horizontal bars of hyperparameter importances, largest on top."""
+    names = list(importances)[::-1]
+    figure = Figure(figsize=(6.5, 0.9 + 0.45 * len(names)), layout="constrained")
+    axes = figure.subplots()
+    axes.barh(names, [importances[n] for n in names], color="tab:blue")
+    for y, name in enumerate(names):
+        axes.text(importances[name], y, f" {importances[name]:.2f}", va="center", fontsize=8)
+    axes.set_xlabel("importance (fANOVA, normalised)")
+    axes.set_title("hyperparameter importances (completed trials)")
+    axes.set_xlim(0, max(1.0, max(importances.values()) * 1.15))
+    return _png(figure)

@@ -1,0 +1,110 @@
+"""The search part of the report: history plot, parameter importances and the table of trials.
+
+Reads an ``optuna.Study`` (any storage; only its trials are read). Optuna itself is imported only
+for the importance evaluator, so a report without a study never loads it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tune import report_figures as figures
+from tune.report_html import Image, Paragraph, Section, Table
+from tune.store import atomic_write
+
+
+def trials_frame(study: Any) -> pd.DataFrame:
+    """One row per trial: number, state, value (first objective), then one column per parameter."""
+    records = []
+    for trial in study.get_trials(deepcopy=False):
+        values = trial.values
+        records.append(
+            {
+                "number": trial.number,
+                "state": trial.state.name,
+                # Pruned trials carry no value; their last intermediate value shows where they stopped.
+                "value": values[0] if values else _last_intermediate(trial),
+                **{f"params.{k}": v for k, v in trial.params.items()},
+            }
+        )
+    frame = pd.DataFrame.from_records(records)
+    if frame.empty:
+        return pd.DataFrame(columns=["number", "state", "value"])
+    params = sorted(c for c in frame.columns if c.startswith("params."))
+    return frame[["number", "state", "value", *params]].sort_values("number", ignore_index=True)
+
+
+def _last_intermediate(trial: Any) -> float | None:
+    steps = trial.intermediate_values
+    return float(steps[max(steps)]) if steps else None
+
+
+def _importances(study: Any, n_complete: int, n_params: int) -> tuple[dict[str, float] | None, str]:
+    if n_complete < 2 or n_params < 2:
+        return None, (
+            f"Parameter importances need at least 2 completed trials and 2 parameters; "
+            f"this study has {n_complete} completed trial(s) and {n_params} parameter(s)."
+        )
+    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+
+    target = (lambda t: t.values[0]) if len(study.directions) > 1 else None
+    try:
+        importances = get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0), target=target)
+    except (ValueError, RuntimeError) as error:  # e.g. every completed trial used the same parameter values
+        return None, f"Parameter importances could not be computed: {error}"
+    return importances, "Importances from fANOVA on the completed trials (normalised to sum to 1)."
+
+
+def search_section(study: Any, out: Path, written: dict[str, Path], notes: list[str]) -> Section:
+    """Write search_history.png, param_importances.png and search_trials.csv; return the report section."""
+    frame = trials_frame(study)
+    csv_text = frame.to_csv(index=False)
+    written["search_trials"] = atomic_write(out / "search_trials.csv", lambda f: f.write(csv_text), "w")
+    objective = (getattr(study, "metric_names", None) or ["objective"])[0]
+    maximize = study.directions[0].name == "MAXIMIZE"
+    blocks: list[Any] = []
+    if len(study.directions) > 1:
+        blocks.append(Paragraph(f"Multi-objective study: plots and importances use the first objective ({objective})."))
+    counts = frame["state"].value_counts().to_dict() if len(frame) else {}
+    blocks.append(Paragraph(f"Study {study.study_name!r}: {len(frame)} trials ("
+                            + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())) + ")."))  # fmt: skip
+    if len(frame):
+        png = figures.search_history_png(
+            frame["number"].tolist(),
+            [None if pd.isna(v) else float(v) for v in frame["value"]],
+            frame["state"].tolist(),
+            maximize=maximize,
+            objective=objective,
+        )
+        written["search_history"] = atomic_write(out / "search_history.png", lambda f: f.write(png))
+        blocks.append(Image("search_history.png", "objective per trial; pruned trials at their last reported value"))
+    complete = frame[frame["state"] == "COMPLETE"] if len(frame) else frame
+    if len(complete):
+        best = complete.loc[complete["value"].idxmax() if maximize else complete["value"].idxmin()]
+        params = ", ".join(f"{c.removeprefix('params.')}={best[c]}" for c in frame.columns
+                           if c.startswith("params.") and not pd.isna(best[c]))  # fmt: skip
+        blocks.append(Paragraph(f"Best trial #{int(best['number'])}: {objective} = {best['value']:.4f} ({params})."))
+    n_params = len({name for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE" for name in t.params})
+    importances, message = _importances(study, len(complete), n_params)
+    if importances:
+        png = figures.param_importances_png(importances)
+        written["param_importances"] = atomic_write(out / "param_importances.png", lambda f: f.write(png))
+        blocks.append(Image("param_importances.png", message))
+    else:
+        notes.append(message)
+        blocks.append(Paragraph(message))
+    headers = [c.removeprefix("params.") for c in frame.columns]
+    rows = [[_cell(v) for v in record] for record in frame.itertuples(index=False)]
+    blocks += [Paragraph("All trials:"), Table(headers, rows)]
+    return Section("Search", blocks)
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

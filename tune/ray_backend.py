@@ -17,12 +17,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import optuna
 import ray
 from ray import tune
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule
+from ray.tune.search.optuna import OptunaSearch
 
 from fcdd.config import RunConfig
-from tune.plan import TrialSpec, trial_id
+from tune.plan import TrialSpec
 from tune.resources import check_placement
+from tune.search import search_trial, suggest
 from tune.spec import Resources
 from tune.store import ResultsStore
 
@@ -96,14 +100,11 @@ def benchmark_trainable(config: dict[str, Any]) -> None:
 
 def search_trainable(config: dict[str, Any]) -> None:
     """Ray trainable of `fcdd tune`: the search base config plus the parameters Optuna sampled."""
-    from tune.search import overrides_from_params
+    params = {k: v for k, v in config.items() if k not in _SEARCH_CONSTANTS}
+    _run_trial(search_trial(RunConfig.from_flat(config["base"]), params), config["out"], config["threads"])
 
-    params = {k: v for k, v in config.items() if k not in ("base", "out", "threads", "setting")}
-    run_config = RunConfig.from_flat(config["base"]).replace(**overrides_from_params(params))
-    trial = TrialSpec(
-        trial_id(run_config), config["setting"], run_config.data.normal_class, run_config.seed, run_config.to_flat()
-    )
-    _run_trial(trial, config["out"], config["threads"])
+
+_SEARCH_CONSTANTS = ("base", "out", "threads")
 
 
 class ResultsCallback(tune.Callback):
@@ -117,16 +118,14 @@ class ResultsCallback(tune.Callback):
         resources: Resources,
         total: int,
         describe: Callable[[Any], dict[str, Any]],
-        concurrency: int,
     ) -> None:
         self.store = store
         self.benchmark = benchmark
         self.resources = resources
         self.total = total
         self.describe = describe
-        self.concurrency = max(1, concurrency)
         self.started = time.time()
-        self.attempts: dict[str, int] = {}
+        self.seen: set[str] = set()
         self.done: dict[int, int] = {}
         self.totals: dict[int, int] = {}
         self.failed = 0
@@ -136,6 +135,7 @@ class ResultsCallback(tune.Callback):
         info = self.describe(trial)
         result = trial.last_result or {}
         config: RunConfig = info["config"]
+        started = result.get("started_unix")
         row: dict[str, Any] = {
             "trial_id": info["trial_id"],
             "benchmark": self.benchmark,
@@ -146,26 +146,15 @@ class ResultsCallback(tune.Callback):
             "seed": config.seed,
             "status": status,
             "error": error,
-            "attempts": self.attempts.get(trial.trial_id, 0) + 1,
+            "attempts": _failures(trial) + (status == "ok"),
             "run_dir": info["run_dir"],
             "cpus": self.resources.cpus_per_trial,
             "gpus": self.resources.gpus_per_trial,
             "node": result.get("node"),
+            "started_at": datetime.fromtimestamp(started, UTC).isoformat() if started else None,
             "finished_at": datetime.now(UTC).isoformat(),
-            "started_at": (
-                datetime.fromtimestamp(result["started_unix"], UTC).isoformat() if result.get("started_unix") else None
-            ),
         }
-        for key in (
-            "auc",
-            "val_auc",
-            "pixel_auc",
-            "epochs",
-            "train_seconds",
-            "eval_seconds",
-            "wall_seconds",
-            "images_per_second",
-        ):
+        for key in _METRIC_KEYS:
             row[key] = result.get(key) if status == "ok" else None
         if status == "ok" and row["epochs"] is not None:
             row["epochs"] = int(row["epochs"])
@@ -176,9 +165,8 @@ class ResultsCallback(tune.Callback):
     def _progress(self) -> None:
         elapsed = time.time() - self.started
         remaining = self.total - self.finished
-        eta = elapsed / self.finished * remaining if self.finished else float("nan")
+        eta = f"{elapsed / self.finished * remaining:.0f} s" if self.finished else "?"
         per_class = ", ".join(f"class {c}: {self.done.get(c, 0)}/{n}" for c, n in sorted(self.totals.items()))
-        eta_text = f"{eta:.0f} s" if eta == eta else "?"
         log.info(
             "[%d/%d done, %d failed] %s | elapsed %.0f s, ETA %s",
             self.finished,
@@ -186,22 +174,21 @@ class ResultsCallback(tune.Callback):
             self.failed,
             per_class,
             elapsed,
-            eta_text,
+            eta,
         )
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        cls = self.describe(trial)["config"].data.normal_class
-        self.totals.setdefault(cls, 0)
-        if trial.trial_id not in self.attempts:
-            self.totals[cls] += 1
-            self.attempts[trial.trial_id] = 0
+        if trial.trial_id not in self.seen:  # a retried trial starts again: count it once
+            self.seen.add(trial.trial_id)
+            cls = self.describe(trial)["config"].data.normal_class
+            self.totals[cls] = self.totals.get(cls, 0) + 1
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.attempts[trial.trial_id] = self.attempts.get(trial.trial_id, 0) + 1
         log.warning(
-            "trial %s failed, retrying (attempt %d)",
+            "trial %s failed (%s); retrying, attempt %d",
             self.describe(trial)["trial_id"],
-            self.attempts[trial.trial_id] + 1,
+            _error_reason(trial),
+            _failures(trial) + 1,
         )
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -212,8 +199,7 @@ class ResultsCallback(tune.Callback):
         self._progress()
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        error = trial.get_error() if hasattr(trial, "get_error") else None
-        reason = _last_line(str(error)) if error else "unknown error"
+        reason = _error_reason(trial)
         self.store.append(self._row(trial, "failed", reason))
         self.finished += 1
         self.failed += 1
@@ -221,9 +207,35 @@ class ResultsCallback(tune.Callback):
         self._progress()
 
 
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else text
+_METRIC_KEYS = (
+    "auc",
+    "val_auc",
+    "pixel_auc",
+    "epochs",
+    "train_seconds",
+    "eval_seconds",
+    "wall_seconds",
+    "images_per_second",
+)
+
+
+def _failures(trial: Any) -> int:
+    return int(getattr(getattr(trial, "run_metadata", None), "num_failures", 0) or 0)
+
+
+def _error_reason(trial: Any) -> str:
+    """The last line of the trial's latest traceback: the exception and its message."""
+    text = None
+    try:  # the driver writes the error file locally first; get_error() reads the copy in storage
+        if trial.error_file and Path(trial.error_file).is_file():
+            text = Path(trial.error_file).read_text()
+        text = text or trial.get_error()
+    except Exception:  # the reason is a courtesy; it must never hide the failure itself
+        text = None
+    if not text:
+        return "unknown error (see the trial's error.txt under <out>/ray)"
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip() and not ln.startswith("Failure #")]
+    return lines[-1] if lines else str(text)
 
 
 def _run_config(out: Path, name: str, max_failures: int, callbacks: list, stop: dict | None = None) -> tune.RunConfig:
@@ -260,9 +272,7 @@ def run_benchmark_trials(
             "class_name": class_names[spec.normal_class],
         }
 
-    callback = ResultsCallback(
-        store, benchmark=benchmark, resources=resources, total=len(trials), describe=describe, concurrency=1
-    )
+    callback = ResultsCallback(store, benchmark=benchmark, resources=resources, total=len(trials), describe=describe)
     trainable = tune.with_resources(benchmark_trainable, resources.as_ray())
     tuner = tune.Tuner(
         trainable,
@@ -277,6 +287,47 @@ def run_benchmark_trials(
         run_config=_run_config(out, f"{benchmark}-{time.strftime('%Y%m%d-%H%M%S')}", max_failures, [callback]),
     )
     tuner.fit()
+
+
+class SpaceFunction:
+    """Define-by-run space for OptunaSearch: samples only, returns the trial constants.
+
+    A module-level class (not a closure) so Tune can pickle the searcher into its experiment state.
+    """
+
+    def __init__(self, space: dict[str, Any], constants: dict[str, Any]) -> None:
+        self.space = space
+        self.constants = constants
+
+    def __call__(self, trial: Any) -> dict[str, Any]:
+        suggest(trial, self.space)
+        return self.constants
+
+
+class PruneAwareOptunaSearch(OptunaSearch):
+    """Tells Optuna PRUNED for trials the scheduler stopped before their last epoch.
+
+    Ray's OptunaSearch reports every stopped trial as COMPLETE with its last (early) value. This
+    relies on OptunaSearch's private ``_ot_study``/``_ot_trials``/``_completed_trials``, so Ray is
+    pinned and a test covers it.
+    """
+
+    def __init__(self, *args: Any, max_t: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._max_t = max_t
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        stopped_early = (
+            bool(result)
+            and not error
+            and not result.get("done_marker")
+            and result.get("epoch", self._max_t) < self._max_t
+        )
+        if stopped_early and trial_id not in self._completed_trials:
+            self._ot_study.tell(self._ot_trials[trial_id], state=optuna.trial.TrialState.PRUNED)
+            self._completed_trials.add(trial_id)
+            return
+        super().on_trial_complete(trial_id, result, error)
 
 
 def run_search_trials(
@@ -296,44 +347,18 @@ def run_search_trials(
     max_concurrent: int,
 ) -> None:
     """Run ``n_trials`` Optuna-sampled trials with early stopping; PRUNED trials are recorded as such."""
-    import optuna
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule
-    from ray.tune.search.optuna import OptunaSearch
-
-    from tune.search import overrides_from_params, suggest
 
     epochs = base.optim.epochs
     constants = {
         "base": base.to_flat(),
         "out": str(out),
         "threads": max(1, int(resources.cpus_per_trial)),
-        "setting": "search",
     }
-
-    def space_fn(trial: Any) -> dict[str, Any]:
-        suggest(trial, space)
-        return constants
-
-    class PruneAwareOptunaSearch(OptunaSearch):
-        """Tells Optuna PRUNED for trials the scheduler stopped before their last epoch.
-
-        Ray's OptunaSearch reports every stopped trial as COMPLETE with its last (early) value. This
-        relies on OptunaSearch's private ``_ot_study``/``_ot_trials``/``_completed_trials``: Ray is pinned.
-        """
-
-        def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-            stopped_early = (
-                bool(result) and not error and not result.get("done_marker") and result.get("epoch", epochs) < epochs
-            )
-            if stopped_early and trial_id not in self._completed_trials:
-                self._ot_study.tell(self._ot_trials[trial_id], state=optuna.trial.TrialState.PRUNED)
-                self._completed_trials.add(trial_id)
-                return
-            super().on_trial_complete(trial_id, result, error)
 
     storage = optuna.storages.RDBStorage(storage_url)
     searcher = PruneAwareOptunaSearch(
-        space=space_fn,
+        space=SpaceFunction(space, constants),
+        max_t=epochs,
         metric="val_auc",
         mode="max",
         study_name=study_name,
@@ -350,20 +375,17 @@ def run_search_trials(
     store = ResultsStore(out / "search")
 
     def describe(trial: Any) -> dict[str, Any]:
-        params = {k: v for k, v in trial.config.items() if k not in constants}
-        config = base.replace(**overrides_from_params(params))
-        spec = TrialSpec(trial_id(config), "search", config.data.normal_class, config.seed, config.to_flat())
+        spec = search_trial(base, {k: v for k, v in trial.config.items() if k not in constants})
+        config = spec.run_config()
         return {
             "trial_id": spec.trial_id,
-            "setting": "search",
+            "setting": spec.setting,
             "config": config,
             "run_dir": str(spec.run_dir(out)),
             "class_name": class_names[config.data.normal_class],
         }
 
-    callback = ResultsCallback(
-        store, benchmark=study_name, resources=resources, total=n_trials, describe=describe, concurrency=max_concurrent
-    )
+    callback = ResultsCallback(store, benchmark=study_name, resources=resources, total=n_trials, describe=describe)
     tuner = tune.Tuner(
         tune.with_resources(search_trainable, resources.as_ray()),
         tune_config=tune.TuneConfig(

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fcdd.config import RunConfig
+from tune.plan import TrialSpec, trial_id
 from tune.spec import ANOMALY_MODE_KEY, BenchmarkSpec
 
 
@@ -69,6 +70,16 @@ def search_base_config(spec: BenchmarkSpec) -> RunConfig:
             "eval_every": 1,
         }
     )
+
+
+def search_trial(base: RunConfig, params: Mapping[str, Any]) -> TrialSpec:
+    """The trial of one sampled parameter set; its run folder is ``runs/search/<trial_id>/...``.
+
+    Search trials share class and seed, so the id in the setting keeps their checkpoints apart.
+    """
+    config = base.replace(**overrides_from_params(params))
+    tid = trial_id(config)
+    return TrialSpec(tid, f"search/{tid}", config.data.normal_class, config.seed, config.to_flat())
 
 
 def search_trial_config(spec: BenchmarkSpec, params: Mapping[str, Any]) -> RunConfig:

@@ -22,6 +22,7 @@ from fcdd.config import OptimConfig
 from fcdd.data import load_dataset
 from fcdd.networks import build_network
 from fcdd.objectives import fcdd_loss
+from fcdd.scoring import FCDDScorer
 from fcdd.training import Batcher, Runtime, TrainState, make_optimizer, make_scheduler, train_epoch
 
 DEFAULT_OE = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10_jpeg" / "test"
@@ -70,12 +71,15 @@ def full_epoch(runtime: Runtime, batcher: Batcher, epochs: int) -> float:
     """Images/second of whole training epochs through the real data path."""
     state = _state(runtime)
     train_epoch(
-        state, Batcher(batcher.images[:512], batcher.supervisor, batcher.preprocessing, 128), runtime, gauss_std=1.2
+        state,
+        Batcher(batcher.images[:512], batcher.supervisor, batcher.preprocessing, 128),
+        runtime,
+        scorer=FCDDScorer(1.2),
     )
     images, seconds = 0.0, 0.0
     for _ in range(epochs):
         started = time.perf_counter()
-        stats = train_epoch(state, batcher, runtime, gauss_std=1.2)
+        stats = train_epoch(state, batcher, runtime, scorer=FCDDScorer(1.2))
         seconds += time.perf_counter() - started
         images += stats["images"]
     return images / seconds

@@ -22,7 +22,8 @@ _OVERRIDES: list[tuple[str, str, dict[str, Any]]] = [
     ("--dataset", "data.dataset", {"help": "dataset: fmnist, cifar10, custom"}),
     ("--data-dir", "data.data_dir", {"help": "dataset root folder"}),
     ("--preprocessing", "data.preprocessing", {"help": "lcnaug1, aug1, lcn, none (default: the dataset's)"}),
-    ("--image-size", "data.image_size", {"type": int, "help": "custom folders: network input side"}),
+    ("--image-size", "data.image_size", {"type": int, "help": "network input side (custom, mvtec, imagenet, voc)"}),
+    ("--epoch-repeats", "data.epoch_repeats", {"type": int, "help": "passes over the training images per epoch"}),
     ("--train-limit", "data.train_limit", {"type": int, "help": "use only N nominal training images"}),
     ("--test-limit", "data.test_limit", {"type": int, "help": "use a seeded subset of N test images"}),
     (
@@ -66,6 +67,14 @@ _OVERRIDES: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
+# On/off settings: flag → dotted RunConfig key (absent = keep the preset's value).
+_SWITCHES: list[tuple[str, str, str]] = [
+    ("--offline", "anomalies.offline", "offline supervision: N anomalies for N nominal images, fixed for all epochs"),
+    ("--ground-truth-maps", "data.ground_truth_maps", "custom folders: read train_maps/ and test_maps/"),
+    ("--blur-heatmaps", "heatmap.blur", "blur HSC/AE heatmaps over the FCDD counterpart's receptive field"),
+]
+
+
 class CliError(Exception):
     """A user mistake on the command line; printed as one line, exit code 2."""
 
@@ -93,6 +102,8 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
         dest="network.pretrained",
         help="random initialisation for the VGG nets",
     )
+    for flag, dest, help_text in _SWITCHES:
+        p.add_argument(flag, action="store_true", default=None, dest=dest, help=help_text)
     for flag, key, kwargs in _OVERRIDES:
         p.add_argument(flag, dest=key, default=None, **kwargs)
 
@@ -132,6 +143,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, default=1, help="number of seeds per class (0..N-1)")
     p.add_argument("--out", type=Path, help="results folder (default: results/<dataset>_<time>)")
     p.add_argument("--restart", action="store_true", help="ignore checkpoints and finished runs in --out")
+    p.add_argument(
+        "--baselines",
+        action="store_true",
+        help="also run the HSC and AE baselines with the counterpart networks, into <out>_hsc and <out>_ae",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_config_arguments(p)
     p.set_defaults(func=_cmd_train)
@@ -153,18 +169,13 @@ def build_config(args: argparse.Namespace) -> RunConfig:
 
 
 def parse_classes(text: str, class_names: Sequence[str]) -> list[int]:
-    """``"all"`` or comma-separated indices, validated against the dataset's classes."""
-    if text.strip().lower() == "all":
-        return list(range(len(class_names)))
+    """``"all"`` or comma-separated class indices or names, validated against the dataset's classes."""
+    from fcdd.data.registry import resolve_classes
+
     try:
-        classes = [int(c) for c in text.split(",") if c.strip()]
-    except ValueError:
-        raise CliError(f"--classes {text!r}: expected comma-separated class indices or 'all'") from None
-    bad = [c for c in classes if not 0 <= c < len(class_names)]
-    if bad or not classes:
-        listing = ", ".join(f"{i}={n}" for i, n in enumerate(class_names))
-        raise CliError(f"--classes {text!r}: unknown class {bad[0] if bad else ''}; valid: {listing}")
-    return classes
+        return list(resolve_classes(text, class_names))
+    except ValueError as error:
+        raise CliError(f"--classes {text!r}: {error}") from None
 
 
 def _epoch_printer(prefix: str) -> Callable:
@@ -188,10 +199,28 @@ def _epoch_printer(prefix: str) -> Callable:
     return report
 
 
+def baseline_configs(config: RunConfig) -> list[tuple[str, RunConfig]]:
+    """An FCDD config rerun as its HSC and AE baselines, with the counterpart networks.
+
+    Both blur their heatmaps over the FCDD net's receptive field; the AE trains on nominal images
+    only (unsupervised), as the paper's AE baseline does.
+    """
+    from fcdd.networks import baselines_for
+
+    hsc, ae = baselines_for(config.network.name)
+    return [
+        ("hsc", config.replace(objective="hsc", **{"network.name": hsc, "heatmap.blur": True})),
+        (
+            "ae",
+            config.replace(
+                objective="ae", **{"network.name": ae, "heatmap.blur": True, "anomalies.supervise_mode": "unsupervised"}
+            ),
+        ),
+    ]
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from fcdd.data import dataset_classes
-    from fcdd.runner import read_metrics, run
-    from fcdd.summary import write_summary
 
     config = build_config(args)
     if args.seeds < 1:
@@ -199,6 +228,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
     names = dataset_classes(config.data.dataset, config.data.data_dir, one_vs_rest=config.data.one_vs_rest)
     classes = parse_classes(args.classes, names)
     out = (args.out or Path("results") / f"{config.data.dataset}_{time.strftime('%Y%m%d-%H%M%S')}").resolve()
+    variants = [(out, config)]
+    if args.baselines:  # siblings <out>_hsc and <out>_ae, each with its own summary
+        variants += [(out.with_name(f"{out.name}_{name}"), cfg) for name, cfg in baseline_configs(config)]
+    for variant_out, variant in variants:
+        _train_variant(args, variant, variant_out, classes, names)
+    return 0
+
+
+def _train_variant(
+    args: argparse.Namespace, config: RunConfig, out: Path, classes: list[int], names: Sequence[str]
+) -> None:
+    from fcdd.runner import read_metrics, run
+    from fcdd.summary import write_summary
+
     rows = []
     for cls in classes:
         for seed in range(args.seeds):
@@ -209,20 +252,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 log.info("class %d seed %d: finished earlier (AUC %.4f), skipped", cls, seed, done["auc"])
                 rows.append(done)
                 continue
-            log.info("class %d (%s) seed %d → %s", cls, names[cls], seed, run_dir)
+            log.info("%s class %d (%s) seed %d → %s", config.objective, cls, names[cls], seed, run_dir)
             result = run(
                 run_config,
                 run_dir,
-                on_epoch_end=_epoch_printer(f"[class {cls} seed {seed}]"),
+                on_epoch_end=_epoch_printer(f"[{config.objective} class {cls} seed {seed}]"),
                 resume=not args.restart,
                 show_progress=not args.quiet,
             )
             m = result.metrics
+            pixel = f", pixel AUC {m['pixel_auc']:.4f}" if "pixel_auc" in m else ""
             log.info(
-                "class %d seed %d: AUC %.4f  (%.1f s training, %.0f img/s)",
+                "class %d seed %d: AUC %.4f%s  (%.1f s training, %.0f img/s)",
                 cls,
                 seed,
                 m["auc"],
+                pixel,
                 m["train_seconds"],
                 m["images_per_second"],
             )
@@ -231,12 +276,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     summary = write_summary(out, rows)
     for cls, stats in summary["classes"].items():
         print(
-            f"class {cls} ({names[int(cls)]}): AUC {stats['mean']:.4f} ± {stats['std']:.4f} "
+            f"{config.objective} class {cls} ({names[int(cls)]}): AUC {stats['mean']:.4f} ± {stats['std']:.4f} "
             f"over {stats['n_seeds']} seed(s)"
         )
-    print(f"mean AUC over {len(summary['classes'])} class(es): {summary['mean_auc']:.4f}")
+    print(f"{config.objective} mean AUC over {len(summary['classes'])} class(es): {summary['mean_auc']:.4f}")
     print(f"results: {out}")
-    return 0
 
 
 def _same_settings(run_dir: Path, config: RunConfig) -> bool:

@@ -20,10 +20,14 @@ OBJECTIVES = ("fcdd", "hsc", "ae")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULERS = ("lambda", "milestones")
 PRECISIONS = ("auto", "fp32", "bf16")
-SUPERVISE_MODES = ("unsupervised", "noise", "malformed_normal", "malformed_normal_gt")
+SUPERVISE_MODES = ("unsupervised", "noise", "malformed_normal", "malformed_normal_gt", "other")
 # Synthetic noise modes plus the two real-image (outlier exposure) sources.
 SYNTHETIC_NOISE_MODES = ("gaussian", "uniform", "blob", "mixed_blob", "solid", "confetti")
-OE_NOISE_MODES = ("cifar100", "folder")
+# Real images as anomalies: `oe_folder` names the folder (folder, imagenet22k) or the dataset root
+# (imagenet: ImageNet-1k with its val split; cifar100 and emnist fall back to `data.data_dir`).
+# mvtec/mvtec_gt take `oe_limit` real anomalies per defect type from the test split (and remove them there).
+OE_NOISE_MODES = ("cifar100", "folder", "emnist", "imagenet", "imagenet22k", "mvtec", "mvtec_gt")
+NEEDS_OE_FOLDER = ("folder", "imagenet", "imagenet22k")  # checked when the run starts: presets name no folder
 NOISE_MODES = SYNTHETIC_NOISE_MODES + OE_NOISE_MODES
 
 
@@ -54,6 +58,8 @@ class DataConfig:
     train_limit: int | None = None  # use only the first N nominal training images (dry runs)
     test_limit: int | None = None  # use a seeded subset of N test images that keeps both labels (dry runs)
     validation_fraction: float = 0.0  # hold out this share of nominal training images for validation (searches)
+    epoch_repeats: int = 1  # passes over the training images per epoch (MVTec: 10, as the original's "enlarge")
+    ground_truth_maps: bool = False  # custom folders: read train_maps/ and test_maps/
 
     def __post_init__(self) -> None:
         _positive("normal_class", self.normal_class, allow_zero=True)
@@ -61,6 +67,7 @@ class DataConfig:
             raise ValueError(
                 f"`validation_fraction` must be in [0, 1), got validation_fraction={self.validation_fraction!r}"
             )
+        _positive("epoch_repeats", self.epoch_repeats)
         for name in ("image_size", "train_limit", "test_limit"):
             value = getattr(self, name)
             if value is not None:
@@ -76,12 +83,13 @@ class AnomalyConfig:
     oe_folder: str | None = None  # any folder of natural images used as outlier exposure
     oe_limit: int | None = None  # number of distinct OE images (drawn once per run); None = all
     p: float = 0.5  # online mixing: each training sample is replaced with probability p (paper: 0.5)
+    offline: bool = False  # offline supervision: N anomalies for N nominal images, made once, fixed for all epochs
+    exclude_words: tuple[str, ...] = ()  # imagenet OE: drop classes whose name contains one of these words
 
     def __post_init__(self) -> None:
         _choice("supervise_mode", self.supervise_mode, SUPERVISE_MODES)
         _choice("noise_mode", self.noise_mode, NOISE_MODES)
-        if self.noise_mode == "folder" and not self.oe_folder:
-            raise ValueError("`noise_mode='folder'` needs `oe_folder`; pass --oe-folder DIR")
+        object.__setattr__(self, "exclude_words", tuple(self.exclude_words))
         if self.oe_limit is not None:
             _positive("oe_limit", self.oe_limit)
         if not 0.0 < self.p <= 1.0:
@@ -132,6 +140,7 @@ class HeatmapConfig:
     quantile: float = 0.85  # heatmap colours saturate at this quantile
     n_samples: int = 20  # samples per row group in the heatmap grids
     tile_size: int = 64  # maximum pixel size of one tile in the grids
+    blur: bool = False  # blur HSC/AE heatmaps with a Gaussian as wide as the FCDD counterpart's receptive field
 
     def __post_init__(self) -> None:
         _positive("gauss_std", self.gauss_std)
@@ -233,7 +242,7 @@ def _build(cls: type[T], raw: dict[str, Any], prefix: str) -> T:
             if not isinstance(value, dict):
                 raise ValueError(f"config section {key!r} must be a mapping, got {type(value).__name__}")
             value = _build(sub, value, f"{key}.")
-        elif key == "milestones" and value is not None:
+        elif key in ("milestones", "exclude_words") and value is not None:
             value = tuple(value)
         kwargs[key] = value
     return cls(**kwargs)

@@ -11,7 +11,7 @@ import torch
 from sklearn.metrics import roc_auc_score, roc_curve
 from torch import Tensor, nn
 
-from fcdd.objectives import pseudo_huber, sample_scores
+from fcdd.scoring import Scorer
 
 
 @dataclass(frozen=True)
@@ -41,32 +41,38 @@ def autocast_context(device: torch.device, dtype: torch.dtype | None) -> context
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-@torch.no_grad()
-def anomaly_maps(
+def score_images(
     net: nn.Module,
     images: Tensor,
     transform: Callable[[Tensor], Tensor],
+    scorer: Scorer,
     *,
     batch_size: int,
     device: torch.device,
     autocast_dtype: torch.dtype | None = None,
     channels_last: bool = False,
-) -> Tensor:
-    """Pseudo-Huber maps A (M, 1, h, w) on the CPU for raw images, in eval mode, batch by batch."""
+) -> tuple[Tensor, Tensor]:
+    """Scores (M,) and heatmaps (M, 1, h, w) on the CPU for raw images, in eval mode, batch by batch.
+
+    FCDD heatmaps are the low-resolution maps A (upsample them with ``scorer.upsample``).
+    """
     was_training = net.training
     net.eval()
-    out = []
+    scores, maps = [], []
     try:
         for start in range(0, len(images), batch_size):
             batch = transform(images[start : start + batch_size].to(device).float())
             if channels_last:
                 batch = batch.contiguous(memory_format=torch.channels_last)
             with autocast_context(device, autocast_dtype):
-                phi = net(batch)
-            out.append(pseudo_huber(phi.float()).cpu())
+                s, m = scorer.score(net, batch)
+            scores.append(s.float().cpu())
+            maps.append(m.float().cpu())
     finally:
         net.train(was_training)
-    return torch.cat(out) if out else torch.empty(0, 1, 1, 1)
+    if not scores:
+        return torch.empty(0), torch.empty(0, 1, 1, 1)
+    return torch.cat(scores), torch.cat(maps)
 
 
 def sample_roc(scores: Tensor, labels: Tensor) -> Roc:
@@ -90,21 +96,72 @@ def evaluate(
     images: Tensor,
     labels: Tensor,
     transform: Callable[[Tensor], Tensor],
+    scorer: Scorer,
     *,
     batch_size: int,
     device: torch.device,
     autocast_dtype: torch.dtype | None = None,
     channels_last: bool = False,
 ) -> EvalResult:
-    """Score every image (mean of its map A) and compute the sample-level ROC."""
-    maps = anomaly_maps(
+    """Score every image and compute the sample-level ROC."""
+    scores, maps = score_images(
         net,
         images,
         transform,
+        scorer,
         batch_size=batch_size,
         device=device,
         autocast_dtype=autocast_dtype,
         channels_last=channels_last,
     )
-    scores = sample_scores(maps)
     return EvalResult(scores=scores, labels=labels.cpu(), maps=maps, roc=sample_roc(scores, labels))
+
+
+@dataclass(frozen=True)
+class PixelEvalResult:
+    """Pixel-level results against ground-truth masks at their original resolution."""
+
+    auc: float  # pooled pixel AUC over every test pixel
+    max_score_auc: float  # sample AUC when an image's score is the maximum of its upsampled map
+    fpr: np.ndarray
+    tpr: np.ndarray
+    anomalous_pixels: int
+    pixels: int
+
+
+def evaluate_pixels(
+    maps: Tensor,
+    labels: Tensor,
+    mask_files: tuple[str | None, ...],
+    upsample: Callable[[Tensor], Tensor],
+    *,
+    batch_size: int = 32,
+) -> PixelEvalResult:
+    """Upsample low-res maps batch by batch and pool pixel scores with a streaming binned ROC.
+
+    Two light passes over the low-res maps: one finds the score range for the bins, one fills
+    them; only one batch of full-resolution maps exists at a time.
+    """
+    from fcdd.pixel_metrics import original_size, pixel_roc
+
+    low, high, peaks = float("inf"), float("-inf"), []
+    for start in range(0, len(maps), batch_size):
+        up = upsample(maps[start : start + batch_size])
+        low, high = min(low, float(up.min())), max(high, float(up.max()))
+        peaks.append(up.flatten(1).max(dim=1).values)
+    fallback = next((original_size(f, (1, 1)) for f in mask_files if f is not None), (1, 1))
+    batches = (
+        (upsample(maps[start : start + batch_size]), list(mask_files[start : start + batch_size]))
+        for start in range(0, len(maps), batch_size)
+    )
+    roc = pixel_roc(batches, low=low, high=high, fallback_size=fallback)
+    fpr, tpr = roc.curve()
+    positives, negatives = roc.counts
+    return PixelEvalResult(
+        auc=roc.auc(),
+        max_score_auc=sample_roc(torch.cat(peaks), labels).auc,
+        fpr=fpr,
+        tpr=tpr,
+        anomalous_pixels=int(positives),
+        pixels=int(positives + negatives),
+    )

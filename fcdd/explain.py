@@ -15,11 +15,10 @@ from fcdd import outputs
 from fcdd.config import RunConfig
 from fcdd.data import Preprocessing
 from fcdd.device import resolve_runtime
-from fcdd.evaluation import anomaly_maps
-from fcdd.heatmaps import receptive_upsample
-from fcdd.networks import build_network
-from fcdd.objectives import sample_scores
+from fcdd.evaluation import score_images
 from fcdd.render import colourise, overlay, tile_grid, to_display
+from fcdd.runner import build_model
+from fcdd.scoring import make_scorer
 from fcdd.training import Runtime
 
 
@@ -47,7 +46,7 @@ def load_trained_run(run_dir: str | Path, device: str = "auto") -> TrainedRun:
     config = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
     prep = json.loads((run_dir / "preprocessing.json").read_text())
     runtime = resolve_runtime(device, "fp32")
-    net = build_network(config.network.name, bias=config.network.bias, pretrained=False)
+    net = build_model(config, pretrained=False)  # the weights come from the snapshot
     state = outputs.read_checkpoint(run_dir / "snapshot.pt")
     net.load_state_dict(state["net"])
     net.to(runtime.device).eval()
@@ -86,12 +85,15 @@ def explain_images(trained: TrainedRun, paths: Sequence[Path], out_dir: Path) ->
     images = torch.cat([read_image(Path(p), trained.raw_shape) for p in paths])
     prep = trained.preprocessing
     runtime = trained.runtime
-    maps = anomaly_maps(trained.net, images, prep.test, batch_size=64, device=runtime.device)
-    scores = sample_scores(maps)
-    inputs = prep.test(images.float())
-    heat = receptive_upsample(
-        maps, trained.net.receptive_field, tuple(inputs.shape[-2:]), trained.config.heatmap.gauss_std
+    scorer = make_scorer(
+        trained.config.objective,
+        gauss_std=trained.config.heatmap.gauss_std,
+        blur=trained.config.heatmap.blur,
+        net=trained.net,
     )
+    scores, maps = score_images(trained.net, images, prep.test, scorer, batch_size=64, device=runtime.device)
+    inputs = prep.test(images.float())
+    heat = scorer.upsample(trained.net, maps, tuple(inputs.shape[-2:]))
     low, high = trained.heat_scale
     coloured = colourise(((heat - low) / max(high, 1e-12)).clamp(0, 1))
     shown = to_display(inputs)

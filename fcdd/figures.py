@@ -14,58 +14,61 @@ from torch import Tensor, nn
 
 from fcdd.config import RunConfig
 from fcdd.data import ADData
-from fcdd.evaluation import EvalResult, anomaly_maps
-from fcdd.heatmaps import balanced_subset, quantile_bounds, receptive_upsample
+from fcdd.evaluation import EvalResult, score_images
+from fcdd.heatmaps import balanced_subset, quantile_bounds
 from fcdd.render import colourise, fit_tiles, grid_selection, tile_grid, to_display
+from fcdd.scoring import Scorer
 from fcdd.training import Runtime
 
 _MARGIN = 130  # pixels of left margin for row captions
 _NORM_SAMPLES = 256  # heatmaps (per label at most) that set the global colour scale
 
 
-def _upsample(maps: Tensor, net: nn.Module, size: tuple[int, int], std: float) -> Tensor:
-    return receptive_upsample(maps.float(), net.receptive_field, size, std)
-
-
 def _compose(
-    groups: list[tuple[str, Tensor, Tensor]], low: Tensor, high: Tensor, tile_size: int
+    groups: list[tuple[str, Tensor, Tensor, Tensor | None]], low: Tensor, high: Tensor, tile_size: int
 ) -> tuple[Tensor, list[tuple[int, str]], int]:
-    """groups: (caption, inputs (n,C,H,W) normalised, upsampled heatmaps (n,1,H,W))."""
+    """groups: (caption, inputs (n,C,H,W) normalised, upsampled heatmaps (n,1,H,W), masks (n,1,H,W) or None)."""
     rows, captions = [], []
-    for caption, inputs, heat in groups:
+    for caption, inputs, heat, masks in groups:
         rows.append(fit_tiles(to_display(inputs), tile_size))
         rows.append(fit_tiles(colourise(((heat - low) / high.clamp_min(1e-12)).clamp(0, 1)), tile_size))
         captions += [caption, "  heatmap"]
+        if masks is not None:
+            rows.append(fit_tiles(masks.float().expand(-1, 3, -1, -1), tile_size))
+            captions.append("  ground truth")
     image = tile_grid(rows)
     tile_h = rows[0].shape[-2] + 2
     labels = [(2 + i * tile_h + tile_h // 2 - 6, text) for i, text in enumerate(captions)]
     return image, labels, _MARGIN
 
 
-def heatmap_scale(result: EvalResult, net: nn.Module, size: tuple[int, int], config: RunConfig) -> tuple[float, float]:
+def heatmap_scale(
+    result: EvalResult, net: nn.Module, scorer: Scorer, size: tuple[int, int], config: RunConfig
+) -> tuple[float, float]:
     """(low, high) colour bounds of a run's test heatmaps, from a label-balanced subsample."""
     generator = torch.Generator().manual_seed(config.seed)
     idx = balanced_subset(result.labels, generator)[: 2 * _NORM_SAMPLES]
-    low, high = quantile_bounds(
-        _upsample(result.maps[idx], net, size, config.heatmap.gauss_std), config.heatmap.quantile
-    )
+    low, high = quantile_bounds(scorer.upsample(net, result.maps[idx], size), config.heatmap.quantile)
     return float(low), float(high)
 
 
 def test_heatmap_grid(
-    data: ADData, result: EvalResult, net: nn.Module, config: RunConfig, scale: tuple[float, float]
+    data: ADData, result: EvalResult, net: nn.Module, scorer: Scorer, config: RunConfig, scale: tuple[float, float]
 ) -> tuple[Tensor, list[tuple[int, str]], int]:
     """Grid of test samples: first nominal/anomalous, and the most nominal/anomalous-looking per label."""
     size = tuple(data.input_shape[-2:])
     groups = []
     for caption, idx in grid_selection(result.scores, result.labels, config.heatmap.n_samples).items():
         inputs = data.preprocessing.test(data.test_images[idx].float())
-        groups.append((caption, inputs, _upsample(result.maps[idx], net, size, config.heatmap.gauss_std)))
+        masks = None
+        if data.test_masks is not None:  # shown at input size; exact geometry is in the pixel metrics
+            masks = torch.nn.functional.interpolate(data.test_masks[idx].float(), size=size, mode="nearest")
+        groups.append((caption, inputs, scorer.upsample(net, result.maps[idx], size), masks))
     return _compose(groups, torch.tensor(scale[0]), torch.tensor(scale[1]), config.heatmap.tile_size)
 
 
 def train_heatmap_grid(
-    data: ADData, net: nn.Module, supervisor: Callable, config: RunConfig, runtime: Runtime
+    data: ADData, net: nn.Module, supervisor: Callable, scorer: Scorer, config: RunConfig, runtime: Runtime
 ) -> tuple[Tensor, list[tuple[int, str]], int]:
     """Grid of one augmented training batch with its generated anomalies, nominal and anomalous rows."""
     n = config.heatmap.n_samples
@@ -74,10 +77,11 @@ def train_heatmap_grid(
     raw = data.train_images[: 4 * n].to(runtime.device).float()
     mixed = supervisor(raw, generator)
     inputs, _ = data.preprocessing.train(mixed.images, generator, mixed.gt_maps)
-    maps = anomaly_maps(
+    _, maps = score_images(
         net,
         inputs,
         lambda x: x,
+        scorer,
         batch_size=len(inputs),
         device=runtime.device,
         autocast_dtype=runtime.autocast_dtype,
@@ -85,11 +89,11 @@ def train_heatmap_grid(
     )
     size = tuple(inputs.shape[-2:])
     labels = mixed.labels.cpu()
-    heat = _upsample(maps, net, size, config.heatmap.gauss_std)
+    heat = scorer.upsample(net, maps, size)
     low, high = quantile_bounds(heat, config.heatmap.quantile)
     groups = []
     for value, caption in ((0, "train nominal"), (1, "train anomalous")):
         idx = torch.nonzero(labels == value).flatten()[:n]
         if len(idx):
-            groups.append((caption, inputs.cpu()[idx], heat[idx]))
+            groups.append((caption, inputs.cpu()[idx], heat[idx], None))
     return _compose(groups, low, high, config.heatmap.tile_size)

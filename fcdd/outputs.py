@@ -29,7 +29,8 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
+def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
+    """Write ``path`` through a temporary file in the same folder, then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -56,7 +57,7 @@ def _jsonable(value: Any) -> Any:
 
 def write_text(path: Path, text: str) -> Path:
     """A text file, written atomically."""
-    return _atomic_write(path, lambda f: f.write(text), mode="w")
+    return atomic_write(path, lambda f: f.write(text), mode="w")
 
 
 def write_json(path: Path, data: Any) -> Path:
@@ -68,14 +69,14 @@ def write_npz(path: Path, **arrays: np.ndarray) -> Path:
     """Compressed NumPy archive."""
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    return _atomic_write(path, lambda f: f.write(buffer.getvalue()))
+    return atomic_write(path, lambda f: f.write(buffer.getvalue()))
 
 
 def write_checkpoint(path: Path, state: dict[str, Any]) -> Path:
     """A torch checkpoint of state dicts and plain values (loadable with weights_only=True)."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    return _atomic_write(path, lambda f: f.write(buffer.getvalue()))
+    return atomic_write(path, lambda f: f.write(buffer.getvalue()))
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
@@ -105,7 +106,7 @@ def image_to_pil(image: Tensor, row_labels: list[tuple[int, str]] | None = None,
 def write_png(path: Path, image: Tensor, row_labels: list[tuple[int, str]] | None = None, margin: int = 0) -> Path:
     """Save a (3, H, W) float image in [0, 1] as PNG."""
     picture = image_to_pil(image, row_labels, margin)
-    return _atomic_write(path, lambda f: picture.save(f, format="PNG"))
+    return atomic_write(path, lambda f: picture.save(f, format="PNG"))
 
 
 def write_figure(path: Path, figure: Any) -> Path:
@@ -113,7 +114,7 @@ def write_figure(path: Path, figure: Any) -> Path:
     import matplotlib.pyplot as plt
 
     try:
-        return _atomic_write(path, lambda f: figure.savefig(f, format="png", dpi=110, bbox_inches="tight"))
+        return atomic_write(path, lambda f: figure.savefig(f, format="png", dpi=110, bbox_inches="tight"))
     finally:
         plt.close(figure)
 

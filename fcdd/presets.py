@@ -34,6 +34,77 @@ PRESETS: dict[str, RunConfig] = {
         ),
         heatmap=HeatmapConfig(gauss_std=1.2, quantile=0.85),
     ),
+    # run_mvtec: confetti-malformed nominal images, per-pixel loss, data x10 per epoch, batch 16 x 8.
+    "mvtec": RunConfig(
+        data=DataConfig(dataset="mvtec", preprocessing="lcnaug1", epoch_repeats=10),
+        anomalies=AnomalyConfig(supervise_mode="malformed_normal", noise_mode="confetti"),
+        network=NetworkConfig(name="FCDD_CNN224_VGG_F"),
+        optim=OptimConfig(
+            optimizer="sgd", lr=1e-3, weight_decay=1e-4, scheduler="lambda", gamma=0.985, batch_size=128, epochs=200
+        ),
+        heatmap=HeatmapConfig(gauss_std=12.0, quantile=0.99),
+    ),
+    # run_imagenet: OE from an extracted ImageNet-22k folder (--oe-folder) without the 30 classes.
+    "imagenet": RunConfig(
+        data=DataConfig(dataset="imagenet", preprocessing="aug1"),
+        anomalies=AnomalyConfig(supervise_mode="noise", noise_mode="imagenet22k"),
+        network=NetworkConfig(name="FCDD_CNN224_VGG_NOPT"),
+        optim=OptimConfig(
+            optimizer="adam",
+            lr=1e-3,
+            weight_decay=1e-6,
+            scheduler="milestones",
+            gamma=0.1,
+            milestones=(400, 500),
+            batch_size=200,
+            epochs=600,
+        ),
+        heatmap=HeatmapConfig(gauss_std=8.0, quantile=0.97),
+    ),
+    # run_pascalvoc (the Clever-Hans experiment): OE from ImageNet-1k val (--oe-folder: its root)
+    # without classes named like a VOC class.
+    "pascalvoc": RunConfig(
+        data=DataConfig(dataset="pascalvoc", preprocessing="aug1"),
+        anomalies=AnomalyConfig(
+            supervise_mode="noise",
+            noise_mode="imagenet",
+            exclude_words=(
+                "person",
+                "bird",
+                "cat",
+                "cow",
+                "dog",
+                "horse",
+                "sheep",
+                "aeroplane",
+                "bicycle",
+                "boat",
+                "bus",
+                "car",
+                "motorbike",
+                "train",
+                "bottle",
+                "chair",
+                "table",
+                "plant",
+                "sofa",
+                "tv",
+                "monitor",
+            ),
+        ),
+        network=NetworkConfig(name="FCDD_CNN224_VGG_NOPT"),
+        optim=OptimConfig(
+            optimizer="adam",
+            lr=1e-3,
+            weight_decay=1e-6,
+            scheduler="milestones",
+            gamma=0.1,
+            milestones=(400, 500),
+            batch_size=200,
+            epochs=600,
+        ),
+        heatmap=HeatmapConfig(gauss_std=8.0, quantile=0.99),
+    ),
     # run_custom uses ImageNet-22k OE by default; until that source exists the preset uses
     # confetti-malformed nominal images, which need no external data (pass --oe-folder for OE).
     "custom": RunConfig(

@@ -11,6 +11,7 @@ checkpoint it finds), evaluates, and writes the run's files into ``out_dir``:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -22,14 +23,17 @@ from typing import Any
 import torch
 
 from fcdd import outputs
-from fcdd.anomalies import OnlineSupervisor, get_noise_mode, load_cifar100_pool, load_folder_pool
-from fcdd.config import SYNTHETIC_NOISE_MODES, RunConfig
+from fcdd.anomalies import OnlineSupervisor
+from fcdd.config import RunConfig
 from fcdd.data import ADData, load_dataset
+from fcdd.data.subsets import subsample
 from fcdd.device import resolve_runtime
-from fcdd.evaluation import EvalResult, evaluate
+from fcdd.evaluation import EvalResult, evaluate, evaluate_pixels
 from fcdd.figures import heatmap_scale, test_heatmap_grid, train_heatmap_grid
-from fcdd.networks import build_network
-from fcdd.training import Batcher, EpochCallback, Runtime, TrainState, fit, make_optimizer, make_scheduler
+from fcdd.networks import BASELINE_OF, baselines_for, build_baseline_network, build_network, objective_of
+from fcdd.scoring import Scorer, make_scorer
+from fcdd.supervision import Supervision, make_batcher, prepare_supervision, validation_anomaly_maker
+from fcdd.training import EpochCallback, Runtime, TrainState, fit, make_optimizer, make_scheduler
 from fcdd.validation import ValidationSet, split_validation
 
 log = logging.getLogger(__name__)
@@ -73,19 +77,16 @@ def run(
     from its epoch; without it the run starts over. ``on_epoch_end`` receives an
     :class:`~fcdd.training.EpochReport` after each epoch (and after its checkpoint is written).
     """
-    if config.objective != "fcdd":
-        raise ValueError(
-            f"objective {config.objective!r} needs its baseline networks, which this version lacks; "
-            "use --objective fcdd"
-        )
     out = Path(out_dir).resolve()
     runtime = resolve_runtime(config.device, config.precision)
-    data = _load_data(config)
-    supervisor = _make_supervisor(config, data, runtime.device)
+    supervision = prepare_supervision(config, _load_data(config), runtime.device)
     validation = None
     if config.data.validation_fraction > 0:
-        data, validation = _split_validation(config, data)
+        data, validation = _split_validation(config, supervision)
+        supervision = dataclasses.replace(supervision, data=data)
+    data, supervisor = supervision.data, supervision.supervisor
     state = _initial_state(config, runtime)
+    _check_input_shape(state.net, data, config)
     snapshot = out / "snapshot.pt"
     if resume and snapshot.exists():
         _resume(state, snapshot, config)
@@ -96,9 +97,9 @@ def run(
         out / "preprocessing.json", {"preprocessing": data.preprocessing.to_dict(), "raw_shape": list(data.raw_shape)}
     )
 
-    train_images = data.train_images.to(runtime.device)
-    batcher = Batcher(train_images, supervisor, data.preprocessing, config.optim.batch_size)
+    batcher = make_batcher(config, supervision, runtime.device)
     test_images = data.test_images
+    scorer = make_scorer(config.objective, gauss_std=config.heatmap.gauss_std, blur=config.heatmap.blur, net=state.net)
 
     def evaluate_on(images: torch.Tensor, labels: torch.Tensor) -> EvalResult:
         return evaluate(
@@ -106,6 +107,7 @@ def run(
             images,
             labels,
             data.preprocessing.test,
+            scorer,
             batch_size=max(config.optim.batch_size, 256),
             device=runtime.device,
             autocast_dtype=runtime.autocast_dtype,
@@ -131,7 +133,7 @@ def run(
         batcher,
         runtime,
         epochs=config.optim.epochs,
-        gauss_std=config.heatmap.gauss_std,
+        scorer=scorer,
         on_epoch_end=on_epoch_end,
         evaluate=evaluate_epoch,
         eval_every=config.eval_every,
@@ -143,9 +145,18 @@ def run(
         save(state)
     eval_started = time.perf_counter()
     result = evaluate_test()
+    pixels = None
+    if data.test_mask_files is not None:
+        size = tuple(data.input_shape[-2:])
+        pixels = evaluate_pixels(
+            result.maps,
+            result.labels,
+            data.test_mask_files,
+            lambda m: scorer.upsample(state.net, m, size),
+        )
     eval_seconds = time.perf_counter() - eval_started
-    scale = heatmap_scale(result, state.net, tuple(data.input_shape[-2:]), config)
-    artifacts = _write_artifacts(out, config, data, state, result, runtime, supervisor, scale)
+    scale = heatmap_scale(result, state.net, scorer, tuple(data.input_shape[-2:]), config)
+    artifacts = _write_artifacts(out, config, data, state, result, runtime, supervisor, scorer, scale)
     images_seen = sum(h["images_per_second"] * h["seconds"] for h in state.history)
     metrics = {
         "auc": result.roc.auc,
@@ -164,6 +175,22 @@ def run(
         "precision": str(runtime.autocast_dtype or "fp32").replace("torch.", ""),
         "heatmap_scale": list(scale),
     }
+    if supervision.removed_test_anomalies:
+        metrics["removed_test_anomalies"] = supervision.removed_test_anomalies
+    if pixels is not None:
+        metrics.update(
+            pixel_auc=pixels.auc,
+            max_score_auc=pixels.max_score_auc,
+            anomalous_pixels=pixels.anomalous_pixels,
+            pixels=pixels.pixels,
+        )
+        artifacts["pixel_roc"] = outputs.write_figure(
+            out / "pixel_roc.png",
+            outputs.roc_figure(
+                [(pixels.fpr, pixels.tpr, f"pixel AUC {pixels.auc:.4f}")],
+                f"{data.name} class {data.normal_class}: pixels",
+            ),
+        )
     if validation is not None:
         metrics["val_auc"] = evaluate_on(validation.images, validation.labels).roc.auc
         metrics["validation_anomalies"] = validation.anomaly_source
@@ -189,7 +216,14 @@ def _resume(state: TrainState, snapshot: Path, config: RunConfig) -> None:
 def _load_data(config: RunConfig) -> ADData:
     d = config.data
     data = _cached_dataset(
-        d.dataset, d.data_dir, d.normal_class, d.preprocessing, d.download, d.one_vs_rest, d.image_size
+        d.dataset,
+        d.data_dir,
+        d.normal_class,
+        d.preprocessing,
+        d.download,
+        d.one_vs_rest,
+        d.image_size,
+        d.ground_truth_maps,
     )
     return subsample(data, d.train_limit, d.test_limit, seed=config.seed)
 
@@ -203,6 +237,7 @@ def _cached_dataset(
     download: bool,
     one_vs_rest: bool,
     image_size: int | None,
+    ground_truth_maps: bool,
 ) -> ADData:
     # One process often runs several seeds of a class in a row; decoding once is enough.
     return load_dataset(
@@ -213,82 +248,58 @@ def _cached_dataset(
         download=download,
         one_vs_rest=one_vs_rest,
         image_size=image_size,
+        ground_truth_maps=ground_truth_maps,
     )
 
 
-def subsample(data: ADData, train_limit: int | None, test_limit: int | None, *, seed: int) -> ADData:
-    """Shrink a dataset for dry runs: the first ``train_limit`` training images and a seeded
-    random test subset of ``test_limit`` images that keeps both labels."""
-    import dataclasses
-
-    changes: dict[str, Any] = {}
-    if train_limit is not None and train_limit < len(data.train_images):
-        changes["train_images"] = data.train_images[:train_limit]
-    if test_limit is not None and test_limit < len(data.test_images):
-        generator = torch.Generator().manual_seed(seed)
-        order = torch.randperm(len(data.test_images), generator=generator)
-        keep = order[:test_limit]
-        for label in (0, 1):  # make sure each label is represented
-            if not (data.test_labels[keep] == label).any():
-                first = order[data.test_labels[order] == label][:1]
-                keep = torch.cat([keep[: len(keep) - len(first)], first])
-        keep = keep.sort().values
-        changes.update(
-            test_images=data.test_images[keep], test_labels=data.test_labels[keep], test_classes=data.test_classes[keep]
-        )
-    return dataclasses.replace(data, **changes) if changes else data
-
-
-def _anomaly_source(config: RunConfig, data: ADData, device: torch.device) -> Any:
-    a = config.anomalies
-    if a.noise_mode in SYNTHETIC_NOISE_MODES:
-        return get_noise_mode(a.noise_mode)
-    if a.noise_mode == "folder":
-        return _cached_folder_pool(str(a.oe_folder), data.raw_shape, a.oe_limit, config.seed).to(device)
-    return load_cifar100_pool(
-        config.data.data_dir or ".", data.raw_shape, limit=a.oe_limit, seed=config.seed, download=config.data.download
-    ).to(device)
-
-
-def _make_supervisor(config: RunConfig, data: ADData, device: torch.device) -> OnlineSupervisor:
-    a = config.anomalies
-    if a.supervise_mode == "unsupervised":
-        return OnlineSupervisor("unsupervised", None, p=a.p)
-    return OnlineSupervisor(a.supervise_mode, _anomaly_source(config, data, device), p=a.p)
-
-
-def _split_validation(config: RunConfig, data: ADData) -> tuple[ADData, ValidationSet]:
-    a = config.anomalies
-    if a.supervise_mode == "unsupervised":  # nothing to imitate: confetti-malformed images as the proxy
-        maker, name = (
-            OnlineSupervisor("malformed_normal", get_noise_mode("confetti"), p=1.0),
-            "malformed_normal/confetti",
-        )
-    else:
-        maker = OnlineSupervisor(a.supervise_mode, _anomaly_source(config, data, torch.device("cpu")), p=1.0)
-        name = f"{a.supervise_mode}/{a.noise_mode}"
-    return split_validation(
-        data,
+def _split_validation(config: RunConfig, supervision: Supervision) -> tuple[ADData, ValidationSet]:
+    maker, name = validation_anomaly_maker(config, supervision)
+    data, validation = split_validation(
+        supervision.data,
         config.data.validation_fraction,
         seed=config.seed,
         make_anomalies=lambda images, generator: maker(images, generator).images,
         proxy_name=name,
     )
+    if data.train_label == 1:  # the held-out training images are the anomalous side here
+        validation = dataclasses.replace(validation, labels=1 - validation.labels)
+    return data, validation
 
 
-@lru_cache(maxsize=2)
-def _cached_folder_pool(folder: str, shape: tuple[int, int, int], limit: int | None, seed: int):
-    # The same OE folder serves every class and seed of a benchmark process.
-    return load_folder_pool(folder, shape, limit=limit, seed=seed if limit is not None else 0)
+def _check_input_shape(net: torch.nn.Module, data: ADData, config: RunConfig) -> None:
+    if tuple(net.input_shape) != tuple(data.input_shape):
+        raise ValueError(
+            f"network {config.network.name} takes inputs of shape {tuple(net.input_shape)} but {data.name} gives "
+            f"{tuple(data.input_shape)}; pick a matching --net (see `fcdd nets`) or --image-size"
+        )
+
+
+def build_model(config: RunConfig, *, pretrained: bool | None = None) -> torch.nn.Module:
+    """The network of a config: an FCDD net, or the HSC/AE baseline net its objective needs."""
+    n = config.network
+    use_pretrained = n.pretrained if pretrained is None else pretrained
+    weights = n.weights if use_pretrained else None
+    if config.objective == "fcdd":
+        net = build_network(n.name, bias=n.bias, pretrained=use_pretrained, weights=weights)
+    else:
+        if n.name in BASELINE_OF:
+            hsc, ae = baselines_for(n.name)
+            raise ValueError(
+                f"--net {n.name} is an FCDD network; objective {config.objective} needs "
+                f"{hsc if config.objective == 'hsc' else ae} (or use `fcdd train --baselines`)"
+            )
+        net = build_baseline_network(n.name, bias=n.bias, pretrained=use_pretrained, weights=weights)
+    if objective_of(net) != config.objective:
+        raise ValueError(f"--net {n.name} is a network for objective {objective_of(net)}, not {config.objective}")
+    return net
 
 
 def _initial_state(config: RunConfig, runtime: Runtime) -> TrainState:
-    n = config.network
     # Weight initialisation draws from the global RNG inside torch.nn; fork it so the run's seed
     # decides the weights without leaking a global seed into the caller's process.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        net = build_network(n.name, bias=n.bias, pretrained=n.pretrained, weights=n.weights)
+        net = build_model(config)
     net = net.to(runtime.device)
     if runtime.channels_last:
         net = net.to(memory_format=torch.channels_last)
@@ -306,6 +317,7 @@ def _write_artifacts(
     result: EvalResult,
     runtime: Runtime,
     supervisor: OnlineSupervisor,
+    scorer: Scorer,
     scale: tuple[float, float],
 ) -> dict[str, Path]:
     artifacts: dict[str, Path] = {}
@@ -326,9 +338,9 @@ def _write_artifacts(
     )
     if state.history:
         artifacts["loss"] = outputs.write_figure(out / "loss.png", outputs.loss_figure(state.history))
-    image, labels, margin = test_heatmap_grid(data, result, state.net, config, scale)
+    image, labels, margin = test_heatmap_grid(data, result, state.net, scorer, config, scale)
     artifacts["heatmaps_test"] = outputs.write_png(out / "heatmaps_test.png", image, labels, margin)
-    image, labels, margin = train_heatmap_grid(data, state.net, supervisor, config, runtime)
+    image, labels, margin = train_heatmap_grid(data, state.net, supervisor, scorer, config, runtime)
     artifacts["heatmaps_train"] = outputs.write_png(out / "heatmaps_train.png", image, labels, margin)
     artifacts["config"] = out / "config.json"
     artifacts["snapshot"] = out / "snapshot.pt"

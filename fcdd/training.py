@@ -20,8 +20,7 @@ from tqdm.auto import tqdm
 
 from fcdd.config import OptimConfig
 from fcdd.evaluation import autocast_context
-from fcdd.heatmaps import receptive_upsample
-from fcdd.objectives import fcdd_gt_sample_losses, fcdd_sample_losses, pseudo_huber
+from fcdd.scoring import Scorer
 
 
 @dataclass(frozen=True)
@@ -108,38 +107,58 @@ class TrainState:
 
 
 class Batcher:
-    """Draws shuffled training batches, mixes in anomalies and preprocesses them on the device."""
+    """Draws shuffled training batches, mixes in anomalies and preprocesses them on the device.
 
-    def __init__(self, images: Tensor, supervisor: Callable, preprocessing: Any, batch_size: int) -> None:
+    Online (the default), the supervisor replaces samples with fresh anomalies in every batch.
+    Offline, ``labels`` (and ``maps``) come with ``images``: a fixed set made once, and the
+    supervisor is not used. ``repeats`` passes over the images make one epoch.
+    """
+
+    def __init__(
+        self,
+        images: Tensor,
+        supervisor: Callable | None,
+        preprocessing: Any,
+        batch_size: int,
+        *,
+        repeats: int = 1,
+        labels: Tensor | None = None,
+        maps: Tensor | None = None,
+    ) -> None:
+        if supervisor is None and labels is None:
+            raise ValueError("a Batcher needs a supervisor (online) or fixed labels (offline)")
         self.images = images
         self.supervisor = supervisor
         self.preprocessing = preprocessing
         self.batch_size = batch_size
+        self.repeats = repeats
+        self.labels = labels
+        self.maps = maps
 
     def __len__(self) -> int:
-        return math.ceil(len(self.images) / self.batch_size)
+        return math.ceil(len(self.images) * self.repeats / self.batch_size)
 
     def epoch(self, generator: torch.Generator):
-        """Yield (inputs, labels, gt_maps or None) for one pass over the data in a random order."""
-        order = torch.randperm(len(self.images), generator=generator, device=generator.device)
+        """Yield (inputs, labels, gt_maps or None) for one epoch in a random order."""
+        n, device = len(self.images), generator.device
+        order = torch.cat([torch.randperm(n, generator=generator, device=device) for _ in range(self.repeats)])
         for start in range(0, len(order), self.batch_size):
-            raw = self.images[order[start : start + self.batch_size]].float()
-            mixed = self.supervisor(raw, generator)
-            inputs, gt_maps = self.preprocessing.train(mixed.images, generator, mixed.gt_maps)
-            yield inputs, mixed.labels, gt_maps
-
-
-def batch_losses(net: nn.Module, inputs: Tensor, labels: Tensor, gt_maps: Tensor | None, gauss_std: float) -> Tensor:
-    """Per-sample FCDD losses; with ground-truth maps, the per-pixel variant on upsampled maps."""
-    phi = net(inputs).float()
-    if gt_maps is None:
-        return fcdd_sample_losses(phi, labels)
-    upsampled = receptive_upsample(pseudo_huber(phi), net.receptive_field, tuple(gt_maps.shape[-2:]), gauss_std)
-    return fcdd_gt_sample_losses(upsampled, gt_maps)
+            index = order[start : start + self.batch_size]
+            if len(index) == 1 and len(order) > 1:
+                continue  # BatchNorm cannot train on one sample; it is drawn again next epoch
+            raw = self.images[index].float()
+            if self.labels is None:
+                mixed = self.supervisor(raw, generator)
+                images, labels, gt_maps = mixed.images, mixed.labels, mixed.gt_maps
+            else:
+                images, labels = raw, self.labels[index]
+                gt_maps = None if self.maps is None else self.maps[index].float()
+            inputs, gt_maps = self.preprocessing.train(images, generator, gt_maps)
+            yield inputs, labels, gt_maps
 
 
 def train_epoch(
-    state: TrainState, batcher: Batcher, runtime: Runtime, *, gauss_std: float, progress: Any = None
+    state: TrainState, batcher: Batcher, runtime: Runtime, *, scorer: Scorer, progress: Any = None
 ) -> dict[str, float]:
     """One pass over the training data; returns loss statistics and the number of images seen."""
     net, optimizer = state.net, state.optimizer
@@ -150,7 +169,7 @@ def train_epoch(
         if runtime.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         with autocast_context(runtime.device, runtime.autocast_dtype):
-            losses = batch_losses(net, inputs, labels, gt_maps, gauss_std)
+            losses = scorer.losses(net, inputs, labels, gt_maps)
         loss = losses.mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -180,7 +199,7 @@ def fit(
     runtime: Runtime,
     *,
     epochs: int,
-    gauss_std: float,
+    scorer: Scorer,
     on_epoch_end: EpochCallback | None = None,
     evaluate: Callable[[], dict[str, float]] | None = None,
     eval_every: int = 0,
@@ -202,7 +221,7 @@ def fit(
             disable=not show_progress,
             unit="batch",
         ) as bar:
-            stats = train_epoch(state, batcher, runtime, gauss_std=gauss_std, progress=bar)
+            stats = train_epoch(state, batcher, runtime, scorer=scorer, progress=bar)
         state.scheduler.step()
         seconds = time.perf_counter() - started
         state.epoch += 1

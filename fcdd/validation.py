@@ -9,7 +9,6 @@ by the run's own anomaly generator; :attr:`ValidationSet.anomaly_source` says wh
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ import torch
 from torch import Tensor
 
 from fcdd.data import ADData
+from fcdd.data.subsets import select_train
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,6 @@ def split_validation(
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(n_train, generator=generator)
     nominal = data.train_images[order[:n_val]]
-    kept = data.train_images[order[n_val:].sort().values]
     real = data.train_anomalies
     if real is not None and len(real) > 0:
         picks = torch.randperm(len(real), generator=generator)[:n_val]
@@ -62,5 +61,5 @@ def split_validation(
         source = f"proxy: {len(anomalies)} artificial anomalies ({proxy_name}) made from held-out nominal images"
     images = torch.cat([nominal, anomalies.cpu()])
     labels = torch.cat([torch.zeros(len(nominal), dtype=torch.long), torch.ones(len(anomalies), dtype=torch.long)])
-    reduced = dataclasses.replace(data, train_images=kept)
+    reduced = select_train(data, order[n_val:].sort().values)
     return reduced, ValidationSet(images=images, labels=labels, anomaly_source=source)

@@ -61,12 +61,13 @@ def build_spec(args: argparse.Namespace) -> Any:
         changes: dict[str, Any] = {}
         if args.name:
             changes["name"] = args.name
-        from tune.spec import parse_classes, parse_seeds
+        from fcdd.data.registry import resolve_classes
+        from tune.spec import parse_seeds
 
         if args.classes:
             from tune.benchmark import class_names
 
-            changes["classes"] = parse_classes(args.classes, len(class_names(spec)))
+            changes["classes"] = resolve_classes(args.classes, class_names(spec))
         if args.seeds:
             changes["seeds"] = parse_seeds(args.seeds)
         spec = dataclasses.replace(spec, **changes)

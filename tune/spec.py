@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from fcdd.config import RunConfig
+from fcdd.data.registry import resolve_classes
 from fcdd.presets import get_preset
 
 SCHEDULERS = ("asha", "median", "none")
@@ -155,23 +156,13 @@ def parse_seeds(value: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in value)
 
 
-def parse_classes(value: Any, n_classes: int) -> tuple[int, ...]:
-    """``"all"``, a comma-separated string or a list of class indices, checked against the dataset."""
-    if isinstance(value, str):
-        if value.strip().lower() == "all":
-            return tuple(range(n_classes))
-        value = [v for v in value.split(",") if v.strip()]
-    classes = tuple(int(c) for c in value)
-    bad = [c for c in classes if not 0 <= c < n_classes]
-    if bad:
-        raise ValueError(f"unknown class {bad[0]}: the dataset has classes 0..{n_classes - 1}")
-    return classes
-
-
 def spec_from_dict(
     raw: dict[str, Any], *, n_classes: int | None = None, overrides: dict[str, Any] | None = None
 ) -> BenchmarkSpec:
-    """Build a spec from a parsed YAML mapping; ``overrides`` (dotted keys) win over the file's."""
+    """Build a spec from a parsed YAML mapping; ``overrides`` (dotted keys) win over the file's.
+
+    ``n_classes`` skips looking at the data for the class names (classes are then indices only).
+    """
     known = {
         "name",
         "preset",
@@ -194,7 +185,9 @@ def spec_from_dict(
     if n_classes is None:
         from fcdd.data import dataset_classes
 
-        n_classes = len(dataset_classes(base.data.dataset, base.data.data_dir, one_vs_rest=base.data.one_vs_rest))
+        names = dataset_classes(base.data.dataset, base.data.data_dir, one_vs_rest=base.data.one_vs_rest)
+    else:
+        names = tuple(str(i) for i in range(n_classes))
     settings = tuple(
         (str(s["name"]), tuple(sorted((s.get("overrides") or {}).items())))
         for s in raw.get("settings") or [{"name": "default"}]
@@ -209,7 +202,7 @@ def spec_from_dict(
     return BenchmarkSpec(
         name=str(raw.get("name") or f"{base.data.dataset}-benchmark"),
         base=base,
-        classes=parse_classes(raw.get("classes", "all"), n_classes),
+        classes=resolve_classes(raw.get("classes", "all"), names),
         seeds=parse_seeds(raw.get("seeds", 1)),
         settings=settings,
         resources=Resources(**(raw.get("resources") or {})),

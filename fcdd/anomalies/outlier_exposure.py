@@ -28,15 +28,29 @@ CIFAR100_TRAIN = Path("cifar-100-python") / "train"
 
 
 class OutlierPool:
-    """A fixed set of real images used as anomalies; call it like any anomaly source."""
+    """A fixed set of real images used as anomalies; call it like any anomaly source.
 
-    def __init__(self, images: Tensor) -> None:
+    ``masks`` (optional, uint8 ``(K, 1, H, W)`` in {0, 1}) mark each image's anomalous
+    pixels, for sources with ground truth (real MVTec defects); :meth:`sample_with_masks`
+    draws images together with their masks.
+    """
+
+    def __init__(self, images: Tensor, masks: Tensor | None = None) -> None:
         if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[0] == 0:
             raise ValueError(
                 "`images` must be a non-empty uint8 tensor (K, C, H, W), "
                 f"got dtype={images.dtype} shape={tuple(images.shape)}"
             )
+        if masks is not None and (
+            masks.dtype != torch.uint8 or tuple(masks.shape) != (images.shape[0], 1, *images.shape[2:])
+        ):
+            k, _, h, w = images.shape
+            raise ValueError(
+                f"`masks` must be a uint8 tensor of shape ({k}, 1, {h}, {w}) matching the images, "
+                f"got dtype={masks.dtype} shape={tuple(masks.shape)}"
+            )
         self.images = images
+        self.masks = masks
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -49,6 +63,9 @@ class OutlierPool:
 
     def __call__(self, n: int, shape: tuple[int, int, int], generator: torch.Generator) -> Tensor:
         """Draw ``n`` images uniformly with replacement → float32 ``(n, C, H, W)`` on ``generator.device``."""
+        return self.images[self._draw(n, shape, generator)].to(generator.device).float()
+
+    def _draw(self, n: int, shape: tuple[int, int, int], generator: torch.Generator) -> Tensor:
         if tuple(shape) != self.shape:
             raise ValueError(
                 f"outlier pool holds images of shape {self.shape}, got a request for shape={tuple(shape)}; "
@@ -57,14 +74,27 @@ class OutlierPool:
         if n < 0:
             raise ValueError(f"number of anomalies `n` must be >= 0, got n={n}")
         idx = torch.randint(len(self), (n,), generator=generator, device=generator.device)
-        return self.images[idx.to(self.images.device)].to(generator.device).float()
+        return idx.to(self.images.device)
+
+    def sample_with_masks(
+        self, n: int, shape: tuple[int, int, int], generator: torch.Generator
+    ) -> tuple[Tensor, Tensor]:
+        """Draw ``n`` images with their masks → float32 ``(n, C, H, W)`` and float32 ``(n, 1, H, W)`` in {0, 1}.
+
+        Draws the same images as calling the pool with the same generator state.
+        """
+        if self.masks is None:
+            raise ValueError("this outlier pool has no masks; ground-truth anomalies need a pool built with masks")
+        idx = self._draw(n, shape, generator)
+        return self.images[idx].to(generator.device).float(), self.masks[idx].to(generator.device).float()
 
     def to(self, device: torch.device | str) -> OutlierPool:
-        """Pool with its images on ``device`` (keep it where the generator lives to avoid copies)."""
-        return OutlierPool(self.images.to(device))
+        """Pool with its images (and masks) on ``device`` (keep it where the generator lives to avoid copies)."""
+        return OutlierPool(self.images.to(device), None if self.masks is None else self.masks.to(device))
 
     def __repr__(self) -> str:
-        return f"OutlierPool(K={len(self)}, shape={self.shape}, device={self.images.device})"
+        masks = "" if self.masks is None else ", masks"
+        return f"OutlierPool(K={len(self)}, shape={self.shape}{masks}, device={self.images.device})"
 
 
 def _check_shape(shape: tuple[int, int, int]) -> tuple[int, int, int]:

@@ -3,20 +3,31 @@
 The original flips a coin per sample inside the DataLoader workers; here one call handles a
 whole batch on the training device. Each sample is independently made anomalous with
 probability ``p`` (0.5 in the paper), so the anomaly count varies from batch to batch.
+
+Mode ``other`` mixes in *real* labelled anomalies (:func:`pool_from_train_anomalies`) the
+same way. The original trains silently unsupervised when ``other`` is combined with online
+supervision on F-MNIST, CIFAR-10 and ImageNet (§9.1 item 3); here it is balanced like the
+other modes, and a dataset without labelled anomalies is an error.
 """
 
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import Tensor
 
 from fcdd.anomalies.noise import AnomalySource
+from fcdd.anomalies.outlier_exposure import OutlierPool
 
-SUPERVISE_MODES = ("unsupervised", "noise", "malformed_normal", "malformed_normal_gt")
+if TYPE_CHECKING:
+    from fcdd.data.base import ADData
+
+SUPERVISE_MODES = ("unsupervised", "noise", "malformed_normal", "malformed_normal_gt", "other")
+# Modes whose anomalies are source images as they are (not malformed nominal images).
+REPLACING_MODES = ("noise", "other")
 
 # §5.1: a malformation changing less than this (mean |ΔX| on the 0..255 scale) is tried negated.
 INVERSION_THRESHOLD = 0.025
@@ -46,34 +57,64 @@ def malform(images: Tensor, noise: Tensor) -> Tensor:
     return torch.where(invert.view(-1, 1, 1, 1), minus, plus)
 
 
+def has_masks(source: object) -> bool:
+    """Whether ``source`` is an outlier pool that carries real anomaly masks (e.g. MVTec defects)."""
+    return isinstance(source, OutlierPool) and source.masks is not None
+
+
+def pool_from_train_anomalies(data: ADData) -> OutlierPool:
+    """The dataset's real labelled training anomalies as an :class:`OutlierPool` (supervise mode ``other``).
+
+    One-vs-rest datasets give the other classes' training images, custom folders their
+    ``train/<class>/anomalous/`` images. Their ground-truth maps (``data.train_anomaly_masks``,
+    custom folders with maps) travel with the pool; without maps, anomalies get all-ones maps.
+    """
+    images = data.train_anomalies
+    if images is None or images.shape[0] == 0:
+        raise ValueError(
+            f"supervise mode `other` needs real labelled anomalies; dataset {data.name!r} has none "
+            "(custom folders: put them in train/<class>/anomalous/)"
+        )
+    return OutlierPool(images, masks=data.train_anomaly_masks)
+
+
+def check_mode(mode: str, source: object) -> None:
+    """Raise a one-line ``ValueError`` unless ``mode`` is a supervise mode that ``source`` can serve."""
+    if mode not in SUPERVISE_MODES:
+        close = difflib.get_close_matches(str(mode), SUPERVISE_MODES)
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise ValueError(f"unknown supervise mode {mode!r}; choose one of {sorted(SUPERVISE_MODES)}{hint}")
+    if mode == "other" and not isinstance(source, OutlierPool):
+        raise ValueError(
+            "supervise mode `other` needs real labelled anomalies as an OutlierPool "
+            f"(pool_from_train_anomalies(data)), got {type(source).__name__}"
+        )
+    if mode != "unsupervised" and source is None:
+        raise ValueError(f"supervise mode {mode!r} needs an anomaly source (a noise mode or an outlier pool), got None")
+
+
 class OnlineSupervisor:
     """Turns a batch of nominal images into a labelled batch with anomalies (§5.1).
 
     * ``unsupervised``: images pass through, all labels 0.
     * ``noise``: each sample with probability ``p`` is replaced by a source image clamped to
-      [0, 255]; its ground-truth map is all ones.
+      [0, 255]; its ground-truth map is all ones (or the pool's real mask, see below).
     * ``malformed_normal``: each sample with probability ``p`` becomes ``clamp(X + noise)``
       (see :func:`malform`); with ``with_gt_maps`` its map is all ones.
     * ``malformed_normal_gt``: as ``malformed_normal``, and the map marks the pixels that
       changed in any channel (maps are always returned).
+    * ``other``: as ``noise``, with real labelled anomalies: ``source`` must be an
+      :class:`OutlierPool` (see :func:`pool_from_train_anomalies`).
+
+    With ``with_gt_maps``, a replacing mode (``noise``, ``other``) whose source is a pool
+    carrying masks (``mvtec_gt``, custom maps) gives each replaced sample its real mask;
+    otherwise replaced samples get all-ones maps (§1.1).
 
     Kept samples get label 0 and an all-zero map.
     """
 
     def __init__(self, mode: str, source: AnomalySource | None, *, p: float = 0.5, with_gt_maps: bool = False) -> None:
-        if mode == "other":
-            raise ValueError(
-                "supervise mode 'other' needs real labelled anomalies; "
-                "it is not supported by the online supervisor for this dataset"
-            )
-        if mode not in SUPERVISE_MODES:
-            close = difflib.get_close_matches(str(mode), SUPERVISE_MODES)
-            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-            raise ValueError(f"unknown supervise mode {mode!r}; choose one of {sorted(SUPERVISE_MODES)}{hint}")
-        if mode != "unsupervised" and source is None:
-            raise ValueError(
-                f"supervise mode {mode!r} needs an anomaly source (a noise mode or an outlier pool), got None"
-            )
+        check_mode(mode, source)
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"anomaly probability `p` must be in [0, 1], got p={p}")
         self.mode = mode
@@ -106,13 +147,21 @@ class OnlineSupervisor:
         maps = torch.zeros((b, 1, h, w), device=images.device) if self.with_gt_maps else None
         if idx.numel() > 0:
             source = cast(AnomalySource, self.source)  # not None outside "unsupervised" (see __init__)
-            anomalies = source(int(idx.numel()), (c, h, w), generator).to(images.device)
-            if self.mode == "noise":
+            real_masks = None
+            masked_pool = source if isinstance(source, OutlierPool) and has_masks(source) else None
+            if self.mode in REPLACING_MODES and maps is not None and masked_pool is not None:
+                drawn, real_masks = masked_pool.sample_with_masks(int(idx.numel()), (c, h, w), generator)
+                anomalies = drawn.to(images.device)
+            else:
+                anomalies = source(int(idx.numel()), (c, h, w), generator).to(images.device)
+            if self.mode in REPLACING_MODES:
                 out[idx] = anomalies.clamp(0, 255)
             else:
                 out[idx] = malform(images[idx], anomalies)
             if maps is not None:
-                if self.mode == "malformed_normal_gt":
+                if real_masks is not None:
+                    maps[idx] = (real_masks.to(images.device) > 0).float()
+                elif self.mode == "malformed_normal_gt":
                     changed = (out[idx] != images[idx]).any(dim=1, keepdim=True)
                     maps[idx] = changed.float()
                 else:

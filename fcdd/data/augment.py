@@ -88,21 +88,71 @@ def color_jitter(
         low = max(0.0, 1.0 - strength)
         return (low + (1.0 + strength - low) * u[:, column]).view(b, 1, 1, 1)
 
-    if brightness > 0:
-        x = (x * factor(0, brightness)).clamp(0.0, 1.0)
-    if contrast > 0:
+    return _apply_jitter(
+        x,
+        factor(0, brightness) if brightness > 0 else None,
+        factor(1, contrast) if contrast > 0 else None,
+        factor(2, saturation) if saturation > 0 else None,
+        ((2 * u[:, 3] - 1) * hue).view(b, 1, 1) if hue > 0 else None,
+    )
+
+
+def _apply_jitter(
+    x: Tensor,
+    brightness: Tensor | None,
+    contrast: Tensor | None,
+    saturation: Tensor | None,
+    hue_shift: Tensor | None,
+) -> Tensor:
+    """Apply per-sample jitter factors ``(B, 1, 1, 1)`` and hue shifts ``(B, 1, 1)``; None skips an op."""
+    if brightness is not None:
+        x = (x * brightness).clamp(0.0, 1.0)
+    if contrast is not None:
         grey_mean = grayscale(x).mean(dim=(1, 2, 3), keepdim=True)
-        f = factor(1, contrast)
-        x = (f * x + (1 - f) * grey_mean).clamp(0.0, 1.0)
-    if x.shape[1] == 3 and saturation > 0:
-        f = factor(2, saturation)
-        x = (f * x + (1 - f) * grayscale(x)).clamp(0.0, 1.0)
-    if x.shape[1] == 3 and hue > 0:
-        shift = ((2 * u[:, 3] - 1) * hue).view(b, 1, 1)
+        x = (contrast * x + (1 - contrast) * grey_mean).clamp(0.0, 1.0)
+    if x.shape[1] == 3 and saturation is not None:
+        x = (saturation * x + (1 - saturation) * grayscale(x)).clamp(0.0, 1.0)
+    if x.shape[1] == 3 and hue_shift is not None:
         hsv = rgb_to_hsv(x)
-        hsv = torch.stack((torch.remainder(hsv[:, 0] + shift, 1.0), hsv[:, 1], hsv[:, 2]), dim=1)
+        hsv = torch.stack((torch.remainder(hsv[:, 0] + hue_shift, 1.0), hsv[:, 1], hsv[:, 2]), dim=1)
         x = hsv_to_rgb(hsv)
     return x
+
+
+def color_jitter_choice(
+    x: Tensor,
+    options: tuple[tuple[float, float, float, float], ...],
+    generator: torch.Generator,
+) -> Tensor:
+    """Per sample, one of several ``(brightness, contrast, saturation, hue)`` jitter settings, uniformly.
+
+    The batched form of ``RandomChoice([ColorJitter(*o) for o in options])``: each sample
+    draws its option, then its factors as in :func:`color_jitter`, so samples of different
+    options are jittered in the same few tensor ops. An op is skipped only when every
+    option's strength for it is 0.
+    """
+    if not options:
+        raise ValueError("`options` must hold at least one (brightness, contrast, saturation, hue) setting, got ()")
+    for option in options:
+        if len(option) != 4 or min(option) < 0 or option[3] > 0.5:
+            raise ValueError(
+                f"each jitter option must be (brightness, contrast, saturation, hue) with values >= 0 "
+                f"and hue <= 0.5, got {tuple(option)}"
+            )
+    b = x.shape[0]
+    pick = torch.randint(len(options), (b,), generator=generator, device=generator.device).to(x.device)
+    u = torch.rand(b, 4, generator=generator, device=generator.device).to(x.device, x.dtype)
+    strengths = torch.tensor(options, dtype=x.dtype, device=x.device)[pick]  # (B, 4)
+    low = (1 - strengths[:, :3]).clamp(min=0.0)
+    factors = (low + (1 + strengths[:, :3] - low) * u[:, :3]).view(b, 3, 1, 1, 1)
+    used = [any(option[i] > 0 for option in options) for i in range(4)]
+    return _apply_jitter(
+        x,
+        factors[:, 0] if used[0] else None,
+        factors[:, 1] if used[1] else None,
+        factors[:, 2] if used[2] else None,
+        ((2 * u[:, 3] - 1) * strengths[:, 3]).view(b, 1, 1) if used[3] else None,
+    )
 
 
 def _windows(x: Tensor, top: Tensor, left: Tensor, h: int, w: int) -> Tensor:
@@ -146,6 +196,44 @@ def random_crop(
     return out, masks
 
 
+def resize_nearest(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """Resize a ``(B, C, H, W)`` batch to ``size`` with nearest-neighbour sampling.
+
+    Samples at pixel centres (``nearest-exact``) like PIL's ``NEAREST``, which the original
+    MVTec pipelines applied to PIL images (identical results at 240 -> 224); torchvision's
+    tensor ``NEAREST`` would sample from the top-left corners instead. Used for images and
+    masks alike, so both keep the same pixel grid.
+    """
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    if x.dtype == torch.bool:
+        return F.interpolate(x.to(torch.uint8), size=size, mode="nearest-exact").bool()
+    return F.interpolate(x, size=size, mode="nearest-exact")
+
+
+def random_crop_or_resize(
+    x: Tensor,
+    size: tuple[int, int],
+    padding: int,
+    generator: torch.Generator,
+    masks: Tensor | None = None,
+    p: float = 0.5,
+) -> tuple[Tensor, Tensor | None]:
+    """Per sample, a random ``size`` crop (probability ``p``) or a nearest resize to ``size``.
+
+    The batched ``RandomChoice([RandomCrop(size, padding), Resize(size, NEAREST)])`` of the
+    MVTec pipelines; masks get the same choice and the same crop window. Both branches
+    are computed for the whole batch and the choice selects per sample (cheap at these
+    sizes, and no host synchronisation on CUDA).
+    """
+    crop = (_rand(x.shape[0], generator, x) < p).view(-1, 1, 1, 1)
+    cropped, cropped_masks = random_crop(x, size, padding, generator, masks)
+    out = torch.where(crop, cropped, resize_nearest(x, size))
+    if masks is not None and cropped_masks is not None:
+        masks = torch.where(crop, cropped_masks, resize_nearest(masks, size))
+    return out, masks
+
+
 def random_hflip(
     x: Tensor,
     generator: torch.Generator,
@@ -175,3 +263,43 @@ def gaussian_noise(x: Tensor, std: float, generator: torch.Generator) -> Tensor:
     """Add ``std * N(0, 1)`` noise, independently per element (not clamped)."""
     noise = torch.randn(x.shape, generator=generator, device=generator.device, dtype=x.dtype)
     return x + std * noise.to(x.device)
+
+
+def black_center_bounds(height: int, width: int, fraction: float) -> tuple[int, int, int, int]:
+    """``(top, bottom, left, right)`` of the central window covering ``fraction`` of each side.
+
+    The margin on each side is ``floor((1 - fraction) * side / 2)`` (6 of 32, 5 of 28 for
+    0.6), as in the original's black-centre experiments.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"black-centre `fraction` must be in (0, 1], got {fraction}")
+    # Rounded first so that a product like 6.999999999 (float error) still floors to 7.
+    top = int(round((1.0 - fraction) * height / 2, 9))
+    left = int(round((1.0 - fraction) * width / 2, 9))
+    return top, height - top, left, width - left
+
+
+def black_center(x: Tensor, fraction: float, inverted: bool = False) -> Tensor:
+    """Zero the central window (``fraction`` of each side) of every image, or, ``inverted``, all but it.
+
+    Used by the ``aug1_blackcenter(_inverted)`` recipes on the [0, 1] scale, so zero is black.
+    """
+    top, bottom, left, right = black_center_bounds(x.shape[-2], x.shape[-1], fraction)
+    inside = torch.zeros(x.shape[-2:], dtype=torch.bool, device=x.device)
+    inside[top:bottom, left:right] = True
+    return x.masked_fill(~inside if inverted else inside, 0.0)
+
+
+def relative_noise(x: Tensor, scale: float, generator: torch.Generator, p: float = 0.5) -> Tensor:
+    """With probability ``p`` per sample, add ``N(0, (scale * std(x_i))**2)`` noise, then clamp to [0, 1].
+
+    ``std(x_i)`` is the sample's own standard deviation over all its pixels and channels
+    (torch's default, Bessel-corrected), as in MVTec's ``x + 0.1 * x.std() * randn_like(x)``.
+    """
+    if scale < 0:
+        raise ValueError(f"`scale` must be >= 0, got {scale}")
+    b = x.shape[0]
+    apply = (_rand(b, generator, x) < p).view(b, 1, 1, 1)
+    noise = torch.randn(x.shape, generator=generator, device=generator.device, dtype=x.dtype).to(x.device)
+    std = x.flatten(1).std(dim=1).view(b, 1, 1, 1) if x[0].numel() > 1 else torch.zeros_like(apply, dtype=x.dtype)
+    return torch.where(apply, x + scale * std * noise, x).clamp(0.0, 1.0)

@@ -33,6 +33,19 @@ class ADData:
     # one-vs-rest datasets, train/<c>/anomalous for custom folders. Used for
     # validation splits and supervised training; None when there are none.
     train_anomalies: Tensor | None = None
+    # Pixel-level ground truth (MVTec, custom folders with maps). test_masks are uint8 (M,1,H,W)
+    # in {0,1} at the raw size, for training maps and figures; test_mask_files name each test
+    # image's mask at its ORIGINAL resolution (None: no anomalous pixel), which the pixel AUC uses.
+    test_masks: Tensor | None = None
+    test_mask_files: tuple[str | None, ...] | None = None
+    train_masks: Tensor | None = None  # uint8 (N,1,H,W) maps of the training images, where a dataset has them
+    # The label the loss gives train_images: 0 normally; 1 where the dataset's own training images are
+    # the anomalous side and the outlier exposure the nominal one (Pascal VOC horses, the Clever-Hans
+    # experiment). Stated here rather than hidden in a label swap inside the loss.
+    train_label: int = 0
+    train_anomaly_masks: Tensor | None = None  # uint8 (K,1,H,W) maps of train_anomalies (custom folders with maps)
+    # A group name per test image, e.g. the MVTec defect type ("good", "cut", ...).
+    test_groups: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         images = {"train_images": self.train_images, "test_images": self.test_images}
@@ -55,6 +68,23 @@ class ADData:
                 raise ValueError(
                     f"ADData.{field} must be int64 of shape ({m},), got {tensor.dtype} of shape {tuple(tensor.shape)}"
                 )
+        for field, masks, n in (
+            ("test_masks", self.test_masks, m),
+            ("train_masks", self.train_masks, self.train_images.shape[0]),
+            (
+                "train_anomaly_masks",
+                self.train_anomaly_masks,
+                0 if self.train_anomalies is None else self.train_anomalies.shape[0],
+            ),
+        ):
+            if masks is not None and (masks.dtype != torch.uint8 or tuple(masks.shape) != (n, 1, *self.raw_shape[1:])):
+                raise ValueError(
+                    f"ADData.{field} must be uint8 of shape ({n}, 1, {self.raw_shape[1]}, {self.raw_shape[2]}), "
+                    f"got {masks.dtype} of shape {tuple(masks.shape)}"
+                )
+        for field, values in (("test_mask_files", self.test_mask_files), ("test_groups", self.test_groups)):
+            if values is not None and len(values) != m:
+                raise ValueError(f"ADData.{field} needs one entry per test image ({m}), got {len(values)}")
         if not 0 <= self.normal_class < len(self.class_names):
             raise ValueError(f"ADData.normal_class must be in [0, {len(self.class_names)}), got {self.normal_class}")
 

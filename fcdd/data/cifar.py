@@ -36,6 +36,11 @@ TEST_BATCHES = ("test_batch",)
 # The first recipe is the default.
 RECIPES: dict[str, Recipe] = {
     "aug1": Recipe(augment=True, pad=4, hflip=True, jitter=0.01, noise=0.001),
+    # aug1 with the image centre (60% of each side) or, inverted, its border zeroed in training.
+    "aug1_blackcenter": Recipe(augment=True, pad=4, hflip=True, jitter=0.01, noise=0.001, black_center=0.6),
+    "aug1_blackcenter_inverted": Recipe(
+        augment=True, pad=4, hflip=True, jitter=0.01, noise=0.001, black_center=0.6, black_center_inverted=True
+    ),
     "lcn": Recipe(lcn=True),
     "none": Recipe(),
 }

@@ -39,6 +39,11 @@ FILES = {
 RECIPES: dict[str, Recipe] = {
     "lcnaug1": Recipe(augment=True, pad=2, hflip=True, lcn=True),
     "aug1": Recipe(augment=True, pad=3, hflip=True, jitter=0.1, noise=0.01),
+    # aug1 with the image centre (60% of each side) or, inverted, its border zeroed in training.
+    "aug1_blackcenter": Recipe(augment=True, pad=3, hflip=True, jitter=0.1, noise=0.01, black_center=0.6),
+    "aug1_blackcenter_inverted": Recipe(
+        augment=True, pad=3, hflip=True, jitter=0.1, noise=0.01, black_center=0.6, black_center_inverted=True
+    ),
     "lcn": Recipe(lcn=True),
     "none": Recipe(),
 }

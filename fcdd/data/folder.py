@@ -11,6 +11,10 @@ Two layouts under the data dir::
 Class names are the sorted folder names under ``train/``. Images are decoded with
 PIL, converted to RGB (or L), resized to a square raw size (``image_size * 248/224``,
 so 248 for the default input of 224) and kept in memory as uint8.
+
+With ``ground_truth_maps``, binary maps in ``train_maps/`` and ``test_maps/`` (same
+relative file names) are loaded too, resized like their images (nearest); see
+:mod:`fcdd.data.folder_maps`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,12 +34,12 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from fcdd.data.base import ADData, DatasetLoader
+from fcdd.data.folder_maps import IMAGE_EXTENSIONS, check_consistency, decode_maps, find_maps, map_root
 from fcdd.data.preprocess import Recipe, build_preprocessing
 
 log = logging.getLogger(__name__)
 
 NAME = "custom"
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 DEFAULT_IMAGE_SIZE = 224
 # The original resizes to 248 and crops 224; keep that ratio for other input sizes.
 RAW_RATIO = 248 / 224
@@ -42,6 +47,13 @@ RAW_RATIO = 248 / 224
 RECIPES: dict[str, Recipe] = {
     "aug1": Recipe(augment=True, hflip=True, jitter=0.01, noise=0.001),
     "none": Recipe(),
+}
+# With ground-truth maps (§4.2 "custom-gtms"): per sample a random crop or a nearest resize to
+# the input size, images and maps jointly; the test pipeline resizes (nearest) instead of
+# centre-cropping, so heatmaps cover the whole image like its map. Same names as RECIPES.
+GTMS_RECIPES: dict[str, Recipe] = {
+    "aug1": Recipe(augment=True, resize=True, hflip=True, jitter=0.01, noise=0.001),
+    "none": Recipe(resize=True),
 }
 
 
@@ -190,6 +202,7 @@ def load(
     one_vs_rest: bool = False,
     image_size: int | None = None,
     channels: int = 3,
+    ground_truth_maps: bool = False,
     show_progress: bool = True,
 ) -> ADData:
     """Load class ``normal_class`` of a custom image folder as an anomaly-detection problem.
@@ -198,6 +211,15 @@ def load(
     ``train/<c>/anomalous`` (if any), test on ``test/<c>/{normal,anomalous}``.
     One-vs-rest: train on ``train/<c>``, the other classes' training images are the
     real anomalies, test on every class's test images. ``download`` is ignored.
+    ``channels=1`` converts every image to greyscale ('L').
+
+    ``ground_truth_maps`` also loads ``train_maps/`` and ``test_maps/`` into
+    ``train_masks``, ``train_anomaly_masks`` and ``test_masks`` (raw size, {0, 1}) and
+    ``test_mask_files`` (original-resolution map paths, None for a nominal image without a
+    map). Images without a map get a constant map of their label. Every test image has a
+    map, in one-vs-rest too (the original loaded the nominal class's only, §9.1 item 15).
+    The pixel AUC needs a map file for every anomalous test image: where one is missing,
+    ``test_mask_files`` is None (as in the original, which skips the pixel AUC then).
     """
     if root is None:
         raise ValueError("dataset 'custom' needs a data dir; pass --data-dir DIR holding train/ and test/")
@@ -218,11 +240,23 @@ def load(
     outliers = [s.path for s in samples.train if anomalous(s) and (one_vs_rest or s.class_index == normal_class)]
     test = [s for s in samples.test if one_vs_rest or s.class_index == normal_class]
     raw = raw_size_for(size)
+    maps = (
+        _load_maps(Path(root), nominal, outliers, [s.path for s in test], [anomalous(s) for s in test], raw)
+        if ground_truth_maps
+        else {}
+    )
     decode = functools.partial(decode_images, size=raw, channels=channels, show_progress=show_progress)
     train_images = decode(nominal)
     mean, std = channel_stats(train_images)
     pre = build_preprocessing(
-        preprocessing, NAME, normal_class, (channels, raw, raw), input_size=size, mean=mean, std=std, recipes=RECIPES
+        preprocessing,
+        NAME,
+        normal_class,
+        (channels, raw, raw),
+        input_size=size,
+        mean=mean,
+        std=std,
+        recipes=GTMS_RECIPES if ground_truth_maps else RECIPES,
     )
     return ADData(
         name=NAME,
@@ -234,7 +268,40 @@ def load(
         test_classes=torch.tensor([s.class_index for s in test], dtype=torch.int64),
         preprocessing=pre,
         train_anomalies=decode(outliers) if outliers else None,
+        **maps,
     )
+
+
+def _load_maps(
+    root: Path, nominal: list[Path], outliers: list[Path], test: list[Path], test_labels: list[bool], raw: int
+) -> dict[str, Any]:
+    """The ADData map fields of a custom folder (see :func:`load`); maps are checked before any image decodes."""
+    if not map_root(root, "test").is_dir():
+        raise FileNotFoundError(
+            f"ground-truth maps are on but {map_root(root, 'test')} is missing; put binary maps in train_maps/ and "
+            "test_maps/ under the same relative names as train/ and test/ (or turn ground-truth maps off)"
+        )
+    splits = {
+        "train_masks": (nominal, [False] * len(nominal)),
+        "train_anomaly_masks": (outliers, [True] * len(outliers)),
+        "test_masks": (test, test_labels),
+    }
+    files = {field: find_maps(root, paths) for field, (paths, _) in splits.items()}
+    fields: dict[str, Any] = {}
+    for field, (paths, labels) in splits.items():
+        masks = decode_maps(files[field], paths, labels, raw)
+        check_consistency(field, masks, labels, files[field])
+        fields[field] = masks if paths else None
+    test_files = files["test_masks"]
+    missing = [p for p, f, a in zip(test, test_files, test_labels, strict=True) if a and f is None]
+    if missing:
+        log.warning(
+            "%d anomalous test images have no ground-truth map (e.g. %s): no pixel AUC for this problem",
+            len(missing),
+            missing[0],
+        )
+    fields["test_mask_files"] = None if missing else tuple(None if f is None else str(f) for f in test_files)
+    return fields
 
 
 LOADER = DatasetLoader(load=load, classes=classes, recipes=RECIPES)

@@ -7,7 +7,9 @@ constants). Each dataset module owns its recipes; the per-class constants live i
 
 Order of the train steps, matching the original pipelines: colour jitter, random
 crop (zero padded), horizontal flip, additive Gaussian noise, LCN, normalisation.
-Images enter on the 0..255 scale and are divided by 255 first.
+Images enter on the 0..255 scale and are divided by 255 first. Recipes with
+``resize`` (MVTec) do the geometry first instead: random crop or resize, then the
+colour jitter, the relative noise, LCN and normalisation.
 """
 
 from __future__ import annotations
@@ -24,7 +26,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from fcdd.data.augment import center_crop, color_jitter, gaussian_noise, random_crop, random_hflip
+from fcdd.data.augment import (
+    black_center,
+    center_crop,
+    color_jitter,
+    color_jitter_choice,
+    gaussian_noise,
+    random_crop,
+    random_crop_or_resize,
+    random_hflip,
+    relative_noise,
+    resize_nearest,
+)
 
 # Far below one grey level (1/255) of deviation: only a constant image gets here.
 LCN_MIN_DEVIATION = 1e-6
@@ -54,6 +67,31 @@ class Recipe:
     jitter: float = 0.0  # ColorJitter strength, used for brightness, contrast, saturation and hue
     noise: float = 0.0  # std of additive Gaussian noise on the [0, 1] scale
     lcn: bool = False  # LCN + per-class min-max instead of per-class mean/std
+    # Black-centre experiments (§4.2), training only: zero this fraction of each side in the
+    # image centre (0 = off); inverted, zero everything but that centre.
+    black_center: float = 0.0
+    black_center_inverted: bool = False
+    # MVTec pipelines (§4.2). `resize`: the test pipeline resizes (nearest) to the input size
+    # instead of centre-cropping, and the train pipeline first picks per sample a random crop
+    # (with `pad`) or that resize, images and masks jointly; colour ops then follow the geometry.
+    resize: bool = False
+    # Per sample, one of these (brightness, contrast, saturation, hue) ColorJitters, uniformly.
+    jitters: tuple[tuple[float, float, float, float], ...] = ()
+    # With p = 0.5 per sample, add N(0, (rel_noise * std(x))^2) noise, then clamp to [0, 1].
+    rel_noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        # from_dict passes JSON lists; keep the recipe hashable and comparable.
+        jitters = tuple(tuple(float(v) for v in option) for option in self.jitters)
+        object.__setattr__(self, "jitters", jitters)
+        if any(len(option) != 4 for option in jitters):
+            raise ValueError(f"Recipe `jitters` needs (brightness, contrast, saturation, hue) 4-tuples, got {jitters}")
+        if jitters and self.jitter > 0:
+            raise ValueError(
+                f"Recipe takes `jitter` or `jitters`, not both; got jitter={self.jitter}, jitters={jitters}"
+            )
+        if self.rel_noise < 0:
+            raise ValueError(f"Recipe `rel_noise` must be >= 0, got {self.rel_noise}")
 
 
 @dataclass(frozen=True)
@@ -101,10 +139,18 @@ class Preprocessing:
         scale = torch.tensor(self.scale, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
         return (x - shift) / scale
 
+    def _test_geometry(self, x: Tensor) -> Tensor:
+        size = self.input_shape[1:]
+        return resize_nearest(x, size) if self.recipe.resize else center_crop(x, size)
+
     def test(self, images: Tensor) -> Tensor:
-        """Deterministic pipeline: 0..255 (float or uint8) -> centre crop -> normalised float32."""
+        """Deterministic pipeline: 0..255 (float or uint8) -> centre crop (or resize) -> normalised float32."""
         x = images.to(torch.float32) / 255
-        return self._normalise(center_crop(x, self.input_shape[1:]))
+        return self._normalise(self._test_geometry(x))
+
+    def test_masks(self, masks: Tensor) -> Tensor:
+        """Ground-truth maps ``(B, 1, H, W)`` at raw size -> where :meth:`test` puts their pixels (input size)."""
+        return self._test_geometry(masks)
 
     def train(
         self,
@@ -114,22 +160,31 @@ class Preprocessing:
     ) -> tuple[Tensor, Tensor | None]:
         """Random pipeline for a training batch on the 0..255 scale.
 
-        ``masks`` ``(B, 1, H, W)`` are cropped and flipped with their images (never
-        colour-jittered or noised) and returned at the input size.
+        ``masks`` ``(B, 1, H, W)`` are cropped, resized and flipped with their images
+        (never colour-jittered or noised) and returned at the input size.
         """
         recipe = self.recipe
         size = self.input_shape[1:]
         if not recipe.augment:
-            return self.test(images), None if masks is None else center_crop(masks, size)
+            return self.test(images), None if masks is None else self.test_masks(masks)
         x = images.to(torch.float32) / 255
+        if recipe.resize:
+            x, masks = random_crop_or_resize(x, size, recipe.pad, generator, masks)
+        if recipe.jitters:
+            x = color_jitter_choice(x, recipe.jitters, generator)
         if recipe.jitter > 0:
             j = recipe.jitter
             x = color_jitter(x, j, j, j, j, generator)
-        x, masks = random_crop(x, size, recipe.pad, generator, masks)
+        if not recipe.resize:
+            x, masks = random_crop(x, size, recipe.pad, generator, masks)
         if recipe.hflip:
             x, masks = random_hflip(x, generator, masks)
         if recipe.noise > 0:
             x = gaussian_noise(x, recipe.noise, generator)
+        if recipe.rel_noise > 0:
+            x = relative_noise(x, recipe.rel_noise, generator)
+        if recipe.black_center > 0:  # after the noise, before normalising: zero means black
+            x = black_center(x, recipe.black_center, recipe.black_center_inverted)
         return self._normalise(x), masks
 
 
@@ -194,13 +249,15 @@ def build_preprocessing(
     mean: tuple[float, ...] | None = None,
     std: tuple[float, ...] | None = None,
     recipes: Mapping[str, Recipe] | None = None,
+    constants: ClassConstants | None = None,
 ) -> Preprocessing:
     """Build the named pipeline of ``dataset`` for images of ``raw_shape``.
 
     ``input_size`` (square) defaults to the raw size. ``mean``/``std`` override the
     stored constants (custom data passes its empirical ones); LCN pipelines always
     use the stored min-max constants. ``recipes`` defaults to the registry's entry
-    for ``dataset``.
+    for ``dataset``. ``constants`` replaces the stored table entry altogether (datasets
+    whose classes are not indexed like the table, e.g. MVTec categories found on disk).
     """
     recipe = pick_recipe(_recipes(dataset) if recipes is None else recipes, name, dataset)
     channels, height, width = raw_shape
@@ -209,12 +266,13 @@ def build_preprocessing(
     if not 0 < size <= limit:
         raise ValueError(f"`input_size` must be in [1, {limit}] for raw images of shape {tuple(raw_shape)}, got {size}")
     if recipe.lcn:
-        constants = class_constants(dataset, normal_class)
+        constants = class_constants(dataset, normal_class) if constants is None else constants
         shift = constants.lcn_min
         scale = tuple(hi - lo for lo, hi in zip(constants.lcn_min, constants.lcn_max, strict=True))
     else:
         if mean is None or std is None:
-            constants = class_constants(dataset, normal_class)
+            if constants is None:
+                constants = class_constants(dataset, normal_class)
             mean = constants.mean if mean is None else mean
             std = constants.std if std is None else std
         shift, scale = tuple(mean), tuple(std)

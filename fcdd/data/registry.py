@@ -8,9 +8,11 @@ constants, a block in ``constants.json``.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from fcdd.data import cifar, fmnist, folder
+from fcdd.data import cifar, fmnist, folder, imagenet, mvtec, voc
 from fcdd.data.base import ADData, DatasetLoader
 from fcdd.data.preprocess import pick_recipe
 
@@ -18,6 +20,9 @@ DATASETS: dict[str, DatasetLoader] = {
     fmnist.NAME: fmnist.LOADER,
     cifar.NAME: cifar.LOADER,
     folder.NAME: folder.LOADER,
+    mvtec.NAME: mvtec.LOADER,
+    imagenet.NAME: imagenet.LOADER,
+    voc.NAME: voc.LOADER,
 }
 
 
@@ -69,6 +74,7 @@ def load_dataset(
     download: bool = False,
     one_vs_rest: bool = False,
     image_size: int | None = None,
+    ground_truth_maps: bool = False,
 ) -> ADData:
     """Load dataset ``name`` with ``normal_class`` nominal.
 
@@ -81,6 +87,44 @@ def load_dataset(
     check_class(name, loader.classes(path, one_vs_rest=one_vs_rest), normal_class)
     pre = loader.default_preprocessing if preprocessing is None else preprocessing
     pick_recipe(loader.recipes, pre, name)  # fail on a bad name before any slow loading
+    extra = {}
+    if ground_truth_maps:  # only custom folders have map folders to read
+        if name != "custom":
+            raise ValueError(f"--ground-truth-maps reads train_maps/ and test_maps/ of custom folders, not {name!r}")
+        extra["ground_truth_maps"] = True
     return loader.load(
-        path, normal_class, preprocessing=pre, download=download, one_vs_rest=one_vs_rest, image_size=image_size
+        path,
+        normal_class,
+        preprocessing=pre,
+        download=download,
+        one_vs_rest=one_vs_rest,
+        image_size=image_size,
+        **extra,
     )
+
+
+def resolve_classes(value: Any, class_names: Sequence[str]) -> tuple[int, ...]:
+    """Nominal classes from ``"all"``, a comma-separated string or a list of indices and/or names.
+
+    Names match case-insensitively (``tire``, ``Ankle boot``); unknown entries list the valid ones.
+    """
+    if isinstance(value, str):
+        if value.strip().lower() == "all":
+            return tuple(range(len(class_names)))
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    elif isinstance(value, int):
+        value = [value]
+    by_name = {name.lower(): i for i, name in enumerate(class_names)}
+    classes = []
+    for item in value:
+        text = str(item).strip()
+        if text.lstrip("-").isdigit() and 0 <= int(text) < len(class_names):
+            classes.append(int(text))
+        elif text.lower() in by_name:
+            classes.append(by_name[text.lower()])
+        else:
+            listing = ", ".join(f"{i}={n}" for i, n in enumerate(class_names))
+            raise ValueError(f"unknown class {text!r}; valid classes: {listing}")
+    if not classes:
+        raise ValueError("no class given; pass class indices or names, or 'all'")
+    return tuple(classes)

@@ -88,7 +88,7 @@ def test_unknown_class(tiny_fmnist, tiny_oe_folder, tmp_path, capsys):
     args = _train_args(tiny_fmnist, tiny_oe_folder, tmp_path / "r")
     args[args.index("0,1")] = "12"
     assert main(args) == 2
-    assert "unknown class 12" in _error_line(capsys)
+    assert "unknown class '12'" in _error_line(capsys)
 
 
 def test_empty_oe_folder(tiny_fmnist, tmp_path, capsys):

@@ -42,7 +42,6 @@ def test_replace_with_dotted_keys():
         (lambda: OptimConfig(lr=0), "`lr` must be > 0"),
         (lambda: OptimConfig(optimizer="rmsprop"), "`optimizer` must be one of"),
         (lambda: OptimConfig(scheduler="milestones"), "needs `milestones`"),
-        (lambda: AnomalyConfig(noise_mode="folder"), "--oe-folder"),
         (lambda: AnomalyConfig(noise_mode="confeti"), "did you mean 'confetti'"),
         (lambda: AnomalyConfig(p=0), "`p` must be in"),
         (lambda: RunConfig(device="tpu"), "`device`"),

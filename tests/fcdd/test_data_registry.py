@@ -40,8 +40,8 @@ def no_fallbacks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_registered_names() -> None:
-    assert list_datasets() == ["cifar10", "custom", "fmnist"]
-    assert set(DATASETS) == {"fmnist", "cifar10", "custom"}
+    assert list_datasets() == ["cifar10", "custom", "fmnist", "imagenet", "mvtec", "pascalvoc"]
+    assert set(DATASETS) == {"fmnist", "cifar10", "custom", "imagenet", "mvtec", "pascalvoc"}
     assert get_loader("fmnist").default_preprocessing == "lcnaug1"
     assert get_loader("cifar10").default_preprocessing == "aug1"
     assert get_loader("custom").default_preprocessing == "aug1"
@@ -50,7 +50,7 @@ def test_registered_names() -> None:
 def test_unknown_dataset_suggests() -> None:
     with pytest.raises(
         ValueError,
-        match=r"unknown dataset 'cifar'; choose one of \['cifar10', 'custom', 'fmnist'\]; did you mean 'cifar10'",
+        match=r"unknown dataset 'cifar'; choose one of \['cifar10', 'custom', 'fmnist', .*\]; did you mean 'cifar10'",
     ):
         get_loader("cifar")
 
@@ -82,7 +82,9 @@ def test_unknown_class_lists_valid(tmp_path: Path) -> None:
 def test_bad_preprocessing_fails_before_loading(tmp_path: Path) -> None:
     # No files exist: the name check must come first.
     with pytest.raises(
-        ValueError, match=r"unknown preprocessing 'aug2' for dataset 'cifar10'; choose one of \['aug1', 'lcn', 'none'\]"
+        ValueError,
+        match=r"unknown preprocessing 'aug2' for dataset 'cifar10'; "
+        r"choose one of \['aug1', 'aug1_blackcenter', .*'none'\]",
     ):
         load_dataset("cifar10", tmp_path, 0, preprocessing="aug2")
 
@@ -113,3 +115,14 @@ def test_public_surface() -> None:
         assert hasattr(fcdd.data, name)
     pre = fcdd.data.build_preprocessing("aug1", "cifar10", 0, (3, 32, 32))  # recipes looked up in the registry
     assert pre.input_shape == (3, 32, 32)
+
+
+def test_resolve_classes_by_index_and_name():
+    from fcdd.data.registry import resolve_classes
+
+    names = ("T-shirt/top", "Trouser", "tire")
+    assert resolve_classes("all", names) == (0, 1, 2)
+    assert resolve_classes("2,trouser", names) == (2, 1)
+    assert resolve_classes([0, "TIRE"], names) == (0, 2)
+    with pytest.raises(ValueError, match="unknown class 'wheel'; valid classes: 0=T-shirt/top"):
+        resolve_classes("wheel", names)

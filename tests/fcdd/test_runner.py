@@ -108,3 +108,48 @@ def test_validation_split_feeds_per_epoch_reports(config, tmp_path):
     assert result.metrics["n_validation"] == 12  # 6 nominal + 6 real anomalies
     assert result.metrics["validation_anomalies"].startswith("real:")
     assert result.metrics["n_test"] == 80
+
+
+def _write_custom_tree(root, size=40):
+    rng = np.random.default_rng(0)
+    from PIL import Image
+
+    for split, kind, count in (("train", "normal", 10), ("test", "normal", 4), ("test", "anomalous", 4)):
+        folder = root / split / "widget" / kind
+        folder.mkdir(parents=True)
+        for i in range(count):
+            pixels = rng.integers(90, 110, size=(size, size, 3), dtype=np.uint8)
+            if kind == "anomalous":
+                pixels[10:20, 10:20] = 250  # a bright defect
+            Image.fromarray(pixels).save(folder / f"{i}.png")
+
+
+def test_custom_folders_end_to_end(tmp_path):
+    _write_custom_tree(tmp_path / "data")
+    cfg = get_preset("custom").replace(
+        **{
+            "data.data_dir": str(tmp_path / "data"),
+            "data.image_size": 32,
+            "network.name": "FCDD_CNN32",
+            "optim.epochs": 1,
+            "optim.batch_size": 8,
+            "heatmap.n_samples": 2,
+            "device": "cpu",
+        }
+    )
+    result = run(cfg, tmp_path / "run")
+    scores = np.load(result.out_dir / "scores.npz")
+    assert scores["label"].tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert 0 <= result.metrics["auc"] <= 1 and result.metrics["n_train"] == 10
+
+
+def test_network_and_data_shapes_must_match(config, tmp_path):
+    with pytest.raises(ValueError, match=r"takes inputs of shape \(3, 32, 32\)"):
+        run(config.replace(**{"network.name": "FCDD_CNN32"}), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_oe_folder_mode_without_folder_fails_before_writing(config, tmp_path):
+    with pytest.raises(ValueError, match="needs --oe-folder"):
+        run(config.replace(**{"anomalies.oe_folder": None}), tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -146,7 +146,7 @@ def test_works_with_an_outlier_pool() -> None:
 
 
 def test_errors() -> None:
-    assert SUPERVISE_MODES == ("unsupervised", "noise", "malformed_normal", "malformed_normal_gt")
+    assert SUPERVISE_MODES == ("unsupervised", "noise", "malformed_normal", "malformed_normal_gt", "other")
     with pytest.raises(ValueError, match="`other` needs real labelled anomalies|'other' needs real labelled anomalies"):
         OnlineSupervisor("other", NOISE_MODES["confetti"])
     with pytest.raises(ValueError, match=r"unknown supervise mode 'nosie'.*did you mean 'noise'"):

@@ -69,7 +69,7 @@ def test_spec_from_yaml_file(tmp_path):
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"classes": [12]}, "unknown class 12"),
+        ({"classes": [12]}, "unknown class .12."),
         ({"seeds": 0}, "`seeds` must be >= 1"),
         ({"bogus": 1}, "unknown benchmark spec keys: bogus"),
         ({"resources": {"gpus_per_trial": 1.5}}, "whole number"),

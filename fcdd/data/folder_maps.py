@@ -1,0 +1,151 @@
+"""Ground-truth maps of custom image folders (FCDD method notes §4.1, "custom + gtms").
+
+Maps live in ``train_maps/`` and ``test_maps/`` next to ``train/`` and ``test/``, under the
+same relative file names (``test/a/anomalous/3.jpg`` -> ``test_maps/a/anomalous/3.jpg``, or
+the same name with another image extension, e.g. ``3.png``). A map is a binary image:
+pixels > 0 are anomalous. An image without a map gets a constant map of its label.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+# Share of a map's pixels allowed to be neither 0 nor the map's maximum (anti-aliased edges);
+# more means the file is a photo or a soft mask rather than a binary map.
+GREY_TOLERANCE = 0.01
+
+
+def map_root(root: Path, split: str) -> Path:
+    """The maps folder of a split: ``train_maps`` or ``test_maps``."""
+    return Path(root) / f"{split}_maps"
+
+
+def find_maps(root: str | Path, images: Sequence[Path]) -> list[Path | None]:
+    """The map file of each image under ``root/{train,test}/`` (None where there is none).
+
+    The exact relative path wins; otherwise a file with the same stem and any image
+    extension in the mirrored folder. Two such candidates are an error.
+    """
+    root = Path(root)
+    listings: dict[Path, dict[str, list[Path]]] = {}
+    found: list[Path | None] = []
+    for image in images:
+        rel = image.relative_to(root)
+        target = map_root(root, rel.parts[0]).joinpath(*rel.parts[1:])
+        if target.is_file():
+            found.append(target)
+            continue
+        folder = target.parent
+        if folder not in listings:  # one directory listing per folder, not one glob per image
+            stems: dict[str, list[Path]] = {}
+            if folder.is_dir():
+                for p in sorted(folder.iterdir()):
+                    if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file():
+                        stems.setdefault(p.stem, []).append(p)
+            listings[folder] = stems
+        candidates = listings[folder].get(target.stem, [])
+        if len(candidates) > 1:
+            names = ", ".join(p.name for p in candidates)
+            raise ValueError(f"image {image} has several ground-truth maps in {folder} ({names}); keep one")
+        found.append(candidates[0] if candidates else None)
+    return found
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    try:
+        with Image.open(path) as file:  # reads the header only
+            return file.size
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
+        raise ValueError(f"cannot decode image {path}: {err}; replace or remove the file") from err
+
+
+def read_map(map_path: Path, image_path: Path, size: int) -> np.ndarray:
+    """One map as a uint8 ``(size, size)`` array in {0, 1}, checked against its image.
+
+    Binarised (> 0) at full resolution, then resized with nearest neighbours, as its
+    image is resized to the square raw size.
+    """
+    try:
+        with Image.open(map_path) as file:
+            map_size = file.size
+            grey = np.asarray(file.convert("L"))
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise ValueError(f"cannot decode ground-truth map {map_path}: {err}; replace or remove the file") from err
+    image_size = _image_size(image_path)
+    if map_size != image_size:
+        raise ValueError(
+            f"ground-truth map {map_path} is {map_size[0]}x{map_size[1]} but its image {image_path} is "
+            f"{image_size[0]}x{image_size[1]}; save the map at its image's size"
+        )
+    top = int(grey.max())
+    if top > 0:
+        grey_share = float(((grey != 0) & (grey != top)).mean())
+        if grey_share > GREY_TOLERANCE:
+            raise ValueError(
+                f"ground-truth map {map_path} is not binary: {grey_share:.1%} of its pixels are neither 0 nor {top}; "
+                "save maps as black (nominal) / white (anomalous) images, e.g. PNG"
+            )
+    binary = Image.fromarray((grey > 0).astype(np.uint8))
+    return np.array(binary.resize((size, size), Image.Resampling.NEAREST), dtype=np.uint8)  # writable copy
+
+
+def decode_maps(
+    map_paths: Sequence[Path | None], image_paths: Sequence[Path], labels: Sequence[bool], size: int
+) -> Tensor:
+    """Maps of a list of images as uint8 ``(N, 1, size, size)`` in {0, 1}.
+
+    An image without a map (None) gets a constant map of its label (1 = anomalous). Files
+    are read in threads (PIL releases the GIL while decoding).
+    """
+    if not len(map_paths) == len(image_paths) == len(labels):
+        raise ValueError(
+            f"need one map path and one label per image, got {len(map_paths)} maps, "
+            f"{len(image_paths)} images, {len(labels)} labels"
+        )
+    out = torch.empty((len(image_paths), 1, size, size), dtype=torch.uint8)
+
+    def decode(index: int) -> None:
+        path = map_paths[index]
+        if path is None:
+            out[index] = int(labels[index])
+        else:
+            out[index, 0] = torch.from_numpy(read_map(path, image_paths[index], size))
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        list(pool.map(decode, range(len(image_paths))))
+    return out
+
+
+def check_consistency(what: str, maps: Tensor, labels: Sequence[bool], map_paths: Sequence[Path | None]) -> None:
+    """Log (once per split) maps that contradict their image's label; they are used as they are."""
+    flagged = maps.flatten(1).amax(dim=1).bool()
+    label = torch.tensor(list(labels), dtype=torch.bool)
+    has_file = torch.tensor([p is not None for p in map_paths], dtype=torch.bool)
+    nominal_marked = (flagged & ~label & has_file).nonzero().flatten().tolist()
+    empty_anomalous = (~flagged & label & has_file).nonzero().flatten().tolist()
+    if nominal_marked:
+        log.warning(
+            "%s: %d nominal images have anomalous pixels in their maps (e.g. %s); the maps are used as they are",
+            what,
+            len(nominal_marked),
+            map_paths[nominal_marked[0]],
+        )
+    if empty_anomalous:
+        log.warning(
+            "%s: %d anomalous images have all-nominal maps (e.g. %s); the maps are used as they are",
+            what,
+            len(empty_anomalous),
+            map_paths[empty_anomalous[0]],
+        )

@@ -1,0 +1,160 @@
+"""Baseline heatmaps: HSC input gradients, AE reconstruction errors, Gaussian blur, blur kernel size."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from fcdd.baseline_heatmaps import (
+    blur_heatmaps,
+    blur_kernel_size,
+    hsc_gradient_heatmaps,
+    hsc_scores_and_gradient_heatmaps,
+    reconstruction_heatmaps,
+)
+from fcdd.heatmaps import gaussian_kernel_1d
+from fcdd.networks import build_baseline_network, build_network, list_networks
+
+
+def _linear_net(weight: list[list[float]]) -> nn.Module:
+    """φ(X) = W·vec(X) for X of shape (2, 1, 2): vec order is (c0p0, c0p1, c1p0, c1p1)."""
+    linear = nn.Linear(4, len(weight), bias=False).double()
+    with torch.no_grad():
+        linear.weight.copy_(torch.tensor(weight, dtype=torch.float64))
+    return nn.Sequential(nn.Flatten(), linear)
+
+
+def test_gradient_heatmap_of_a_linear_net_by_hand() -> None:
+    # ℓ = sqrt(‖Wx‖² + 1) − 1, so ∂ℓ/∂x = Wᵀ(Wx) / sqrt(‖Wx‖² + 1).
+    net = _linear_net([[1, 1, 0, 0], [0, 0, 0, -2]])
+    x = torch.tensor(
+        [
+            [1, 1, 5, -1],  # Wx = (2, 2), sqrt(8 + 1) = 3, ∂ℓ/∂x = (2, 2, 0, -4) / 3
+            [3, 0, 0, 0],  # Wx = (3, 0), sqrt(9 + 1) = √10, ∂ℓ/∂x = (3, 3, 0, 0) / √10
+        ],
+        dtype=torch.float64,
+    ).view(2, 2, 1, 2)
+    scores, maps = hsc_scores_and_gradient_heatmaps(net, x)
+    torch.testing.assert_close(scores, torch.tensor([3 - 1, math.sqrt(10) - 1], dtype=torch.float64))
+    torch.testing.assert_close(hsc_gradient_heatmaps(net, x), maps)
+    # |grad| summed over the 2 channels per pixel: pixel 0 = |c0p0| + |c1p0|, pixel 1 = |c0p1| + |c1p1|.
+    expected = torch.tensor([[2 / 3 + 0, 2 / 3 + 4 / 3], [3 / math.sqrt(10), 3 / math.sqrt(10)]], dtype=torch.float64)
+    assert maps.shape == (2, 1, 1, 2)
+    torch.testing.assert_close(maps.view(2, 2), expected)
+
+
+def test_gradient_heatmaps_leave_parameter_grads_and_inputs_alone() -> None:
+    net = _linear_net([[1, 2, 3, 4]])
+    weight = net[1].weight
+    weight.grad = torch.full_like(weight, 7.0)
+    x = torch.ones(1, 2, 1, 2, dtype=torch.float64)
+    with torch.no_grad():  # works where evaluation loops usually run
+        maps = hsc_gradient_heatmaps(net, x)
+    assert torch.equal(weight.grad, torch.full_like(weight, 7.0))
+    assert not x.requires_grad and x.grad is None
+    assert not maps.requires_grad
+    # ‖φ‖² = 100 → ∂ℓ/∂x = 10·(1, 2, 3, 4)/√101; pixel sums 1+3 and 2+4.
+    torch.testing.assert_close(maps.view(2), torch.tensor([40, 60], dtype=torch.float64) / math.sqrt(101))
+
+
+def test_batched_gradients_equal_per_sample_gradients() -> None:
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = build_baseline_network("CNN28").double().eval()
+    x = torch.randn(3, 1, 28, 28, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    batched = hsc_gradient_heatmaps(net, x)
+    single = torch.cat([hsc_gradient_heatmaps(net, x[i : i + 1]) for i in range(3)])
+    assert batched.shape == (3, 1, 28, 28) and batched.sum() > 0
+    torch.testing.assert_close(batched, single)
+
+
+def test_reconstruction_heatmaps_by_hand() -> None:
+    inputs = torch.zeros(1, 2, 2, 2)
+    inputs[0, :, 0, 0] = torch.tensor([1.0, 3.0])
+    inputs[0, :, 1, 1] = torch.tensor([-2.0, 0.0])
+    recon = torch.zeros_like(inputs)
+    recon[0, 0, 0, 1] = 0.5
+    maps = reconstruction_heatmaps(recon, inputs)
+    # (1² + 3²)/2 = 5, (0.5² + 0²)/2 = 0.125, (2² + 0²)/2 = 2, 0.
+    assert torch.equal(maps, torch.tensor([[[[5.0, 0.125], [0.0, 2.0]]]]))
+
+
+def test_reconstruction_heatmaps_of_an_ae() -> None:
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = build_baseline_network("AE28").eval()
+    x = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        maps = reconstruction_heatmaps(net(x), x)
+    assert maps.shape == (2, 1, 28, 28)
+    # The per-pixel maps average to the AE's per-sample score (mean squared error over C, H, W).
+    torch.testing.assert_close(maps.mean(dim=(1, 2, 3)), (net(x) - x).pow(2).mean(dim=(1, 2, 3)))
+
+
+def test_reconstruction_shape_mismatch_is_rejected() -> None:
+    with pytest.raises(ValueError, match="inputs' shape"):
+        reconstruction_heatmaps(torch.zeros(1, 1, 28, 28), torch.zeros(1, 1, 32, 32))
+
+
+def test_blur_turns_a_delta_into_the_normalised_gaussian() -> None:
+    size, k, sigma = 21, 7, 1.5
+    maps = torch.zeros(2, 1, size, size, dtype=torch.float64)
+    maps[0, 0, 10, 10] = 1.0
+    maps[1, 0, 8, 12] = 3.0
+    out = blur_heatmaps(maps, k, sigma)
+    g = gaussian_kernel_1d(k, sigma).double()
+    kernel = torch.outer(g, g) / g.sum() ** 2
+    assert out.shape == maps.shape
+    torch.testing.assert_close(out.sum(dim=(1, 2, 3)), torch.tensor([1.0, 3.0], dtype=torch.float64))
+    torch.testing.assert_close(out[0, 0, 7:14, 7:14], kernel)
+    torch.testing.assert_close(out[1, 0, 5:12, 9:16], 3 * kernel)
+    assert out[0, 0, 10, 10] == out[0].max()  # peak stays at the delta
+
+
+def test_blur_keeps_constant_maps_and_smooths_every_channel() -> None:
+    const = torch.full((1, 3, 9, 9), 2.5)
+    torch.testing.assert_close(blur_heatmaps(const, 5, 2.0), const)  # reflected borders: no dark rim
+    tiny = torch.full((1, 1, 3, 3), 4.0)  # too small to reflect a 7-tap kernel: edges replicate
+    torch.testing.assert_close(blur_heatmaps(tiny, 7, 2.0), tiny)
+    noisy = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert blur_heatmaps(noisy, 5, 2.0).std() < noisy.std()
+
+
+@pytest.mark.parametrize(("kernel_size", "sigma"), [(4, 1.0), (0, 1.0), (5, 0.0)])
+def test_blur_rejects_bad_kernels(kernel_size: int, sigma: float) -> None:
+    with pytest.raises(ValueError, match="kernel_size|std"):
+        blur_heatmaps(torch.zeros(1, 1, 8, 8), kernel_size, sigma)
+
+
+def test_blur_kernel_size_is_the_odd_receptive_field() -> None:
+    # Extents from the method reference §3.1; even ones lose a pixel as in the original.
+    assert blur_kernel_size("FCDD_CNN28_W") == 15  # r 16
+    assert blur_kernel_size("FCDD_CNN32_S") == 17  # r 18
+    assert blur_kernel_size("FCDD_CNN32_LW3K") == 21  # r 22
+    assert blur_kernel_size("FCDD_CNN224") == 59  # r 59, already odd
+    assert blur_kernel_size("FCDD_CNN224_VGG_F") == 61  # r 62
+    assert blur_kernel_size("CNN32") == 17  # a baseline name stands for its FCDD counterpart
+    assert blur_kernel_size("AE224_VGG_NOPT") == 61
+    for name in list_networks():
+        with torch.device("meta"):  # only the receptive field is needed, not the weights
+            extent = build_network(name, pretrained=False).receptive_field.extent
+        assert blur_kernel_size(name) % 2 == 1 and extent - 1 <= blur_kernel_size(name) <= extent
+
+
+def test_blur_kernel_size_unknown_name() -> None:
+    with pytest.raises(ValueError, match="did you mean FCDD_CNN28_W"):
+        blur_kernel_size("FCDD_CNN28W")
+
+
+def test_blurred_gradient_heatmaps_end_to_end() -> None:
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = build_baseline_network("CNN28").eval()
+    x = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(4))
+    raw: Tensor = hsc_gradient_heatmaps(net, x)
+    blurred = blur_heatmaps(raw, blur_kernel_size(net.fcdd_counterpart), 1.2)
+    assert blurred.shape == raw.shape and torch.isfinite(blurred).all()
+    assert blurred.std() < raw.std()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 from fcdd.config import AnomalyConfig, DataConfig, HeatmapConfig, NetworkConfig, OptimConfig, RunConfig
+from fcdd.data.imagenet_classes import VOC_CLASS_WORDS
 
 PRESETS: dict[str, RunConfig] = {
     # run_fmnist: FCDD_CNN28_W, OE from CIFAR-100, SGD 1e-2, lambda 0.98, 400 epochs.
@@ -68,29 +69,7 @@ PRESETS: dict[str, RunConfig] = {
         anomalies=AnomalyConfig(
             supervise_mode="noise",
             noise_mode="imagenet",
-            exclude_words=(
-                "person",
-                "bird",
-                "cat",
-                "cow",
-                "dog",
-                "horse",
-                "sheep",
-                "aeroplane",
-                "bicycle",
-                "boat",
-                "bus",
-                "car",
-                "motorbike",
-                "train",
-                "bottle",
-                "chair",
-                "table",
-                "plant",
-                "sofa",
-                "tv",
-                "monitor",
-            ),
+            exclude_words=VOC_CLASS_WORDS,
         ),
         network=NetworkConfig(name="FCDD_CNN224_VGG_NOPT"),
         optim=OptimConfig(

@@ -79,13 +79,13 @@ def run(
     """
     out = Path(out_dir).resolve()
     runtime = resolve_runtime(config.device, config.precision)
+    state = _initial_state(config, runtime)  # first: a wrong network fails before any slow loading
     supervision = prepare_supervision(config, _load_data(config), runtime.device)
     validation = None
     if config.data.validation_fraction > 0:
         data, validation = _split_validation(config, supervision)
         supervision = dataclasses.replace(supervision, data=data)
     data, supervisor = supervision.data, supervision.supervisor
-    state = _initial_state(config, runtime)
     _check_input_shape(state.net, data, config)
     snapshot = out / "snapshot.pt"
     if resume and snapshot.exists():

@@ -65,13 +65,14 @@ def anomaly_source(config: RunConfig, data: ADData, device: torch.device, real_p
         return real_pool.to(device)
     if a.noise_mode in NEEDS_OE_FOLDER and not a.oe_folder:
         raise ValueError(f"--noise-mode {a.noise_mode} needs --oe-folder DIR (the folder of its images)")
+    # The seed only picks the subset of a limited pool: without a limit all seeds share one pool.
     return _cached_pool(
         a.noise_mode,
         a.oe_folder,
         config.data.data_dir,
         data.raw_shape,
         a.oe_limit,
-        config.seed,
+        config.seed if a.oe_limit is not None else 0,
         config.data.download,
         a.exclude_words,
     ).to(device)
@@ -90,7 +91,7 @@ def _cached_pool(
 ) -> OutlierPool:
     # Every class and seed of a benchmark process shares its OE pool: decode once.
     if mode == "folder":
-        return load_folder_pool(str(folder), shape, limit=limit, seed=seed if limit is not None else 0)
+        return load_folder_pool(str(folder), shape, limit=limit, seed=seed)
     if mode == "cifar100":
         return load_cifar100_pool(data_dir or ".", shape, limit=limit, seed=seed, download=download)
     from fcdd.anomalies.oe_sources import load_emnist_pool, load_imagenet1k_val_pool, load_imagenet22k_pool

@@ -9,7 +9,7 @@ Anomaly sources share one signature, :data:`AnomalySource`: synthetic noise mode
 from __future__ import annotations
 
 from fcdd.anomalies.noise import NOISE_MODES, AnomalySource, get_noise_mode
-from fcdd.anomalies.offline import OfflineBatcher, OfflineSet, make_offline_training_set
+from fcdd.anomalies.offline import OfflineSet, make_offline_training_set
 from fcdd.anomalies.outlier_exposure import OutlierPool, load_cifar100_pool, load_folder_pool
 from fcdd.anomalies.supervisor import SUPERVISE_MODES, OnlineSupervisor, SupervisedBatch, pool_from_train_anomalies
 
@@ -17,7 +17,6 @@ __all__ = [
     "NOISE_MODES",
     "SUPERVISE_MODES",
     "AnomalySource",
-    "OfflineBatcher",
     "OfflineSet",
     "OnlineSupervisor",
     "OutlierPool",

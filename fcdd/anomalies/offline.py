@@ -18,10 +18,9 @@ Differences from the original, on purpose:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 import torch
 from torch import Tensor
@@ -183,30 +182,3 @@ def make_offline_training_set(
                 maps[rows] = (images[rows] != nominal).any(dim=1, keepdim=True).to(torch.uint8)
     labels = torch.arange(2 * n, device=device).ge(n).long()  # N zeros, then N ones
     return OfflineSet(images, labels, maps)
-
-
-class OfflineBatcher:
-    """Shuffled batches of (image, label, map) triples from an :class:`OfflineSet`, preprocessed.
-
-    A drop-in for the online ``Batcher`` (same ``epoch`` contract): no supervisor runs, the
-    anomalies are already in the set. Keep the set on the generator's device.
-    """
-
-    def __init__(self, data: OfflineSet, preprocessing: Any, batch_size: int) -> None:
-        if batch_size < 1:
-            raise ValueError(f"`batch_size` must be >= 1, got {batch_size}")
-        self.data = data
-        self.preprocessing = preprocessing
-        self.batch_size = batch_size
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.data) / self.batch_size)
-
-    def epoch(self, generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor, Tensor | None]]:
-        """Yield (inputs, labels, gt_maps float or None) for one pass over the set in a random order."""
-        order = torch.randperm(len(self.data), generator=generator, device=generator.device)
-        for start in range(0, len(order), self.batch_size):
-            pick = order[start : start + self.batch_size].to(self.data.images.device)
-            maps = None if self.data.gt_maps is None else self.data.gt_maps[pick].float()
-            inputs, maps = self.preprocessing.train(self.data.images[pick].float(), generator, maps)
-            yield inputs, self.data.labels[pick], maps

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fcdd.anomalies import OfflineBatcher, OfflineSet, OutlierPool, make_offline_training_set
+from fcdd.anomalies import OfflineSet, OutlierPool, make_offline_training_set
 from fcdd.anomalies.offline import BRIGHTNESS_THRESHOLD, balanced_indices, malform_offline
 from fcdd.data.preprocess import Preprocessing
+from fcdd.training import Batcher
 from tests.fcdd.supervision_fixtures import (
     POOL_VALUES,
     SHAPE,
@@ -143,11 +144,11 @@ def test_errors() -> None:
         OfflineSet(x, torch.zeros(3, dtype=torch.long), None)
 
 
-def test_offline_batcher_yields_every_triple_once_per_epoch() -> None:
+def test_offline_set_through_the_batcher_yields_every_triple_once_per_epoch() -> None:
     c, h, w = SHAPE
     data = _make("malformed_normal_gt", n=21)
     pre = Preprocessing("none", (c, h, w), (0.0,), (1 / 255,))  # identity: inputs are the raw 0..255 values
-    batcher = OfflineBatcher(data, pre, batch_size=8)
+    batcher = Batcher(data.images, None, pre, 8, labels=data.labels, maps=data.gt_maps)
     assert len(batcher) == 6
     seen_images, seen_labels, seen_maps = [], [], []
     for inputs, labels, maps in batcher.epoch(gen(2)):

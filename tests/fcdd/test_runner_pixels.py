@@ -1,0 +1,96 @@
+"""End to end on data with pixel ground truth (a tiny MVTec tree) and with the baseline objectives."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fcdd.cli import main
+from fcdd.presets import get_preset
+from fcdd.runner import run
+from tests.fcdd.mvtec_fixtures import write_tree
+
+
+@pytest.fixture
+def mvtec_config(tmp_path):
+    root = write_tree(tmp_path / "mvtec")
+    return get_preset("mvtec").replace(
+        **{
+            "data.data_dir": str(root),
+            "data.image_size": 32,
+            "data.epoch_repeats": 2,
+            "network.name": "FCDD_CNN32",
+            "optim.epochs": 1,
+            "optim.batch_size": 4,
+            "heatmap.n_samples": 2,
+            "heatmap.gauss_std": 4.0,
+            "device": "cpu",
+        }
+    )
+
+
+def test_mvtec_reports_pixel_and_max_score_auc(mvtec_config, tmp_path):
+    result = run(mvtec_config, tmp_path / "run")
+    m = result.metrics
+    assert 0 <= m["pixel_auc"] <= 1 and 0 <= m["max_score_auc"] <= 1
+    # 7 test images of 48 x 32 pixels at the masks' original resolution; 5 defect squares of 16 x 16
+    assert (m["pixels"], m["anomalous_pixels"]) == (7 * 48 * 32, 5 * 16 * 16)
+    assert (result.out_dir / "pixel_roc.png").is_file()
+    assert m["n_train"] == 4 and m["n_test"] == 7
+
+
+def test_semi_supervised_mvtec_gt_removes_its_anomalies_from_the_test_set(mvtec_config, tmp_path):
+    cfg = mvtec_config.replace(
+        **{"anomalies.supervise_mode": "noise", "anomalies.noise_mode": "mvtec_gt", "anomalies.oe_limit": 1}
+    )
+    m = run(cfg, tmp_path / "run").metrics
+    assert m["removed_test_anomalies"] == 2  # one per defect type
+    assert m["n_test"] == 5 and m["n_test_anomalous"] == 3
+
+
+def test_offline_supervision_trains(mvtec_config, tmp_path):
+    m = run(mvtec_config.replace(**{"anomalies.offline": True}), tmp_path / "run").metrics
+    assert m["epochs"] == 1 and 0 <= m["auc"] <= 1
+
+
+def test_baselines_flag_runs_hsc_and_ae(tiny_fmnist, tmp_path, capsys):
+    out = tmp_path / "res"
+    args = [
+        "train",
+        "--preset",
+        "fmnist",
+        "--data-dir",
+        str(tiny_fmnist),
+        "--classes",
+        "0",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--noise-mode",
+        "confetti",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out",
+        str(out),
+        "--baselines",
+    ]
+    assert main(args) == 0
+    for name, objective, net in (
+        ("res", "fcdd", "FCDD_CNN28_W"),
+        ("res_hsc", "hsc", "CNN28_W"),
+        ("res_ae", "ae", "AE28"),
+    ):
+        config = json.loads((tmp_path / name / "normal_0" / "it_0" / "config.json").read_text())
+        assert (config["objective"], config["network"]["name"]) == (objective, net)
+        assert (tmp_path / name / "summary.csv").is_file()
+    ae = json.loads((tmp_path / "res_ae" / "normal_0" / "it_0" / "config.json").read_text())
+    assert ae["anomalies"]["supervise_mode"] == "unsupervised" and ae["heatmap"]["blur"] is True
+
+
+def test_fcdd_net_with_baseline_objective_names_the_counterpart(tiny_fmnist, tmp_path):
+    cfg = get_preset("fmnist").replace(objective="hsc", **{"data.data_dir": str(tiny_fmnist), "device": "cpu"})
+    with pytest.raises(ValueError, match="needs CNN28_W"):
+        run(cfg, tmp_path / "run")

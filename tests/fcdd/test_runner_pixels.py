@@ -94,3 +94,19 @@ def test_fcdd_net_with_baseline_objective_names_the_counterpart(tiny_fmnist, tmp
     cfg = get_preset("fmnist").replace(objective="hsc", **{"data.data_dir": str(tiny_fmnist), "device": "cpu"})
     with pytest.raises(ValueError, match="needs CNN28_W"):
         run(cfg, tmp_path / "run")
+
+
+def test_mask_size_mismatch_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    root = write_tree(tmp_path / "mvtec")
+    first_category = sorted(p for p in root.iterdir() if p.is_dir())[0]  # class 0
+    mask = sorted(first_category.rglob("*_mask.png"))[0]
+    Image.fromarray(np.zeros((5, 7), dtype=np.uint8)).save(mask)
+    out = tmp_path / "out"
+    code = main(["train", "--preset", "mvtec", "--data-dir", str(root), "--classes", "0", "--net", "FCDD_CNN32",
+                 "--image-size", "32", "--epochs", "1", "--device", "cpu", "--quiet", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and mask.name in err[0]
+    assert not out.exists()

@@ -45,6 +45,11 @@ _OVERRIDES: list[tuple[str, str, dict[str, Any]]] = [
     ("--anomaly-p", "anomalies.p", {"type": float, "help": "probability a training sample is replaced by an anomaly"}),
     ("--epochs", "optim.epochs", {"type": int}),
     ("--batch-size", "optim.batch_size", {"type": int}),
+    (
+        "--micro-batch-size",
+        "optim.micro_batch_size",
+        {"type": int, "help": "forward/backward in chunks of this size (bounds memory)"},
+    ),
     ("--optimizer", "optim.optimizer", {"choices": OPTIMIZERS}),
     ("--lr", "optim.lr", {"type": float, "help": "learning rate"}),
     ("--weight-decay", "optim.weight_decay", {"type": float}),

@@ -117,6 +117,9 @@ class OptimConfig:
     gamma: float = 0.98
     milestones: tuple[int, ...] = ()
     batch_size: int = 128
+    # Forward/backward in chunks of this many samples, gradients summed: bounds activation memory
+    # (the original's MVTec batch is 16 x 8 accumulated). None: the whole batch at once.
+    micro_batch_size: int | None = None
     epochs: int = 400
 
     def __post_init__(self) -> None:
@@ -126,6 +129,8 @@ class OptimConfig:
         _positive("weight_decay", self.weight_decay, allow_zero=True)
         _positive("gamma", self.gamma)
         _positive("batch_size", self.batch_size)
+        if self.micro_batch_size is not None:
+            _positive("micro_batch_size", self.micro_batch_size)
         _positive("epochs", self.epochs, allow_zero=True)
         object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
         if self.scheduler == "milestones" and not self.milestones:

@@ -41,7 +41,14 @@ PRESETS: dict[str, RunConfig] = {
         anomalies=AnomalyConfig(supervise_mode="malformed_normal", noise_mode="confetti"),
         network=NetworkConfig(name="FCDD_CNN224_VGG_F"),
         optim=OptimConfig(
-            optimizer="sgd", lr=1e-3, weight_decay=1e-4, scheduler="lambda", gamma=0.985, batch_size=128, epochs=200
+            optimizer="sgd",
+            lr=1e-3,
+            weight_decay=1e-4,
+            scheduler="lambda",
+            gamma=0.985,
+            batch_size=128,
+            micro_batch_size=16,
+            epochs=200,
         ),
         heatmap=HeatmapConfig(gauss_std=12.0, quantile=0.99),
     ),

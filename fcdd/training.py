@@ -157,10 +157,26 @@ class Batcher:
             yield inputs, labels, gt_maps
 
 
+def _chunks(size: int, micro_batch_size: int | None) -> list[slice]:
+    step = size if not micro_batch_size else micro_batch_size
+    return [slice(start, start + step) for start in range(0, size, step)]
+
+
 def train_epoch(
-    state: TrainState, batcher: Batcher, runtime: Runtime, *, scorer: Scorer, progress: Any = None
+    state: TrainState,
+    batcher: Batcher,
+    runtime: Runtime,
+    *,
+    scorer: Scorer,
+    micro_batch_size: int | None = None,
+    progress: Any = None,
 ) -> dict[str, float]:
-    """One pass over the training data; returns loss statistics and the number of images seen."""
+    """One pass over the training data; returns loss statistics and the number of images seen.
+
+    With ``micro_batch_size``, each batch's forward and backward run in chunks whose gradients add
+    up to the whole batch's (the loss is a mean over samples), so activation memory is bounded by
+    the chunk. BatchNorm then normalises each chunk with its own statistics.
+    """
     net, optimizer = state.net, state.optimizer
     net.train()
     sums = torch.zeros(2, dtype=torch.float64, device=runtime.device)  # loss sums: nominal, anomalous
@@ -168,11 +184,14 @@ def train_epoch(
     for inputs, labels, gt_maps in batcher.epoch(state.generator):
         if runtime.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
-        with autocast_context(runtime.device, runtime.autocast_dtype):
-            losses = scorer.losses(net, inputs, labels, gt_maps)
-        loss = losses.mean()
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        parts = []
+        for part in _chunks(len(inputs), micro_batch_size):
+            with autocast_context(runtime.device, runtime.autocast_dtype):
+                chunk = scorer.losses(net, inputs[part], labels[part], None if gt_maps is None else gt_maps[part])
+            (chunk.sum() / len(inputs)).backward()
+            parts.append(chunk.detach())
+        losses = torch.cat(parts)
         optimizer.step()
         # Accumulate on the device: no host sync per step.
         anomalous = labels.bool()
@@ -200,6 +219,7 @@ def fit(
     *,
     epochs: int,
     scorer: Scorer,
+    micro_batch_size: int | None = None,
     on_epoch_end: EpochCallback | None = None,
     evaluate: Callable[[], dict[str, float]] | None = None,
     eval_every: int = 0,
@@ -221,7 +241,7 @@ def fit(
             disable=not show_progress,
             unit="batch",
         ) as bar:
-            stats = train_epoch(state, batcher, runtime, scorer=scorer, progress=bar)
+            stats = train_epoch(state, batcher, runtime, scorer=scorer, micro_batch_size=micro_batch_size, progress=bar)
         state.scheduler.step()
         seconds = time.perf_counter() - started
         state.epoch += 1

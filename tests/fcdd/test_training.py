@@ -36,3 +36,27 @@ def test_sgd_is_nesterov_with_l2():
     assert isinstance(
         make_optimizer([torch.nn.Parameter(torch.zeros(1))], OptimConfig(optimizer="adam")), torch.optim.Adam
     )
+
+
+def test_micro_batches_give_the_whole_batch_update():
+    # Without BatchNorm, chunked backward passes must sum to exactly the whole batch's gradient.
+    from fcdd.anomalies import OnlineSupervisor
+    from fcdd.data import Preprocessing
+    from fcdd.scoring import FCDDScorer
+    from fcdd.training import Batcher, Runtime, TrainState, train_epoch
+
+    def state() -> TrainState:
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.LeakyReLU(), torch.nn.Conv2d(4, 1, 1))
+        opt = make_optimizer(net.parameters(), OptimConfig(lr=0.1))
+        return TrainState(net, opt, make_scheduler(opt, OptimConfig()), torch.Generator().manual_seed(1))
+
+    images = torch.randint(0, 255, (12, 1, 8, 8), generator=torch.Generator().manual_seed(2), dtype=torch.uint8)
+    pre = Preprocessing("none", (1, 8, 8), (0.0,), (255.0,))
+    batcher = Batcher(images, OnlineSupervisor("unsupervised", None), pre, 12)
+    whole, chunked = state(), state()
+    a = train_epoch(whole, batcher, Runtime(torch.device("cpu")), scorer=FCDDScorer(1.0))
+    b = train_epoch(chunked, batcher, Runtime(torch.device("cpu")), scorer=FCDDScorer(1.0), micro_batch_size=5)
+    assert a["loss"] == pytest.approx(b["loss"], rel=1e-6)
+    for p, q in zip(whole.net.parameters(), chunked.net.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-6)

@@ -63,11 +63,14 @@ def run_benchmark(
     plan_only: bool = False,
     check_resources: bool = True,
     report: bool = True,
+    remote_storage: str | None = None,
 ) -> dict[str, Any]:
     """Run every trial of ``spec`` not yet finished in ``out``; return counts and the report files.
 
     Rerunning with the same ``out`` resumes: trials whose id has an "ok" row in the results store
-    are skipped, interrupted ones continue from their last epoch checkpoint.
+    are skipped, interrupted ones continue from their last epoch checkpoint. With
+    ``remote_storage`` (an object-store URI) the run folders live there instead of a shared
+    folder; the driver copies finished ones into ``out`` for the report.
     """
     out = Path(out).expanduser().resolve()
     trials = expand(spec)
@@ -78,6 +81,11 @@ def run_benchmark(
         return {"trials": len(trials), "done": len(done & {t.trial_id for t in trials}), "ran": 0}
     todo = [t for t in trials if t.trial_id not in done]
     names = class_names(spec)
+    remote = None
+    if remote_storage:
+        from tune.remote import check_storage
+
+        remote = check_storage(remote_storage)  # a bad URI fails before Ray starts
     if todo:
         from tune import ray_backend
 
@@ -89,7 +97,13 @@ def run_benchmark(
         if done:
             log.info("resuming %s: %d of %d trials already finished", out, len(trials) - len(todo), len(trials))
         ray_backend.run_benchmark_trials(
-            todo, out, benchmark=spec.name, resources=spec.resources, max_failures=spec.max_failures, class_names=names
+            todo,
+            out,
+            benchmark=spec.name,
+            resources=spec.resources,
+            max_failures=spec.max_failures,
+            class_names=names,
+            storage=remote_storage,
         )
     else:
         log.info("all %d trials of %s already finished", len(trials), out)
@@ -100,6 +114,8 @@ def run_benchmark(
             from tune.report import build_report
 
             files = build_report(out, paper_auc=PAPER_AUC, title=f"fcdd benchmark {spec.name}")
+        if remote is not None:
+            remote.push_results(out)
     ids = {t.trial_id for t in trials}
     rows = [r for r in store.rows() if r["trial_id"] in ids] if (out / "trials.jsonl").exists() else []
     return {
@@ -133,6 +149,7 @@ def run_search(
     address: str | None = None,
     max_concurrent: int | None = None,
     check_resources: bool = True,
+    remote_storage: str | None = None,
 ) -> dict[str, Any]:
     """Optuna search on the validation split, then the best setting over all classes × seeds on the test split.
 
@@ -144,6 +161,10 @@ def run_search(
     from tune.search import overrides_from_params, search_base_config
 
     out = Path(out).expanduser().resolve()
+    if remote_storage:
+        from tune.remote import check_storage
+
+        check_storage(remote_storage)  # a bad URI fails before anything is created
     out.mkdir(parents=True, exist_ok=True)
     url = _study_storage_url(spec, out)
     study = optuna.create_study(study_name=spec.name, storage=url, direction="maximize", load_if_exists=True)
@@ -183,6 +204,7 @@ def run_search(
             sampler_seed=spec.search.sampler_seed + finished,
             class_names=names,
             max_concurrent=concurrency,
+            remote_storage=f"{remote_storage.rstrip('/')}/search" if remote_storage else None,
         )
     study = optuna.load_study(study_name=spec.name, storage=url)
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
@@ -196,7 +218,14 @@ def run_search(
     )
     log.info("best validation AUC %.4f with %s", best.value, overrides)
     best_spec = with_changes(spec, settings=(("best", tuple(sorted(overrides.items()))),))
-    summary = run_benchmark(best_spec, out / "best", address=address, check_resources=check_resources, report=False)
+    summary = run_benchmark(
+        best_spec,
+        out / "best",
+        address=address,
+        check_resources=check_resources,
+        report=False,
+        remote_storage=f"{remote_storage.rstrip('/')}/best" if remote_storage else None,
+    )
     from tune.report import build_report
 
     summary["report"] = build_report(

@@ -27,6 +27,11 @@ def _add_spec_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", type=Path, help="results folder (default results/<name>); rerunning resumes it")
     p.add_argument("--address", help="Ray cluster address (default: the cluster of `ray job submit`, else a local Ray)")
+    p.add_argument(
+        "--remote-storage",
+        help="object-store URI (s3://bucket/path, gs://...) for run folders when the nodes share no folder; "
+        "--out then only holds the driver's results and report",
+    )
     p.add_argument("--cpus-per-trial", type=float, help="CPUs per trial (default 1)")
     p.add_argument("--gpus-per-trial", type=float, help="GPUs per trial; fractions share a GPU (default 0)")
     p.add_argument("--max-failures", type=int, help="retries of a failing trial (default 1)")
@@ -114,7 +119,12 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     spec = build_spec(args)
     out = _out_dir(args, spec)
     summary = run_benchmark(
-        spec, out, address=args.address, plan_only=args.plan_only, check_resources=not args.skip_resource_check
+        spec,
+        out,
+        address=args.address,
+        plan_only=args.plan_only,
+        check_resources=not args.skip_resource_check,
+        remote_storage=args.remote_storage,
     )
     if args.plan_only:
         return 0
@@ -145,6 +155,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         address=args.address,
         max_concurrent=args.max_concurrent,
         check_resources=not args.skip_resource_check,
+        remote_storage=args.remote_storage,
     )
     print(f"best validation AUC {summary['best_value']:.4f}: {summary['best_params']}")
     print(read_results_summary(out / "best"), end="")

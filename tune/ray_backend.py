@@ -25,6 +25,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from fcdd.config import RunConfig
 from tune.plan import TrialSpec
+from tune.remote import RemoteRuns, scratch_dir
 from tune.resources import check_placement
 from tune.search import search_trial, suggest
 from tune.spec import Resources
@@ -67,24 +68,40 @@ def _report_epoch(report: Any) -> None:
     tune.report(metrics)
 
 
-def _run_trial(trial: TrialSpec, out: str, threads: int) -> None:
-    """Run one trial inside a Ray worker and report its final metrics."""
+def _run_trial(trial: TrialSpec, out: str, threads: int, storage: str | None = None) -> None:
+    """Run one trial inside a Ray worker and report its final metrics.
+
+    With ``storage`` (an object-store URI), the run folder lives in node-local scratch space and is
+    synced with ``<storage>/runs/...``: pulled first (resume), pushed after every epoch and at the end.
+    """
     import torch
 
     from fcdd.runner import run
 
     torch.set_num_threads(max(1, threads))
-    run_dir = trial.run_dir(out)
+    on_epoch: Callable[[Any], None] = _report_epoch
+    if storage:
+        remote, relative = RemoteRuns(storage), trial.run_dir(Path(".")).as_posix()
+        run_dir = scratch_dir(trial.trial_id)
+        remote.pull(relative, run_dir)
+
+        def on_epoch(report: Any) -> None:
+            remote.push(run_dir, relative)  # the epoch's checkpoint survives losing this node
+            _report_epoch(report)
+    else:
+        run_dir = trial.run_dir(out)
     started = time.time()
     try:
-        result = run(trial.run_config(), run_dir, on_epoch_end=_report_epoch)
+        result = run(trial.run_config(), run_dir, on_epoch_end=on_epoch)
+        if storage:
+            remote.push(run_dir, relative)
     finally:
         if torch.cuda.is_available():  # actors are reused: hand cached GPU memory back for the next trial
             torch.cuda.empty_cache()
     final = {k: v for k, v in result.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     final.update(
         epoch=result.metrics["epochs"],
-        run_dir=str(run_dir),
+        run_dir=str(trial.run_dir(out)),
         node=socket.gethostname(),
         started_unix=started,
         trial_seconds=time.time() - started,
@@ -95,16 +112,17 @@ def _run_trial(trial: TrialSpec, out: str, threads: int) -> None:
 
 def benchmark_trainable(config: dict[str, Any]) -> None:
     """Ray trainable of `fcdd benchmark`: one planned trial."""
-    _run_trial(TrialSpec.from_dict(config["trial"]), config["out"], config["threads"])
+    _run_trial(TrialSpec.from_dict(config["trial"]), config["out"], config["threads"], config.get("storage"))
 
 
 def search_trainable(config: dict[str, Any]) -> None:
     """Ray trainable of `fcdd tune`: the search base config plus the parameters Optuna sampled."""
     params = {k: v for k, v in config.items() if k not in _SEARCH_CONSTANTS}
-    _run_trial(search_trial(RunConfig.from_flat(config["base"]), params), config["out"], config["threads"])
+    trial = search_trial(RunConfig.from_flat(config["base"]), params)
+    _run_trial(trial, config["out"], config["threads"], config.get("storage"))
 
 
-_SEARCH_CONSTANTS = ("base", "out", "threads")
+_SEARCH_CONSTANTS = ("base", "out", "threads", "storage")
 
 
 class ResultsCallback(tune.Callback):
@@ -118,7 +136,9 @@ class ResultsCallback(tune.Callback):
         resources: Resources,
         total: int,
         describe: Callable[[Any], dict[str, Any]],
+        fetch: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
+        self.fetch = fetch  # brings a finished trial's run folder from remote storage into --out
         self.store = store
         self.benchmark = benchmark
         self.resources = resources
@@ -192,6 +212,8 @@ class ResultsCallback(tune.Callback):
         )
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if self.fetch is not None:
+            self.fetch(self.describe(trial))
         self.store.append(self._row(trial, "ok", None))
         self.finished += 1
         cls = self.describe(trial)["config"].data.normal_class
@@ -238,14 +260,25 @@ def _error_reason(trial: Any) -> str:
     return lines[-1] if lines else str(text)
 
 
-def _run_config(out: Path, name: str, max_failures: int, callbacks: list, stop: dict | None = None) -> tune.RunConfig:
+def _fetcher(out: Path, storage: str | None) -> Callable[[dict[str, Any]], None] | None:
+    if not storage:
+        return None
+    remote = RemoteRuns(storage)
+
+    def fetch(info: dict[str, Any]) -> None:
+        local = Path(info["run_dir"])
+        remote.pull(local.relative_to(out).as_posix(), local)
+
+    return fetch
+
+
+def _run_config(out: Path, name: str, max_failures: int, callbacks: list, storage: str | None = None) -> tune.RunConfig:
     return tune.RunConfig(
         name=name,
-        storage_path=str((out / "ray").resolve()),
+        storage_path=f"{storage.rstrip('/')}/ray" if storage else str((out / "ray").resolve()),
         verbose=0,
         callbacks=callbacks,
         failure_config=tune.FailureConfig(max_failures=max_failures),
-        stop=stop,
     )
 
 
@@ -257,6 +290,7 @@ def run_benchmark_trials(
     resources: Resources,
     max_failures: int,
     class_names: tuple[str, ...],
+    storage: str | None = None,
 ) -> None:
     """Run planned trials as one Tune experiment; every outcome lands in the results store."""
     store = ResultsStore(out)
@@ -272,7 +306,14 @@ def run_benchmark_trials(
             "class_name": class_names[spec.normal_class],
         }
 
-    callback = ResultsCallback(store, benchmark=benchmark, resources=resources, total=len(trials), describe=describe)
+    callback = ResultsCallback(
+        store,
+        benchmark=benchmark,
+        resources=resources,
+        total=len(trials),
+        describe=describe,
+        fetch=_fetcher(out, storage),
+    )
     trainable = tune.with_resources(benchmark_trainable, resources.as_ray())
     tuner = tune.Tuner(
         trainable,
@@ -280,11 +321,12 @@ def run_benchmark_trials(
             "trial": tune.grid_search([t.to_dict() for t in trials]),
             "out": str(out),
             "threads": max(1, int(resources.cpus_per_trial)),
+            "storage": storage,
         },
         # Reused actors keep torch, the decoded dataset and the OE pool loaded between trials:
         # a fresh worker process per trial costs seconds of imports alone.
         tune_config=tune.TuneConfig(reuse_actors=True, trial_dirname_creator=lambda t: t.config["trial"]["trial_id"]),
-        run_config=_run_config(out, f"{benchmark}-{time.strftime('%Y%m%d-%H%M%S')}", max_failures, [callback]),
+        run_config=_run_config(out, f"{benchmark}-{time.strftime('%Y%m%d-%H%M%S')}", max_failures, [callback], storage),
     )
     tuner.fit()
 
@@ -345,14 +387,15 @@ def run_search_trials(
     sampler_seed: int,
     class_names: tuple[str, ...],
     max_concurrent: int,
+    remote_storage: str | None = None,
 ) -> None:
     """Run ``n_trials`` Optuna-sampled trials with early stopping; PRUNED trials are recorded as such."""
-
     epochs = base.optim.epochs
     constants = {
         "base": base.to_flat(),
         "out": str(out),
         "threads": max(1, int(resources.cpus_per_trial)),
+        "storage": remote_storage,
     }
 
     storage = optuna.storages.RDBStorage(storage_url)
@@ -385,7 +428,14 @@ def run_search_trials(
             "class_name": class_names[config.data.normal_class],
         }
 
-    callback = ResultsCallback(store, benchmark=study_name, resources=resources, total=n_trials, describe=describe)
+    callback = ResultsCallback(
+        store,
+        benchmark=study_name,
+        resources=resources,
+        total=n_trials,
+        describe=describe,
+        fetch=_fetcher(out, remote_storage),
+    )
     tuner = tune.Tuner(
         tune.with_resources(search_trainable, resources.as_ray()),
         tune_config=tune.TuneConfig(
@@ -397,6 +447,8 @@ def run_search_trials(
             max_concurrent_trials=max_concurrent,
             reuse_actors=True,
         ),
-        run_config=_run_config(out, f"{study_name}-{time.strftime('%Y%m%d-%H%M%S')}", max_failures, [callback]),
+        run_config=_run_config(
+            out, f"{study_name}-{time.strftime('%Y%m%d-%H%M%S')}", max_failures, [callback], remote_storage
+        ),
     )
     tuner.fit()

@@ -105,8 +105,28 @@ def test_mask_size_mismatch_is_one_line_exit_2_and_writes_nothing(tmp_path, caps
     mask = sorted(first_category.rglob("*_mask.png"))[0]
     Image.fromarray(np.zeros((5, 7), dtype=np.uint8)).save(mask)
     out = tmp_path / "out"
-    code = main(["train", "--preset", "mvtec", "--data-dir", str(root), "--classes", "0", "--net", "FCDD_CNN32",
-                 "--image-size", "32", "--epochs", "1", "--device", "cpu", "--quiet", "--out", str(out)])
+    code = main(
+        [
+            "train",
+            "--preset",
+            "mvtec",
+            "--data-dir",
+            str(root),
+            "--classes",
+            "0",
+            "--net",
+            "FCDD_CNN32",
+            "--image-size",
+            "32",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and mask.name in err[0]
     assert not out.exists()

@@ -172,3 +172,23 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(tiny_fmnist, ti
     assert len(rows) == 6  # no finished trial was written twice
     for tid, r in before.items():
         assert os.stat(os.path.join(r["run_dir"], "metrics.json")).st_mtime_ns == mtimes[tid]
+
+
+def test_run_folders_on_remote_storage(ray_cluster, tiny_fmnist, tiny_oe_folder, tmp_path):
+    # file:// goes through the same pyarrow filesystem layer as s3:// or gs://
+    bucket = tmp_path / "bucket"
+    spec = spec_from_dict(_raw(tiny_fmnist, tiny_oe_folder, classes=[0], seeds=2, name="remote"), n_classes=10)
+    summary = run_benchmark(spec, tmp_path / "out", remote_storage=f"file://{bucket}")
+    assert summary["ok"] == 2
+    for seed in (0, 1):
+        assert (bucket / "runs" / "default" / "normal_0" / f"it_{seed}" / "snapshot.pt").is_file()
+        assert (tmp_path / "out" / "runs" / "default" / "normal_0" / f"it_{seed}" / "scores.npz").is_file()
+    assert (bucket / "report" / "report.html").is_file() and (bucket / "trials.jsonl").is_file()
+    assert "data:image/png;base64," in (tmp_path / "out" / "report" / "report.html").read_text()
+
+
+def test_unusable_remote_storage_fails_before_anything(tiny_fmnist, tiny_oe_folder, tmp_path):
+    spec = spec_from_dict(_raw(tiny_fmnist, tiny_oe_folder, classes=[0]), n_classes=10)
+    with pytest.raises(ValueError, match="--remote-storage nosuch://x: cannot open it"):
+        run_benchmark(spec, tmp_path / "out", remote_storage="nosuch://x")
+    assert not (tmp_path / "out").exists()

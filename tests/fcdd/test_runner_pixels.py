@@ -130,3 +130,33 @@ def test_mask_size_mismatch_is_one_line_exit_2_and_writes_nothing(tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and mask.name in err[0]
     assert not out.exists()
+
+
+def test_imagenet30_and_voc_clever_hans_end_to_end(tmp_path):
+    from tests.fcdd.test_data_imagenet import write_tree as write_imagenet
+    from tests.fcdd.test_data_voc import write_voc
+
+    imagenet = write_imagenet(tmp_path / "imagenet")
+    small = {
+        "data.image_size": 32,
+        "network.name": "FCDD_CNN32",
+        "optim.epochs": 1,
+        "optim.batch_size": 8,
+        "heatmap.n_samples": 2,
+        "device": "cpu",
+    }
+    inet = get_preset("imagenet").replace(
+        **small, **{"data.data_dir": str(imagenet), "anomalies.noise_mode": "confetti"}
+    )
+    m = run(inet, tmp_path / "inet").metrics
+    assert m["n_test"] == 30 * 2 and 0 <= m["auc"] <= 1
+
+    voc_root = write_voc(tmp_path / "voc")
+    voc = get_preset("pascalvoc").replace(
+        **small, **{"data.data_dir": str(voc_root), "anomalies.oe_folder": str(imagenet)}
+    )
+    m = run(voc, tmp_path / "voc_run").metrics
+    assert 0 <= m["auc"] <= 1 and m["n_train"] >= 1
+    # horses are the anomalous side: without outlier exposure there is no nominal side to train on
+    with pytest.raises(ValueError, match="training images are the anomalous side"):
+        run(voc.replace(**{"anomalies.supervise_mode": "unsupervised"}), tmp_path / "voc_bad")

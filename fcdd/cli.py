@@ -23,6 +23,7 @@ _OVERRIDES: list[tuple[str, str, dict[str, Any]]] = [
     ("--data-dir", "data.data_dir", {"help": "dataset root folder"}),
     ("--preprocessing", "data.preprocessing", {"help": "lcnaug1, aug1, lcn, none (default: the dataset's)"}),
     ("--image-size", "data.image_size", {"type": int, "help": "network input side (custom, mvtec, imagenet, voc)"}),
+    ("--channels", "data.channels", {"type": int, "help": "custom folders: 1 = greyscale, 3 = RGB"}),
     ("--epoch-repeats", "data.epoch_repeats", {"type": int, "help": "passes over the training images per epoch"}),
     ("--train-limit", "data.train_limit", {"type": int, "help": "use only N nominal training images"}),
     ("--test-limit", "data.test_limit", {"type": int, "help": "use a seeded subset of N test images"}),

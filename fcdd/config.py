@@ -60,6 +60,7 @@ class DataConfig:
     validation_fraction: float = 0.0  # hold out this share of nominal training images for validation (searches)
     epoch_repeats: int = 1  # passes over the training images per epoch (MVTec: 10, as the original's "enlarge")
     ground_truth_maps: bool = False  # custom folders: read train_maps/ and test_maps/
+    channels: int | None = None  # custom folders: 1 = greyscale, 3 = RGB (default)
 
     def __post_init__(self) -> None:
         _positive("normal_class", self.normal_class, allow_zero=True)

@@ -225,6 +225,7 @@ def _load_data(config: RunConfig) -> ADData:
         d.one_vs_rest,
         d.image_size,
         d.ground_truth_maps,
+        d.channels,
     )
     return subsample(data, d.train_limit, d.test_limit, seed=config.seed)
 
@@ -239,6 +240,7 @@ def _cached_dataset(
     one_vs_rest: bool,
     image_size: int | None,
     ground_truth_maps: bool,
+    channels: int | None,
 ) -> ADData:
     # One process often runs several seeds of a class in a row; decoding once is enough.
     return load_dataset(
@@ -250,6 +252,7 @@ def _cached_dataset(
         one_vs_rest=one_vs_rest,
         image_size=image_size,
         ground_truth_maps=ground_truth_maps,
+        channels=channels,
     )
 
 

@@ -75,6 +75,7 @@ def load_dataset(
     one_vs_rest: bool = False,
     image_size: int | None = None,
     ground_truth_maps: bool = False,
+    channels: int | None = None,
 ) -> ADData:
     """Load dataset ``name`` with ``normal_class`` nominal.
 
@@ -92,6 +93,12 @@ def load_dataset(
         if name != "custom":
             raise ValueError(f"--ground-truth-maps reads train_maps/ and test_maps/ of custom folders, not {name!r}")
         extra["ground_truth_maps"] = True
+    if channels is not None:  # custom folders decode to this many channels (1 = greyscale)
+        if name != "custom":
+            raise ValueError(f"--channels applies to custom folders; {name!r} has a fixed number of channels")
+        if channels not in (1, 3):
+            raise ValueError(f"--channels must be 1 (greyscale) or 3 (RGB), got {channels}")
+        extra["channels"] = channels
     return loader.load(
         path,
         normal_class,

@@ -153,3 +153,22 @@ def test_oe_folder_mode_without_folder_fails_before_writing(config, tmp_path):
     with pytest.raises(ValueError, match="needs --oe-folder"):
         run(config.replace(**{"anomalies.oe_folder": None}), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_custom_greyscale_any_size(tmp_path):
+    _write_custom_tree(tmp_path / "data", size=30)
+    cfg = get_preset("custom").replace(
+        **{
+            "data.data_dir": str(tmp_path / "data"),
+            "data.image_size": 28,
+            "data.channels": 1,
+            "network.name": "FCDD_CNN28",
+            "optim.epochs": 1,
+            "optim.batch_size": 8,
+            "heatmap.n_samples": 2,
+            "device": "cpu",
+        }
+    )
+    result = run(cfg, tmp_path / "run")
+    assert json.loads((result.out_dir / "preprocessing.json").read_text())["raw_shape"][0] == 1
+    assert 0 <= result.metrics["auc"] <= 1

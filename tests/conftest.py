@@ -1,8 +1,9 @@
-"""Shared fixtures: tiny datasets written in their real on-disk formats."""
+"""Shared fixtures: tiny datasets in their real on-disk formats, and one local Ray for every Ray test."""
 
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 from pathlib import Path
 
@@ -51,3 +52,16 @@ def tiny_oe_folder(tmp_path_factory) -> Path:
         pixels = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
         Image.fromarray(pixels).save(folder / f"img{i}.{'png' if i % 2 else 'jpg'}")
     return root
+
+
+# Starting Ray costs seconds: every Ray test shares this one instance.
+@pytest.fixture(scope="session")
+def ray_cluster():
+    import ray
+
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    ray.init(
+        address="local", num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False, configure_logging=False
+    )
+    yield ray
+    ray.shutdown()

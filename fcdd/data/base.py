@@ -130,6 +130,15 @@ def split_one_vs_rest(
     )
 
 
+def fixed_classes(names: tuple[str, ...]) -> ClassesFn:
+    """The ``classes`` function of a dataset whose class names are fixed (``root`` is not read)."""
+
+    def classes(root: Path | None, *, one_vs_rest: bool = True) -> tuple[str, ...]:
+        return names
+
+    return classes
+
+
 class LoadFn(Protocol):
     """Signature every dataset module's ``load`` follows."""
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from fcdd.data.base import ADData, DatasetLoader, split_one_vs_rest
+from fcdd.data.base import ADData, DatasetLoader, fixed_classes, split_one_vs_rest
 from fcdd.data.preprocess import Recipe, build_preprocessing
 
 log = logging.getLogger(__name__)
@@ -136,9 +136,7 @@ def load_arrays(root: str | Path | None, download: bool = False) -> tuple[Tensor
     return train_x, train_y, test_x, test_y
 
 
-def classes(root: Path | None, *, one_vs_rest: bool = True) -> tuple[str, ...]:
-    """The 10 CIFAR-10 class names (fixed; ``root`` is not read)."""
-    return CLASS_NAMES
+classes = fixed_classes(CLASS_NAMES)
 
 
 def load(

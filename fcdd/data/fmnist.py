@@ -7,7 +7,7 @@ from pathlib import Path
 
 from torch import Tensor
 
-from fcdd.data.base import ADData, DatasetLoader, split_one_vs_rest
+from fcdd.data.base import ADData, DatasetLoader, fixed_classes, split_one_vs_rest
 from fcdd.data.idx import read_idx
 from fcdd.data.preprocess import Recipe, build_preprocessing
 
@@ -121,9 +121,7 @@ def load_arrays(root: str | Path | None, download: bool = False) -> tuple[Tensor
     return arrays[0], arrays[1], arrays[2], arrays[3]
 
 
-def classes(root: Path | None, *, one_vs_rest: bool = True) -> tuple[str, ...]:
-    """The 10 Fashion-MNIST class names (fixed; ``root`` is not read)."""
-    return CLASS_NAMES
+classes = fixed_classes(CLASS_NAMES)
 
 
 def load(

@@ -37,7 +37,7 @@ from PIL import Image
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from fcdd.data.base import ADData, DatasetLoader
+from fcdd.data.base import ADData, DatasetLoader, fixed_classes
 from fcdd.data.imagenet_classes import IMAGENET30, IMAGENET30_NAMES
 from fcdd.data.preprocess import Recipe, build_preprocessing
 
@@ -229,9 +229,7 @@ def seeded_sample(files: Sequence[Path], k: int, generator: torch.Generator) -> 
     return [files[i] for i in pick.tolist()]
 
 
-def classes(root: Path | None, *, one_vs_rest: bool = True) -> tuple[str, ...]:
-    """The 30 ImageNet-30 class names (fixed; ``root`` is not read)."""
-    return CLASS_NAMES
+classes = fixed_classes(CLASS_NAMES)
 
 
 def load(

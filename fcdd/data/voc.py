@@ -38,7 +38,7 @@ from typing import Literal
 
 import torch
 
-from fcdd.data.base import ADData, DatasetLoader
+from fcdd.data.base import ADData, DatasetLoader, fixed_classes
 from fcdd.data.folder import decode_images
 from fcdd.data.preprocess import Recipe, build_preprocessing
 
@@ -104,9 +104,7 @@ def has_horse(voc: Path, ids: list[str]) -> torch.Tensor:
     return torch.tensor([CLASS_NAMES[0] in object_names(voc / "Annotations" / f"{i}.xml") for i in ids])
 
 
-def classes(root: Path | None, *, one_vs_rest: bool = True) -> tuple[str, ...]:
-    """The one class, ``("horse",)`` (``root`` is not read)."""
-    return CLASS_NAMES
+classes = fixed_classes(CLASS_NAMES)
 
 
 def load(

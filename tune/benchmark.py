@@ -132,6 +132,35 @@ def _study_storage_url(spec: BenchmarkSpec, out: Path) -> str:
     return spec.search.storage or f"sqlite:///{out / 'study.db'}"
 
 
+def _redacted(url: str) -> str:
+    """The storage URL without its password, for messages and files."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not an SQLAlchemy URL: Optuna will say so itself
+        return url
+
+
+def open_study(name: str, url: str) -> Any:
+    """Create or load the study ``name``; a missing driver or an unreachable server is one clear error."""
+    import optuna
+    import sqlalchemy.exc
+
+    try:
+        return optuna.create_study(study_name=name, storage=url, direction="maximize", load_if_exists=True)
+    except ImportError as error:
+        raise ValueError(
+            f"the study storage {_redacted(url)} needs a database driver that is not installed "
+            f"(pip install 'fcdd[postgres]' for postgresql://): {error}"
+        ) from error
+    except sqlalchemy.exc.OperationalError as error:
+        reason = str(error.orig or error).strip().splitlines()[0]
+        raise ValueError(
+            f"cannot reach the study database {_redacted(url)} ({reason}); start it or fix --storage"
+        ) from error
+
+
 def _fail_zombies(study: Any) -> int:
     """Trials left RUNNING by a killed driver can never finish; mark them FAIL so the count is right."""
     import optuna
@@ -167,7 +196,7 @@ def run_search(
         check_storage(remote_storage)  # a bad URI fails before anything is created
     out.mkdir(parents=True, exist_ok=True)
     url = _study_storage_url(spec, out)
-    study = optuna.create_study(study_name=spec.name, storage=url, direction="maximize", load_if_exists=True)
+    study = open_study(spec.name, url)
     zombies = _fail_zombies(study)
     finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     finished = sum(t.state in finished_states for t in study.get_trials(deepcopy=False))
@@ -175,7 +204,7 @@ def run_search(
     log.info(
         "study %s at %s: %d trials finished, %d to run%s",
         spec.name,
-        url,
+        _redacted(url),
         finished,
         max(remaining, 0),
         f" ({zombies} interrupted trials marked FAIL)" if zombies else "",
@@ -214,7 +243,14 @@ def run_search(
     overrides = overrides_from_params(best.params)
     outputs.write_json(
         out / "best_params.json",
-        {"value": best.value, "params": best.params, "overrides": overrides, "trial_number": best.number},
+        {
+            "value": best.value,
+            "params": best.params,
+            "overrides": overrides,
+            "trial_number": best.number,
+            "study": spec.name,
+            "storage": _redacted(url),  # where `fcdd report` finds the study again (pass --storage if redacted)
+        },
     )
     log.info("best validation AUC %.4f with %s", best.value, overrides)
     best_spec = with_changes(spec, settings=(("best", tuple(sorted(overrides.items()))),))
@@ -231,7 +267,7 @@ def run_search(
     summary["report"] = build_report(
         out / "best", paper_auc=PAPER_AUC, study=study, title=f"fcdd tune {spec.name}: best setting on the test split"
     )
-    summary.update(best_value=best.value, best_params=best.params, study=spec.name, storage=url)
+    summary.update(best_value=best.value, best_params=best.params, study=spec.name, storage=_redacted(url))
     return summary
 
 

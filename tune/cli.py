@@ -169,11 +169,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     results = args.results.expanduser().resolve()
     study = None
-    if (results / "study.db").exists() and (results / "best").is_dir():
-        import optuna
-
-        names = optuna.get_all_study_names(storage=f"sqlite:///{results / 'study.db'}")
-        study = optuna.load_study(study_name=names[0], storage=f"sqlite:///{results / 'study.db'}") if names else None
+    if (results / "best").is_dir() and (results / "best_params.json").exists():
+        study = _load_search_study(results, args.storage)
         results = results / "best"
     if not (results / "trials.jsonl").exists():
         raise CliError(f"{results} holds no trials.jsonl; pass the --out folder of `fcdd benchmark` or `fcdd tune`")
@@ -181,6 +178,25 @@ def _cmd_report(args: argparse.Namespace) -> int:
     for role, path in sorted(files.items()):
         print(f"{role}: {path}")
     return 0
+
+
+def _load_search_study(results: Path, storage: str | None) -> Any:
+    """The study of a `fcdd tune` folder: from --storage, else where best_params.json says, else study.db."""
+    import json
+
+    from tune.benchmark import open_study
+
+    info = json.loads((results / "best_params.json").read_text())
+    url = storage or info.get("storage") or f"sqlite:///{results / 'study.db'}"
+    if "***" in url:
+        raise CliError(f"the study's storage URL had a password ({url}); pass it with --storage")
+    name = info.get("study")
+    if name is None:  # written before best_params.json named its study
+        import optuna
+
+        names = optuna.get_all_study_names(storage=url)
+        name = names[0] if names else None
+    return open_study(name, url) if name else None
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -214,4 +230,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("report", help="(re)build the report of a benchmark or search results folder")
     p.add_argument("results", type=Path, help="the --out folder of `fcdd benchmark` or `fcdd tune`")
+    p.add_argument("--storage", help="Optuna storage URL of a `fcdd tune` study (default: the one it was run with)")
     p.set_defaults(func=_cmd_report)

@@ -23,6 +23,7 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule
 from ray.tune.search.optuna import OptunaSearch
 
+from fcdd import outputs
 from fcdd.config import RunConfig
 from tune.plan import TrialSpec
 from tune.remote import RemoteRuns, scratch_dir
@@ -63,9 +64,14 @@ def _versions() -> dict[str, str]:
     return {"fcdd_version": fcdd.__version__, "torch_version": torch.__version__, "ray_version": ray.__version__}
 
 
+def _node_id() -> str:
+    """The Ray node running this trial: on a cluster every node shares the hostname of its machine or pod."""
+    return ray.get_runtime_context().get_node_id()
+
+
 def _report_epoch(report: Any) -> None:
     metrics = {k: v for k, v in report.to_dict().items() if v is not None}
-    tune.report(metrics)
+    tune.report({**metrics, "node_id": _node_id()})
 
 
 def _run_trial(trial: TrialSpec, out: str, threads: int, storage: str | None = None) -> None:
@@ -103,6 +109,7 @@ def _run_trial(trial: TrialSpec, out: str, threads: int, storage: str | None = N
         epoch=result.metrics["epochs"],
         run_dir=str(trial.run_dir(out)),
         node=socket.gethostname(),
+        node_id=_node_id(),
         started_unix=started,
         trial_seconds=time.time() - started,
         done_marker=1,
@@ -126,7 +133,11 @@ _SEARCH_CONSTANTS = ("base", "out", "threads", "storage")
 
 
 class ResultsCallback(tune.Callback):
-    """Runs in the driver: writes one store row per finished or failed trial and shows progress."""
+    """Runs in the driver: writes one store row per finished or failed trial and shows progress.
+
+    ``<store root>/progress.json`` says, while the benchmark runs, which trials run on which Ray node
+    and at which epoch, plus the counts and the ETA: `watch cat progress.json` on a shared folder.
+    """
 
     def __init__(
         self,
@@ -150,6 +161,7 @@ class ResultsCallback(tune.Callback):
         self.totals: dict[int, int] = {}
         self.failed = 0
         self.finished = 0
+        self.running: dict[str, dict[str, Any]] = {}
 
     def _row(self, trial: Any, status: str, error: str | None) -> dict[str, Any]:
         info = self.describe(trial)
@@ -171,6 +183,7 @@ class ResultsCallback(tune.Callback):
             "cpus": self.resources.cpus_per_trial,
             "gpus": self.resources.gpus_per_trial,
             "node": result.get("node"),
+            "node_id": result.get("node_id"),
             "started_at": datetime.fromtimestamp(started, UTC).isoformat() if started else None,
             "finished_at": datetime.now(UTC).isoformat(),
         }
@@ -182,10 +195,29 @@ class ResultsCallback(tune.Callback):
         row.update({f"config.{k}": v for k, v in config.to_flat().items()})
         return row
 
-    def _progress(self) -> None:
+    def _eta_seconds(self) -> float | None:
         elapsed = time.time() - self.started
-        remaining = self.total - self.finished
-        eta = f"{elapsed / self.finished * remaining:.0f} s" if self.finished else "?"
+        return elapsed / self.finished * (self.total - self.finished) if self.finished else None
+
+    def _write_progress(self) -> None:
+        outputs.write_json(
+            self.store.root / PROGRESS_FILE,
+            {
+                "benchmark": self.benchmark,
+                "total": self.total,
+                "finished": self.finished,
+                "failed": self.failed,
+                "elapsed_seconds": round(time.time() - self.started, 1),
+                "eta_seconds": self._eta_seconds(),
+                "running": sorted(self.running.values(), key=lambda r: r["trial_id"]),
+            },
+        )
+
+    def _progress(self) -> None:
+        self._write_progress()
+        elapsed = time.time() - self.started
+        eta_seconds = self._eta_seconds()
+        eta = "?" if eta_seconds is None else f"{eta_seconds:.0f} s"
         per_class = ", ".join(f"class {c}: {self.done.get(c, 0)}/{n}" for c, n in sorted(self.totals.items()))
         log.info(
             "[%d/%d done, %d failed] %s | elapsed %.0f s, ETA %s",
@@ -203,6 +235,21 @@ class ResultsCallback(tune.Callback):
             cls = self.describe(trial)["config"].data.normal_class
             self.totals[cls] = self.totals.get(cls, 0) + 1
 
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        if result.get("done_marker"):  # the final report; on_trial_complete follows
+            return
+        described = self.describe(trial)
+        self.running[trial.trial_id] = {
+            "trial_id": described["trial_id"],
+            "setting": described["setting"],
+            "normal_class": described["config"].data.normal_class,
+            "seed": described["config"].seed,
+            "node_id": result.get("node_id"),
+            "epoch": result.get("epoch"),
+            "attempt": _failures(trial) + 1,
+        }
+        self._write_progress()
+
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         log.warning(
             "trial %s failed (%s); retrying, attempt %d",
@@ -212,6 +259,7 @@ class ResultsCallback(tune.Callback):
         )
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.running.pop(trial.trial_id, None)
         if self.fetch is not None:
             self.fetch(self.describe(trial))
         self.store.append(self._row(trial, "ok", None))
@@ -221,6 +269,7 @@ class ResultsCallback(tune.Callback):
         self._progress()
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.running.pop(trial.trial_id, None)
         reason = _error_reason(trial)
         self.store.append(self._row(trial, "failed", reason))
         self.finished += 1
@@ -228,6 +277,8 @@ class ResultsCallback(tune.Callback):
         log.error("trial %s failed for good: %s", self.describe(trial)["trial_id"], reason)
         self._progress()
 
+
+PROGRESS_FILE = "progress.json"
 
 _METRIC_KEYS = (
     "auc",

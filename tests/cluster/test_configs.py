@@ -87,6 +87,6 @@ def test_image_installs_the_pinned_project():
     ray_pin = next(d for d in pyproject["project"]["dependencies"] if d.startswith("ray"))
     ray_version = ray_pin.split("==")[1]
     assert f"rayproject/ray:{ray_version}-" in dockerfile  # base image = the pinned Ray
-    assert 'pip install --no-cache-dir ".[postgres]"' in dockerfile  # the project's own pins
+    assert 'pip install --no-cache-dir ".[cluster]"' in dockerfile  # the project's own pins
     for manifest in ("kuberay/raycluster.yaml", "kuberay/rayjob.yaml"):
         assert f'rayVersion: "{ray_version}"' in (CLUSTER / manifest).read_text()

@@ -52,6 +52,9 @@ def test_benchmark_fans_out_reports_and_skips_finished(ray_cluster, tiny_fmnist,
     for name in ("summary_by_class.csv", "roc_by_class.png", "roc_summary.png", "report.html", "report.md"):
         assert (report / name).is_file(), name
     assert "data:image/png;base64," in (report / "report.html").read_text()
+    progress = json.loads((out / "progress.json").read_text())
+    assert (progress["total"], progress["finished"], progress["failed"], progress["running"]) == (4, 4, 0, [])
+    assert {r["node_id"] for r in rows} == {ray_cluster.get_runtime_context().get_node_id()}
 
     again = run_benchmark(spec, out)
     assert (again["ran"], again["ok"]) == (0, 4)

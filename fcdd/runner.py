@@ -127,6 +127,8 @@ def run(
         outputs.write_checkpoint(snapshot, {**s.state_dict(), "fingerprint": _fingerprint(config)})
 
     started = time.perf_counter()
+    if runtime.device.type == "cuda":  # per run, also when a reused Ray actor ran another trial before
+        torch.cuda.reset_peak_memory_stats(runtime.device)
     epochs_before = state.epoch
     fit(
         state,
@@ -176,6 +178,8 @@ def run(
         "precision": str(runtime.autocast_dtype or "fp32").replace("torch.", ""),
         "heatmap_scale": list(scale),
     }
+    if runtime.device.type == "cuda":  # what a fractional --gpus-per-trial has to fit next to other trials
+        metrics["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated(runtime.device) / 2**20
     if supervision.removed_test_anomalies:
         metrics["removed_test_anomalies"] = supervision.removed_test_anomalies
     if pixels is not None:

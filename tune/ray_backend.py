@@ -289,6 +289,7 @@ _METRIC_KEYS = (
     "eval_seconds",
     "wall_seconds",
     "images_per_second",
+    "peak_gpu_memory_mb",
 )
 
 

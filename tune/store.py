@@ -9,7 +9,7 @@ Row format (a flat dict; ``config.*`` keys are the flattened :class:`fcdd.config
     trial_id, benchmark, setting, dataset, normal_class, class_name, seed,
     status ("ok" | "failed"), error, attempts, run_dir,
     auc, val_auc, pixel_auc, epochs, train_seconds, eval_seconds, wall_seconds, images_per_second,
-    cpus, gpus, node (hostname), node_id (Ray node), started_at, finished_at,
+    peak_gpu_memory_mb (CUDA only), cpus, gpus, node (hostname), node_id (Ray node), started_at, finished_at,
     fcdd_version, torch_version, ray_version, config.<section>.<field>...
 """
 
@@ -36,12 +36,12 @@ STATUSES = ("ok", "failed")
 CORE_COLUMNS = (
     "trial_id", "benchmark", "setting", "dataset", "normal_class", "class_name", "seed", "status", "error",
     "attempts", "run_dir", "auc", "val_auc", "pixel_auc", "epochs", "train_seconds", "eval_seconds",
-    "wall_seconds", "images_per_second", "cpus", "gpus", "node", "node_id", "started_at",
+    "wall_seconds", "images_per_second", "peak_gpu_memory_mb", "cpus", "gpus", "node", "node_id", "started_at",
     "finished_at", "fcdd_version", "torch_version", "ray_version",
 )  # fmt: skip
 FLOAT_COLUMNS = (
     "auc", "val_auc", "pixel_auc", "train_seconds", "eval_seconds", "wall_seconds", "images_per_second",
-    "cpus", "gpus",
+    "peak_gpu_memory_mb", "cpus", "gpus",
 )  # fmt: skip
 INT_COLUMNS = ("normal_class", "seed", "attempts", "epochs")
 

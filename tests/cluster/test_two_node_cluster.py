@@ -12,7 +12,7 @@ import pytest
 from tests.cluster.ray_nodes import RAY, LocalCluster, new_cluster
 from tune.store import ResultsStore
 
-EPOCHS = 5
+EPOCHS = 6
 
 
 @pytest.fixture

@@ -204,6 +204,7 @@ class ResultsCallback(tune.Callback):
             self.store.root / PROGRESS_FILE,
             {
                 "benchmark": self.benchmark,
+                "updated_at": datetime.now(UTC).isoformat(),  # stale when the driver is gone
                 "total": self.total,
                 "finished": self.finished,
                 "failed": self.failed,

@@ -38,6 +38,7 @@ def _read_study(url: str, name: str) -> list[dict]:
     return json.loads(done.stdout)
 
 
+@pytest.mark.cluster
 def test_study_in_postgres_is_read_and_resumed_by_other_processes(
     ray_cluster, postgres_url, tiny_fmnist, tiny_oe_folder, tmp_path
 ):

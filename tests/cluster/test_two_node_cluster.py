@@ -51,6 +51,7 @@ def _kill_worker_mid_trial(cluster: LocalCluster, out: Path, submit: subprocess.
     raise AssertionError("the worker never ran a trial while another was left; nothing to kill mid-benchmark")
 
 
+@pytest.mark.cluster
 def test_benchmark_job_uses_both_nodes_and_survives_losing_one(cluster, tiny_fmnist, tiny_oe_folder, tmp_path):
     out = tmp_path / "bench"
     entrypoint = (

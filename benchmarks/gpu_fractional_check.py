@@ -19,10 +19,8 @@ so it runs on a machine with no datasets; AUCs on it mean nothing, the speed and
 from __future__ import annotations
 
 import argparse
-import gzip
 import multiprocessing as mp
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -33,7 +31,10 @@ from typing import Any
 
 import numpy as np
 
+# Runs from a plain checkout too: the GPU machine may have torch but no installed fcdd.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fcdd.data.idx import write_idx  # noqa: E402
 
 
 def write_synthetic_fmnist(root: Path, train_per_class: int, test_per_class: int, seed: int = 0) -> Path:
@@ -46,10 +47,8 @@ def write_synthetic_fmnist(root: Path, train_per_class: int, test_per_class: int
         for c in range(10):
             row, col = divmod(c, 4)
             images[labels == c, 2 + row * 8 : 10 + row * 8, 2 + col * 6 : 10 + col * 6] = 220
-        for name, array in ((f"{split}-images-idx3-ubyte.gz", images), (f"{split}-labels-idx1-ubyte.gz", labels)):
-            header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-            with gzip.open(root / name, "wb", compresslevel=1) as handle:
-                handle.write(header + array.tobytes())
+        write_idx(root / f"{split}-images-idx3-ubyte.gz", images, compresslevel=1)
+        write_idx(root / f"{split}-labels-idx1-ubyte.gz", labels, compresslevel=1)
     return root
 
 

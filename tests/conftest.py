@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
 import os
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """Write a uint8 array as a gzipped IDX file (the MNIST/Fashion-MNIST format)."""
-    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    with gzip.open(path, "wb") as handle:
-        handle.write(header + array.astype(np.uint8).tobytes())
+from fcdd.data.idx import write_idx
 
 
 def make_class_images(labels: np.ndarray, rng: np.random.Generator, size: int = 28) -> np.ndarray:

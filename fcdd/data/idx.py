@@ -1,4 +1,4 @@
-"""Reader for the IDX format used by (Fashion-)MNIST, gzip-compressed or plain.
+"""Reader (and writer) for the IDX format used by (Fashion-)MNIST, gzip-compressed or plain.
 
 An IDX file is a 4-byte magic number ``0x00 0x00 <type> <ndim>``, then ``ndim``
 big-endian uint32 dimension sizes, then the array in C order, big-endian.
@@ -67,3 +67,13 @@ def read_idx(path: str | Path) -> Tensor:
         )
     array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
     return torch.from_numpy(array.astype(dtype.newbyteorder("="), copy=True))
+
+
+def write_idx(path: str | Path, array: np.ndarray, compresslevel: int = 9) -> Path:
+    """Write a uint8 array as a gzipped IDX file: Fashion-MNIST's format, for synthetic or converted sets."""
+    path = Path(path)
+    data = np.ascontiguousarray(array, dtype=np.uint8)
+    header = struct.pack(">HBB", 0, 0x08, data.ndim) + struct.pack(f">{data.ndim}I", *data.shape)
+    with gzip.open(path, "wb", compresslevel=compresslevel) as handle:
+        handle.write(header + data.tobytes())
+    return path

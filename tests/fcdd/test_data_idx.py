@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from fcdd.data.idx import read_idx
+from fcdd.data.idx import read_idx, write_idx
 
 _CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int32): 0x0C, np.dtype(np.float32): 0x0D}
 
@@ -83,3 +83,10 @@ def test_truncated_gzip_names_file(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(idx_bytes(np.zeros(1000, dtype=np.uint8)))[:-12])
     with pytest.raises(ValueError, match=r"corrupt or truncated gzip file .*cut\.gz"):
         read_idx(path)
+
+
+def test_written_idx_reads_back_with_its_header(tmp_path):
+    array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    path = write_idx(tmp_path / "x-idx3-ubyte.gz", array, compresslevel=1)
+    assert gzip.decompress(path.read_bytes())[:16] == bytes([0, 0, 0x08, 3, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4])
+    assert torch.equal(read_idx(path), torch.from_numpy(array))

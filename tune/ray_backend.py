@@ -34,6 +34,8 @@ from tune.store import ResultsStore
 
 log = logging.getLogger(__name__)
 
+PROGRESS_FILE = "progress.json"  # the driver's live view, beside the results store
+
 
 def connect(address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None) -> None:
     """Join the cluster at ``address`` (or the one ``ray job submit`` runs us in), else start a local Ray."""
@@ -252,6 +254,7 @@ class ResultsCallback(tune.Callback):
         self._write_progress()
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.running.pop(trial.trial_id, None)  # back in once the retry reports from its new node
         log.warning(
             "trial %s failed (%s); retrying, attempt %d",
             self.describe(trial)["trial_id"],
@@ -278,8 +281,6 @@ class ResultsCallback(tune.Callback):
         log.error("trial %s failed for good: %s", self.describe(trial)["trial_id"], reason)
         self._progress()
 
-
-PROGRESS_FILE = "progress.json"
 
 _METRIC_KEYS = (
     "auc",

@@ -196,6 +196,7 @@ def run_search(
         check_storage(remote_storage)  # a bad URI fails before anything is created
     out.mkdir(parents=True, exist_ok=True)
     url = _study_storage_url(spec, out)
+    shown_url = _redacted(url)  # for logs and files: never the password
     study = open_study(spec.name, url)
     zombies = _fail_zombies(study)
     finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -204,7 +205,7 @@ def run_search(
     log.info(
         "study %s at %s: %d trials finished, %d to run%s",
         spec.name,
-        _redacted(url),
+        shown_url,
         finished,
         max(remaining, 0),
         f" ({zombies} interrupted trials marked FAIL)" if zombies else "",
@@ -249,7 +250,7 @@ def run_search(
             "overrides": overrides,
             "trial_number": best.number,
             "study": spec.name,
-            "storage": _redacted(url),  # where `fcdd report` finds the study again (pass --storage if redacted)
+            "storage": shown_url,  # where `fcdd report` finds the study again (pass --storage if redacted)
         },
     )
     log.info("best validation AUC %.4f with %s", best.value, overrides)
@@ -267,7 +268,7 @@ def run_search(
     summary["report"] = build_report(
         out / "best", paper_auc=PAPER_AUC, study=study, title=f"fcdd tune {spec.name}: best setting on the test split"
     )
-    summary.update(best_value=best.value, best_params=best.params, study=spec.name, storage=_redacted(url))
+    summary.update(best_value=best.value, best_params=best.params, study=spec.name, storage=shown_url)
     return summary
 
 

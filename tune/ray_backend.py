@@ -164,9 +164,16 @@ class ResultsCallback(tune.Callback):
         self.failed = 0
         self.finished = 0
         self.running: dict[str, dict[str, Any]] = {}
+        self._described: dict[str, dict[str, Any]] = {}
+
+    def _info(self, trial: Any) -> dict[str, Any]:
+        # A trial's config never changes; describing it builds and validates a RunConfig, so once per trial.
+        if trial.trial_id not in self._described:
+            self._described[trial.trial_id] = self.describe(trial)
+        return self._described[trial.trial_id]
 
     def _row(self, trial: Any, status: str, error: str | None) -> dict[str, Any]:
-        info = self.describe(trial)
+        info = self._info(trial)
         result = trial.last_result or {}
         config: RunConfig = info["config"]
         started = result.get("started_unix")
@@ -235,13 +242,13 @@ class ResultsCallback(tune.Callback):
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         if trial.trial_id not in self.seen:  # a retried trial starts again: count it once
             self.seen.add(trial.trial_id)
-            cls = self.describe(trial)["config"].data.normal_class
+            cls = self._info(trial)["config"].data.normal_class
             self.totals[cls] = self.totals.get(cls, 0) + 1
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         if result.get("done_marker"):  # the final report; on_trial_complete follows
             return
-        described = self.describe(trial)
+        described = self._info(trial)
         self.running[trial.trial_id] = {
             "trial_id": described["trial_id"],
             "setting": described["setting"],
@@ -257,7 +264,7 @@ class ResultsCallback(tune.Callback):
         self.running.pop(trial.trial_id, None)  # back in once the retry reports from its new node
         log.warning(
             "trial %s failed (%s); retrying, attempt %d",
-            self.describe(trial)["trial_id"],
+            self._info(trial)["trial_id"],
             _error_reason(trial),
             _failures(trial) + 1,
         )
@@ -265,10 +272,10 @@ class ResultsCallback(tune.Callback):
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.running.pop(trial.trial_id, None)
         if self.fetch is not None:
-            self.fetch(self.describe(trial))
+            self.fetch(self._info(trial))
         self.store.append(self._row(trial, "ok", None))
         self.finished += 1
-        cls = self.describe(trial)["config"].data.normal_class
+        cls = self._info(trial)["config"].data.normal_class
         self.done[cls] = self.done.get(cls, 0) + 1
         self._progress()
 
@@ -278,7 +285,7 @@ class ResultsCallback(tune.Callback):
         self.store.append(self._row(trial, "failed", reason))
         self.finished += 1
         self.failed += 1
-        log.error("trial %s failed for good: %s", self.describe(trial)["trial_id"], reason)
+        log.error("trial %s failed for good: %s", self._info(trial)["trial_id"], reason)
         self._progress()
 
 

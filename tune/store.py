@@ -92,7 +92,8 @@ class ResultsStore:
             handle.flush()
             os.fsync(handle.fileno())
 
-    def _read_lines(self) -> list[dict[str, Any]]:
+    def lines(self) -> list[dict[str, Any]]:
+        """Every appended row in order, a retried trial's earlier rows included; torn lines are skipped."""
         if not self.path.exists():
             return []
         parsed = []
@@ -114,7 +115,7 @@ class ResultsStore:
     def rows(self) -> list[dict[str, Any]]:
         """The latest row of every trial, in order of each trial's first appearance."""
         latest: dict[str, dict[str, Any]] = {}
-        for row in self._read_lines():
+        for row in self.lines():
             latest[row["trial_id"]] = row
         return list(latest.values())
 

@@ -32,17 +32,12 @@ def _running(out: Path) -> list[dict]:
     return json.loads(path.read_text())["running"] if path.exists() else []
 
 
-def _finished(out: Path) -> list[dict]:
-    path = out / "trials.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
 def _kill_worker_mid_trial(cluster: LocalCluster, out: Path, submit: subprocess.Popen, timeout: float) -> dict:
     """Once the worker has finished a trial and is busy with another, SIGKILL it; return that trial's report."""
     worker = cluster.nodes["worker"]
     deadline = time.time() + timeout
     while time.time() < deadline and submit.poll() is None:
-        done_on_worker = [r for r in _finished(out) if r.get("node_id") == worker.node_id]
+        done_on_worker = [r for r in ResultsStore(out).lines() if r.get("node_id") == worker.node_id]
         running_on_worker = [r for r in _running(out) if r["node_id"] == worker.node_id and r["epoch"] < EPOCHS - 1]
         if done_on_worker and running_on_worker:
             worker.kill()
@@ -77,7 +72,7 @@ def test_benchmark_job_uses_both_nodes_and_survives_losing_one(cluster, tiny_fmn
     assert submit.returncode == 0, log[-3000:]
     assert "Job 'raysubmit_" in log and "succeeded" in log
 
-    rows = _finished(out)
+    rows = ResultsStore(out).lines()
     ok = {r["trial_id"]: r for r in ResultsStore(out).rows() if r["status"] == "ok"}
     assert len(ok) == 6, "every trial has its result"
     assert len(rows) == 6, "and exactly one"

@@ -122,11 +122,6 @@ def test_search_records_pruned_trials_and_reruns_the_best(ray_cluster, tiny_fmni
     assert best["value"] == pytest.approx(study.best_value)
 
 
-def _finished(out) -> list[dict]:
-    path = out / "trials.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
 def test_killed_driver_resumes_without_rerunning_finished_trials(tiny_fmnist, tiny_oe_folder, tmp_path):
     out = tmp_path / "bench"
     cmd = [
@@ -158,11 +153,11 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(tiny_fmnist, ti
     env = {**os.environ, "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0"}
     driver = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
-    while len(_finished(out)) < 2 and time.time() < deadline and driver.poll() is None:
+    while len(ResultsStore(out).lines()) < 2 and time.time() < deadline and driver.poll() is None:
         time.sleep(0.5)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
-    before = {r["trial_id"]: r for r in _finished(out)}
+    before = {r["trial_id"]: r for r in ResultsStore(out).lines()}
     assert 2 <= len(before) < 6, "the driver should be killed mid-benchmark"
     mtimes = {tid: os.stat(os.path.join(r["run_dir"], "metrics.json")).st_mtime_ns for tid, r in before.items()}
     time.sleep(2)  # let Ray's reaper stop the orphaned workers
@@ -170,7 +165,7 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(tiny_fmnist, ti
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"{6 - len(before)} run now" in done.stdout
-    rows = _finished(out)
+    rows = ResultsStore(out).lines()
     assert len({r["trial_id"] for r in rows if r["status"] == "ok"}) == 6
     assert len(rows) == 6  # no finished trial was written twice
     for tid, r in before.items():

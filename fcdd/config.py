@@ -13,22 +13,19 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-OBJECTIVES = ("fcdd", "hsc", "ae")
+from fcdd import registry
+from fcdd.anomalies.registry import SUPERVISE_MODES, noise_mode_names
+from fcdd.data.registry import DATASETS
+from fcdd.methods.registry import METHODS
+from fcdd.networks.registry import NETWORKS
+
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULERS = ("lambda", "milestones")
 PRECISIONS = ("auto", "fp32", "bf16")
-SUPERVISE_MODES = ("unsupervised", "noise", "malformed_normal", "malformed_normal_gt", "other")
-# Synthetic noise modes plus the two real-image (outlier exposure) sources.
-SYNTHETIC_NOISE_MODES = ("gaussian", "uniform", "blob", "mixed_blob", "solid", "confetti")
-# Real images as anomalies: `oe_folder` names the folder (folder, imagenet22k) or the dataset root
-# (imagenet: ImageNet-1k with its val split; cifar100 and emnist fall back to `data.data_dir`).
-# mvtec/mvtec_gt take `oe_limit` real anomalies per defect type from the test split (and remove them there).
-OE_NOISE_MODES = ("cifar100", "folder", "emnist", "imagenet", "imagenet22k", "mvtec", "mvtec_gt")
-NEEDS_OE_FOLDER = ("folder", "imagenet", "imagenet22k")  # checked when the run starts: presets name no folder
-NOISE_MODES = SYNTHETIC_NOISE_MODES + OE_NOISE_MODES
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -39,6 +36,9 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    # NaN compares False with everything, so `value < 0` alone would let it through.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"`{name}` must be a finite number, got {name}={value!r}")
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"`{name}` must be {bound}, got {name}={value!r}")
@@ -48,7 +48,7 @@ def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
 class DataConfig:
     """Which data a run trains and tests on."""
 
-    dataset: str = "fmnist"  # registry name: fmnist, cifar10, custom
+    dataset: str = "fmnist"  # registry name (fcdd.data.registry.DATASETS)
     data_dir: str | None = None  # dataset root; None = the dataset's default search locations
     normal_class: int = 0  # index of the nominal class (one-vs-rest)
     preprocessing: str | None = None  # None = the dataset's default pipeline
@@ -63,6 +63,7 @@ class DataConfig:
     channels: int | None = None  # custom folders: 1 = greyscale, 3 = RGB (default)
 
     def __post_init__(self) -> None:
+        registry.check(DATASETS, self.dataset, "dataset")
         _positive("normal_class", self.normal_class, allow_zero=True)
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ValueError(
@@ -79,20 +80,22 @@ class DataConfig:
 class AnomalyConfig:
     """How anomalies are brought into training (supervise mode, noise or outlier-exposure source)."""
 
-    supervise_mode: str = "noise"  # unsupervised | noise | malformed_normal | malformed_normal_gt
-    noise_mode: str = "cifar100"  # synthetic noise or OE source; "folder" reads `oe_folder`
+    supervise_mode: str = "noise"  # fcdd.anomalies.registry.SUPERVISE_MODES
+    noise_mode: str = "cifar100"  # synthetic noise or OE source (fcdd.anomalies.registry); "folder" reads `oe_folder`
     oe_folder: str | None = None  # any folder of natural images used as outlier exposure
-    oe_limit: int | None = None  # number of distinct OE images (drawn once per run); None = all
+    oe_limit: int | None = None  # size of the outlier-exposure pool (distinct images, drawn once per run); None = all
+    defects_per_type: int = 1  # mvtec/mvtec_gt noise modes: real defects per defect type moved from test to training
     p: float = 0.5  # online mixing: each training sample is replaced with probability p (paper: 0.5)
     offline: bool = False  # offline supervision: N anomalies for N nominal images, made once, fixed for all epochs
     exclude_words: tuple[str, ...] = ()  # imagenet OE: drop classes whose name contains one of these words
 
     def __post_init__(self) -> None:
-        _choice("supervise_mode", self.supervise_mode, SUPERVISE_MODES)
-        _choice("noise_mode", self.noise_mode, NOISE_MODES)
+        registry.check(SUPERVISE_MODES, self.supervise_mode, "supervise mode")
+        registry.check(dict.fromkeys(noise_mode_names()), self.noise_mode, "noise mode")
         object.__setattr__(self, "exclude_words", tuple(self.exclude_words))
         if self.oe_limit is not None:
             _positive("oe_limit", self.oe_limit)
+        _positive("defects_per_type", self.defects_per_type)
         if not 0.0 < self.p <= 1.0:
             raise ValueError(f"`p` must be in (0, 1], got p={self.p!r}")
 
@@ -101,10 +104,13 @@ class AnomalyConfig:
 class NetworkConfig:
     """Which network to build."""
 
-    name: str = "FCDD_CNN28_W"  # registry name (see `fcdd nets`)
+    name: str = "FCDD_CNN28_W"  # registry name (fcdd.networks.registry; `fcdd nets`)
     bias: bool = True  # conv bias and BatchNorm affine in the custom nets
     pretrained: bool = True  # ImageNet weights for the VGG nets that take them
     weights: str | None = None  # local vgg11_bn state-dict file instead of a download
+
+    def __post_init__(self) -> None:
+        registry.check(NETWORKS, self.name, "network", fold_case=True)
 
 
 @dataclass(frozen=True)
@@ -142,14 +148,19 @@ class OptimConfig:
 class HeatmapConfig:
     """Receptive-field upsampling and how heatmap pictures are normalised."""
 
-    gauss_std: float = 1.2  # σ of the Gaussian used for receptive-field upsampling
+    # σ of the receptive-field Gaussian that upsamples FCDD maps: heatmaps, pixel AUC and the
+    # per-pixel training loss on ground-truth maps all use it, as in the original.
+    gauss_std: float = 1.2
     quantile: float = 0.85  # heatmap colours saturate at this quantile
     n_samples: int = 20  # samples per row group in the heatmap grids
     tile_size: int = 64  # maximum pixel size of one tile in the grids
     blur: bool = False  # blur HSC/AE heatmaps with a Gaussian as wide as the FCDD counterpart's receptive field
+    blur_std: float | None = None  # σ of that blur; None = gauss_std (the original uses one σ for both)
 
     def __post_init__(self) -> None:
         _positive("gauss_std", self.gauss_std)
+        if self.blur_std is not None:
+            _positive("blur_std", self.blur_std)
         if not 0.0 < self.quantile <= 1.0:
             raise ValueError(f"`quantile` must be in (0, 1], got quantile={self.quantile!r}")
         _positive("n_samples", self.n_samples)
@@ -165,16 +176,22 @@ class RunConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     heatmap: HeatmapConfig = field(default_factory=HeatmapConfig)
-    objective: str = "fcdd"
+    objective: str = "fcdd"  # the method (fcdd.methods.registry): fcdd, or the hsc / ae baselines
     seed: int = 0  # every random choice of the run derives from this
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
     precision: str = "auto"  # auto (bf16 autocast where it is fast) | fp32 | bf16
     # Evaluate every k epochs and report it (0 = only at the end): the validation AUC when the run
     # holds out validation data, else the test AUC.
     eval_every: int = 0
+    # CPU threads for torch during the run (None: leave the process's setting). Part of the
+    # recorded config because the thread count changes the floating-point reduction order, and
+    # so the trained model: same config, same threads, same AUC.
+    threads: int | None = None
 
     def __post_init__(self) -> None:
-        _choice("objective", self.objective, OBJECTIVES)
+        registry.check(METHODS, self.objective, "objective")
+        if self.threads is not None:
+            _positive("threads", self.threads)
         _choice("precision", self.precision, PRECISIONS)
         _positive("seed", self.seed, allow_zero=True)
         _positive("eval_every", self.eval_every, allow_zero=True)

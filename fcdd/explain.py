@@ -11,15 +11,14 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor, nn
 
-from fcdd import outputs
+from fcdd import artifacts
 from fcdd.config import RunConfig
-from fcdd.data import Preprocessing
-from fcdd.device import resolve_runtime
-from fcdd.evaluation import score_images
-from fcdd.render import colourise, overlay, tile_grid, to_display
-from fcdd.runner import build_model
-from fcdd.scoring import make_scorer
-from fcdd.training import Runtime
+from fcdd.data.preprocess import Preprocessing
+from fcdd.engine.evaluate import score_images
+from fcdd.engine.runtime import Runtime, resolve_runtime
+from fcdd.methods.build import build_model, make_scorer
+from fcdd.pictures.normalise import normalise
+from fcdd.pictures.render import colourise, overlay, tile_grid, to_display
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ def load_trained_run(run_dir: str | Path, device: str = "auto") -> TrainedRun:
     prep = json.loads((run_dir / "preprocessing.json").read_text())
     runtime = resolve_runtime(device, "fp32")
     net = build_model(config, pretrained=False)  # the weights come from the snapshot
-    state = outputs.read_checkpoint(run_dir / "snapshot.pt")
+    state = artifacts.read_checkpoint(run_dir / "snapshot.pt")
     net.load_state_dict(state["net"])
     net.to(runtime.device).eval()
     metrics_path = run_dir / "metrics.json"
@@ -70,8 +69,8 @@ def read_image(path: Path, raw_shape: tuple[int, int, int]) -> Tensor:
     channels, height, width = raw_shape
     try:
         with Image.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB").resize((width, height), Image.BILINEAR)
-            data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
+            converted = image.convert("L" if channels == 1 else "RGB").resize((width, height), Image.Resampling.BILINEAR)
+            data = torch.frombuffer(bytearray(converted.tobytes()), dtype=torch.uint8)
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(f"cannot decode image {path}: {error}; pass a PNG/JPEG/... image file") from None
     return data.view(height, width, channels).permute(2, 0, 1)[None]
@@ -85,20 +84,14 @@ def explain_images(trained: TrainedRun, paths: Sequence[Path], out_dir: Path) ->
     images = torch.cat([read_image(Path(p), trained.raw_shape) for p in paths])
     prep = trained.preprocessing
     runtime = trained.runtime
-    scorer = make_scorer(
-        trained.config.objective,
-        gauss_std=trained.config.heatmap.gauss_std,
-        blur=trained.config.heatmap.blur,
-        net=trained.net,
-    )
-    scores, maps = score_images(trained.net, images, prep.test, scorer, batch_size=64, device=runtime.device)
+    scorer = make_scorer(trained.config, trained.net)
+    scores, maps = score_images(trained.net, images, prep.test, scorer, runtime, batch_size=64)
     inputs = prep.test(images.float())
-    heat = scorer.upsample(trained.net, maps, tuple(inputs.shape[-2:]))
-    low, high = trained.heat_scale
-    coloured = colourise(((heat - low) / max(high, 1e-12)).clamp(0, 1))
+    heat = scorer.upsample(trained.net, maps, (int(inputs.shape[-2]), int(inputs.shape[-1])))
+    coloured = colourise(normalise(heat, *trained.heat_scale))
     shown = to_display(inputs)
     out_dir.mkdir(parents=True, exist_ok=True)
     for i, path in enumerate(paths):
         panel = tile_grid([torch.stack([shown[i], coloured[i], overlay(shown[i : i + 1], coloured[i : i + 1])[0]])])
-        written = outputs.write_png(out_dir / f"{Path(path).stem}_heatmap.png", panel)
+        written = artifacts.write_png(out_dir / f"{Path(path).stem}_heatmap.png", panel)
         yield Path(path), float(scores[i]), written

@@ -1,48 +1,52 @@
 """The entry point that joins the method to its callers: ``run(config, out_dir) -> RunResult``.
 
-The CLI, the tests and the Ray trainable all call :func:`run`. It loads the data, builds the
-network and the anomaly supervisor, trains (checkpointing every epoch and resuming from the
-checkpoint it finds), evaluates, and writes the run's files into ``out_dir``:
+The experiment runners (serial and Ray), the tests and Python users all call :func:`run`. It
+prepares the run (network first, then data, anomaly supervision, validation split, checkpoint),
+trains (checkpointing every epoch and resuming from the checkpoint it finds), evaluates, and
+writes the run's files into ``out_dir``:
 
-``config.json``, ``metrics.json`` (written last: its presence means the run finished),
-``scores.npz``, ``history.json``, ``roc.png``, ``loss.png``, ``heatmaps_test.png``,
-``heatmaps_train.png``, ``preprocessing.json`` and ``snapshot.pt``.
+``config.json``, ``metrics.json`` (written last: its presence means the run finished; schema
+:class:`fcdd.metrics.RunMetrics`), ``scores.npz``, ``history.json``, ``roc.png``, ``loss.png``,
+``heatmaps_test.png``, ``heatmaps_train.png``, ``preprocessing.json``, ``snapshot.pt`` and, with
+masks, ``pixel_roc.png``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from fcdd import outputs
-from fcdd.anomalies import OnlineSupervisor
-from fcdd.config import RunConfig
-from fcdd.data import ADData, load_dataset
+from fcdd import artifacts
+from fcdd.anomalies.from_config import Supervision, prepare_supervision
+from fcdd.config import DataConfig, RunConfig
+from fcdd.data.base import ADData
+from fcdd.data.loading import load_dataset
 from fcdd.data.subsets import subsample
-from fcdd.device import resolve_runtime
-from fcdd.evaluation import EvalResult, evaluate, evaluate_pixels
-from fcdd.figures import heatmap_scale, test_heatmap_grid, train_heatmap_grid
-from fcdd.networks import BASELINE_OF, baselines_for, build_baseline_network, build_network, objective_of
-from fcdd.scoring import Scorer, make_scorer
-from fcdd.supervision import Supervision, make_batcher, prepare_supervision, validation_anomaly_maker
-from fcdd.training import EpochCallback, Runtime, TrainState, fit, make_optimizer, make_scheduler
-from fcdd.validation import ValidationSet, split_validation
+from fcdd.engine.batching import Batcher, make_batcher
+from fcdd.engine.evaluate import EvalResult, PixelEvalResult, evaluate, evaluate_pixels
+from fcdd.engine.fit import EpochCallback, TrainState, fit, make_optimizer, make_scheduler
+from fcdd.engine.runtime import Runtime, resolve_runtime, torch_threads
+from fcdd.engine.validation import ValidationSet, hold_out_validation
+from fcdd.methods.base import Scorer
+from fcdd.methods.build import build_model, make_scorer
+from fcdd.metrics import RunMetrics
+from fcdd.pictures import plots
+from fcdd.pictures.grids import heatmap_scale, test_heatmap_grid, train_heatmap_grid
 
 log = logging.getLogger(__name__)
 
 # Settings that may change between a checkpoint and its resumption without invalidating it.
-_RESUMABLE_CHANGES = (
+RESUMABLE_CHANGES = (
     "optim.epochs",
     "eval_every",
     "device",
+    "threads",
     "heatmap.n_samples",
     "heatmap.tile_size",
     "heatmap.quantile",
@@ -54,13 +58,40 @@ class RunResult:
     """What one run produced."""
 
     out_dir: Path
-    metrics: dict[str, Any]  # auc, epochs, train_seconds, images_per_second, ...
+    metrics: RunMetrics
     artifacts: dict[str, Path]  # file role → path
     history: list[dict[str, Any]]  # one EpochReport dict per epoch
 
 
 class ResumeMismatchError(ValueError):
     """The output folder holds a checkpoint of a run with different settings."""
+
+
+@dataclass
+class PreparedRun:
+    """Everything a run needs once its data, network and anomalies are set up."""
+
+    config: RunConfig
+    out: Path
+    runtime: Runtime
+    state: TrainState
+    supervision: Supervision
+    validation: ValidationSet | None
+    scorer: Scorer
+    batcher: Batcher
+
+    @property
+    def data(self) -> ADData:
+        return self.supervision.data
+
+    def evaluate_on(self, images: torch.Tensor, labels: torch.Tensor) -> EvalResult:
+        """Scores, maps and the sample ROC of ``images`` with the run's test preprocessing."""
+        batch_size = self.config.optim.micro_batch_size or self.config.optim.batch_size
+        transform = self.data.preprocessing.test
+        return evaluate(self.state.net, images, labels, transform, self.scorer, self.runtime, batch_size=batch_size)
+
+    def save_checkpoint(self, state: TrainState) -> None:
+        artifacts.write_checkpoint(self.out / "snapshot.pt", {**state.state_dict(), "fingerprint": _fingerprint(self.config)})
 
 
 def run(
@@ -75,141 +106,171 @@ def run(
 
     With ``resume`` (default) a ``snapshot.pt`` of the same settings in ``out_dir`` is continued
     from its epoch; without it the run starts over. ``on_epoch_end`` receives an
-    :class:`~fcdd.training.EpochReport` after each epoch (and after its checkpoint is written).
+    :class:`~fcdd.engine.fit.EpochReport` after each epoch (and after its checkpoint is written).
+    ``config.threads`` CPU threads are used for the run, and the process's setting restored after.
     """
-    out = Path(out_dir).resolve()
+    with torch_threads(config.threads) as threads:
+        prepared = prepare(config, Path(out_dir).resolve(), resume=resume)
+        started = time.perf_counter()
+        train(prepared, on_epoch_end=on_epoch_end, show_progress=show_progress)
+        return finish(prepared, started=started, threads=threads)
+
+
+def prepare(config: RunConfig, out: Path, *, resume: bool) -> PreparedRun:
+    """Build the network (first: a wrong one fails before slow loading), load data and anomalies, resume."""
     runtime = resolve_runtime(config.device, config.precision)
-    state = _initial_state(config, runtime)  # first: a wrong network fails before any slow loading
-    supervision = prepare_supervision(config, _load_data(config), runtime.device)
+    state = initial_state(config, runtime)
+    supervision = prepare_supervision(config, load_data(config), runtime.device)
     validation = None
     if config.data.validation_fraction > 0:
-        data, validation = _split_validation(config, supervision)
-        supervision = dataclasses.replace(supervision, data=data)
-    data, supervisor = supervision.data, supervision.supervisor
-    _check_input_shape(state.net, data, config)
-    snapshot = out / "snapshot.pt"
-    if resume and snapshot.exists():
-        _resume(state, snapshot, config)
+        supervision, validation = hold_out_validation(config, supervision)
+    check_input_shape(state.net, supervision.data, config)
+    if resume and (out / "snapshot.pt").exists():
+        resume_from(state, out / "snapshot.pt", config)
     out.mkdir(parents=True, exist_ok=True)
-    outputs.write_json(out / "config.json", config.to_dict())
+    artifacts.write_json(out / "config.json", config.to_dict())
     # What `fcdd explain` needs to preprocess new images exactly like this run's test images.
-    outputs.write_json(
+    data = supervision.data
+    artifacts.write_json(
         out / "preprocessing.json", {"preprocessing": data.preprocessing.to_dict(), "raw_shape": list(data.raw_shape)}
     )
+    return PreparedRun(
+        config=config,
+        out=out,
+        runtime=runtime,
+        state=state,
+        supervision=supervision,
+        validation=validation,
+        scorer=make_scorer(config, state.net),
+        batcher=make_batcher(config, supervision, runtime.device),
+    )
 
-    batcher = make_batcher(config, supervision, runtime.device)
-    test_images = data.test_images
-    scorer = make_scorer(config.objective, gauss_std=config.heatmap.gauss_std, blur=config.heatmap.blur, net=state.net)
 
-    def evaluate_on(images: torch.Tensor, labels: torch.Tensor) -> EvalResult:
-        return evaluate(
-            state.net,
-            images,
-            labels,
-            data.preprocessing.test,
-            scorer,
-            batch_size=config.optim.micro_batch_size or config.optim.batch_size,
-            device=runtime.device,
-            autocast_dtype=runtime.autocast_dtype,
-            channels_last=runtime.channels_last,
-        )
-
-    def evaluate_test() -> EvalResult:
-        return evaluate_on(test_images, data.test_labels)
+def train(run_: PreparedRun, *, on_epoch_end: EpochCallback | None, show_progress: bool) -> None:
+    """The fit loop from the run's current epoch, with per-epoch evaluation where asked for."""
 
     def evaluate_epoch() -> dict[str, float]:
         # With validation data, per-epoch numbers (what searches and early stopping see) never touch the test split.
-        if validation is not None:
-            return {"val_auc": evaluate_on(validation.images, validation.labels).roc.auc}
-        return {"test_auc": evaluate_test().roc.auc}
+        if run_.validation is not None:
+            return {"val_auc": run_.evaluate_on(run_.validation.images, run_.validation.labels).roc.auc}
+        return {"test_auc": run_.evaluate_on(run_.data.test_images, run_.data.test_labels).roc.auc}
 
-    def save(s: TrainState) -> None:
-        outputs.write_checkpoint(snapshot, {**s.state_dict(), "fingerprint": _fingerprint(config)})
-
-    started = time.perf_counter()
-    if runtime.device.type == "cuda":  # per run, also when a reused Ray actor ran another trial before
-        torch.cuda.reset_peak_memory_stats(runtime.device)
-    epochs_before = state.epoch
+    if run_.runtime.device.type == "cuda":  # per run, also when a reused Ray actor ran another trial before
+        torch.cuda.reset_peak_memory_stats(run_.runtime.device)
+    epochs_before = run_.state.epoch
     fit(
-        state,
-        batcher,
-        runtime,
-        epochs=config.optim.epochs,
-        scorer=scorer,
-        micro_batch_size=config.optim.micro_batch_size,
+        run_.state,
+        run_.batcher,
+        run_.runtime,
+        run_.scorer,
+        run_.config,
         on_epoch_end=on_epoch_end,
         evaluate=evaluate_epoch,
-        eval_every=config.eval_every,
-        save_checkpoint=save,
+        save_checkpoint=run_.save_checkpoint,
         show_progress=show_progress,
     )
-    train_seconds = sum(h["seconds"] for h in state.history)
-    if state.epoch == epochs_before:  # nothing trained now (epochs=0 or already done): keep a snapshot
-        save(state)
+    if run_.state.epoch == epochs_before:  # nothing trained now (epochs=0 or already done): keep a snapshot
+        run_.save_checkpoint(run_.state)
+
+
+def finish(run_: PreparedRun, *, started: float, threads: int) -> RunResult:
+    """Evaluate on the test split (samples, and pixels where there are masks); write every artifact, metrics last."""
+    data, state, out = run_.data, run_.state, run_.out
     eval_started = time.perf_counter()
-    result = evaluate_test()
+    result = run_.evaluate_on(data.test_images, data.test_labels)
+    size = (data.input_shape[1], data.input_shape[2])
     pixels = None
     if data.test_mask_files is not None:
-        size = tuple(data.input_shape[-2:])
         pixels = evaluate_pixels(
-            result.maps,
-            result.labels,
-            data.test_mask_files,
-            lambda m: scorer.upsample(state.net, m, size),
+            result.maps, result.labels, data.test_mask_files, lambda m: run_.scorer.upsample(state.net, m, size)
         )
+    val_auc = None
+    if run_.validation is not None:
+        val_auc = run_.evaluate_on(run_.validation.images, run_.validation.labels).roc.auc
     eval_seconds = time.perf_counter() - eval_started
-    scale = heatmap_scale(result, state.net, scorer, tuple(data.input_shape[-2:]), config)
-    artifacts = _write_artifacts(out, config, data, state, result, runtime, supervisor, scorer, scale)
+    scale = heatmap_scale(result, state.net, run_.scorer, size, run_.config)
+    files = write_artifacts(run_, result, pixels, scale)
+    train_seconds = sum(h["seconds"] for h in state.history)
     images_seen = sum(h["images_per_second"] * h["seconds"] for h in state.history)
-    metrics = {
-        "auc": result.roc.auc,
-        "epochs": state.epoch,
-        "train_seconds": train_seconds,
-        "images_per_second": images_seen / train_seconds if train_seconds else float("nan"),
-        "eval_seconds": eval_seconds,
-        "wall_seconds": time.perf_counter() - started,
-        "final_loss": state.history[-1]["loss"] if state.history else float("nan"),
-        "normal_class": config.data.normal_class,
-        "seed": config.seed,
-        "n_train": len(data.train_images),
-        "n_test": len(data.test_images),
-        "n_test_anomalous": int(data.test_labels.sum()),
-        "device": str(runtime.device),
-        "precision": str(runtime.autocast_dtype or "fp32").replace("torch.", ""),
-        "heatmap_scale": list(scale),
+    metrics = RunMetrics(
+        auc=result.roc.auc,
+        epochs=state.epoch,
+        train_seconds=train_seconds,
+        images_per_second=images_seen / train_seconds if train_seconds else float("nan"),
+        eval_seconds=eval_seconds,
+        wall_seconds=time.perf_counter() - started,
+        final_loss=state.history[-1]["loss"] if state.history else float("nan"),
+        n_train=len(data.train_images),
+        n_test=len(data.test_images),
+        n_test_anomalous=int(data.test_labels.sum()),
+        device=str(run_.runtime.device),
+        precision=run_.runtime.precision,
+        threads=threads,
+        heatmap_scale=scale,
+        removed_test_anomalies=run_.supervision.removed_test_anomalies,
+        # What a fractional --gpus-per-trial has to fit next to other trials.
+        peak_gpu_memory_mb=(
+            torch.cuda.max_memory_allocated(run_.runtime.device) / 2**20 if run_.runtime.device.type == "cuda" else None
+        ),
+        pixel_auc=None if pixels is None else pixels.auc,
+        max_score_auc=None if pixels is None else pixels.max_score_auc,
+        anomalous_pixels=None if pixels is None else pixels.anomalous_pixels,
+        pixels=None if pixels is None else pixels.pixels,
+        val_auc=val_auc,
+        n_validation=None if run_.validation is None else len(run_.validation.labels),
+        validation_anomalies=None if run_.validation is None else run_.validation.anomaly_source,
+    )
+    files["metrics"] = artifacts.write_json(out / "metrics.json", metrics.to_dict())
+    return RunResult(out_dir=out, metrics=metrics, artifacts=files, history=list(state.history))
+
+
+def write_artifacts(
+    run_: PreparedRun, result: EvalResult, pixels: PixelEvalResult | None, scale: tuple[float, float]
+) -> dict[str, Path]:
+    """Scores, history, ROC and loss plots, heatmap grids (all but metrics.json)."""
+    config, data, state, out = run_.config, run_.data, run_.state, run_.out
+    files: dict[str, Path] = {
+        "config": out / "config.json",
+        "snapshot": out / "snapshot.pt",
+        "preprocessing": out / "preprocessing.json",
     }
-    if runtime.device.type == "cuda":  # what a fractional --gpus-per-trial has to fit next to other trials
-        metrics["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated(runtime.device) / 2**20
-    if supervision.removed_test_anomalies:
-        metrics["removed_test_anomalies"] = supervision.removed_test_anomalies
+    files["scores"] = artifacts.write_npz(
+        out / "scores.npz",
+        score=result.scores.numpy(),
+        label=result.labels.numpy(),
+        original_class=data.test_classes.numpy(),
+    )
+    files["history"] = artifacts.write_json(out / "history.json", state.history)
+    title = f"{data.name} class {data.normal_class} ({data.class_names[data.normal_class]}), seed {config.seed}"
+    files["roc"] = artifacts.write_figure(
+        out / "roc.png", plots.roc_figure([(result.roc.fpr, result.roc.tpr, f"AUC {result.roc.auc:.4f}")], title)
+    )
+    if state.history:
+        files["loss"] = artifacts.write_figure(out / "loss.png", plots.loss_figure(state.history))
     if pixels is not None:
-        metrics.update(
-            pixel_auc=pixels.auc,
-            max_score_auc=pixels.max_score_auc,
-            anomalous_pixels=pixels.anomalous_pixels,
-            pixels=pixels.pixels,
-        )
-        artifacts["pixel_roc"] = outputs.write_figure(
+        files["pixel_roc"] = artifacts.write_figure(
             out / "pixel_roc.png",
-            outputs.roc_figure(
+            plots.roc_figure(
                 [(pixels.fpr, pixels.tpr, f"pixel AUC {pixels.auc:.4f}")],
                 f"{data.name} class {data.normal_class}: pixels",
             ),
         )
-    if validation is not None:
-        metrics["val_auc"] = evaluate_on(validation.images, validation.labels).roc.auc
-        metrics["validation_anomalies"] = validation.anomaly_source
-        metrics["n_validation"] = len(validation.labels)
-    artifacts["metrics"] = outputs.write_json(out / "metrics.json", metrics)
-    return RunResult(out_dir=out, metrics=metrics, artifacts=artifacts, history=list(state.history))
+    image, labels, margin = test_heatmap_grid(data, result, state.net, run_.scorer, config, scale)
+    files["heatmaps_test"] = artifacts.write_png(out / "heatmaps_test.png", image, labels, margin)
+    image, labels, margin = train_heatmap_grid(
+        data, state.net, run_.supervision.supervisor, run_.scorer, config, run_.runtime
+    )
+    files["heatmaps_train"] = artifacts.write_png(out / "heatmaps_train.png", image, labels, margin)
+    return files
 
 
 def _fingerprint(config: RunConfig) -> str:
-    return config.fingerprint(ignore=_RESUMABLE_CHANGES)
+    return config.fingerprint(ignore=RESUMABLE_CHANGES)
 
 
-def _resume(state: TrainState, snapshot: Path, config: RunConfig) -> None:
-    saved = outputs.read_checkpoint(snapshot)
+def resume_from(state: TrainState, snapshot: Path, config: RunConfig) -> None:
+    """Load a checkpoint of the same settings into ``state``; another run's checkpoint is an error."""
+    saved = artifacts.read_checkpoint(snapshot)
     if saved.get("fingerprint") != _fingerprint(config):
         raise ResumeMismatchError(
             f"{snapshot} belongs to a run with other settings; choose another --out or delete that folder"
@@ -218,91 +279,35 @@ def _resume(state: TrainState, snapshot: Path, config: RunConfig) -> None:
     log.info("resuming %s at epoch %d", snapshot.parent, state.epoch)
 
 
-def _load_data(config: RunConfig) -> ADData:
+def load_data(config: RunConfig) -> ADData:
+    """The run's data: the dataset's one-vs-rest problem, subsampled where the config limits it."""
     d = config.data
-    data = _cached_dataset(
-        d.dataset,
-        d.data_dir,
-        d.normal_class,
-        d.preprocessing,
-        d.download,
-        d.one_vs_rest,
-        d.image_size,
-        d.ground_truth_maps,
-        d.channels,
-    )
-    return subsample(data, d.train_limit, d.test_limit, seed=config.seed)
+    return subsample(_cached_dataset(_dataset_key(d)), d.train_limit, d.test_limit, seed=config.seed)
+
+
+def _dataset_key(d: DataConfig) -> DataConfig:
+    # The fields that do not change the decoded images, reset, so the cache serves every such run.
+    return replace(d, train_limit=None, test_limit=None, validation_fraction=0.0, epoch_repeats=1)
 
 
 @lru_cache(maxsize=2)
-def _cached_dataset(
-    name: str,
-    root: str | None,
-    normal_class: int,
-    preprocessing: str | None,
-    download: bool,
-    one_vs_rest: bool,
-    image_size: int | None,
-    ground_truth_maps: bool,
-    channels: int | None,
-) -> ADData:
+def _cached_dataset(d: DataConfig) -> ADData:
     # One process often runs several seeds of a class in a row; decoding once is enough.
-    return load_dataset(
-        name,
-        root,
-        normal_class,
-        preprocessing=preprocessing,
-        download=download,
-        one_vs_rest=one_vs_rest,
-        image_size=image_size,
-        ground_truth_maps=ground_truth_maps,
-        channels=channels,
-    )
+    return load_dataset(d)
 
 
-def _split_validation(config: RunConfig, supervision: Supervision) -> tuple[ADData, ValidationSet]:
-    maker, name = validation_anomaly_maker(config, supervision)
-    data, validation = split_validation(
-        supervision.data,
-        config.data.validation_fraction,
-        seed=config.seed,
-        make_anomalies=lambda images, generator: maker(images, generator).images,
-        proxy_name=name,
-    )
-    if data.train_label == 1:  # the held-out training images are the anomalous side here
-        validation = dataclasses.replace(validation, labels=1 - validation.labels)
-    return data, validation
-
-
-def _check_input_shape(net: torch.nn.Module, data: ADData, config: RunConfig) -> None:
-    if tuple(net.input_shape) != tuple(data.input_shape):
+def check_input_shape(net: torch.nn.Module, data: ADData, config: RunConfig) -> None:
+    """The network must take what the preprocessing makes of the data."""
+    shape = tuple(getattr(net, "input_shape", ()))
+    if shape != tuple(data.input_shape):
         raise ValueError(
-            f"network {config.network.name} takes inputs of shape {tuple(net.input_shape)} but {data.name} gives "
+            f"network {config.network.name} takes inputs of shape {shape} but {data.name} gives "
             f"{tuple(data.input_shape)}; pick a matching --net (see `fcdd nets`) or --image-size"
         )
 
 
-def build_model(config: RunConfig, *, pretrained: bool | None = None) -> torch.nn.Module:
-    """The network of a config: an FCDD net, or the HSC/AE baseline net its objective needs."""
-    n = config.network
-    use_pretrained = n.pretrained if pretrained is None else pretrained
-    weights = n.weights if use_pretrained else None
-    if config.objective == "fcdd":
-        net = build_network(n.name, bias=n.bias, pretrained=use_pretrained, weights=weights)
-    else:
-        if n.name in BASELINE_OF:
-            hsc, ae = baselines_for(n.name)
-            raise ValueError(
-                f"--net {n.name} is an FCDD network; objective {config.objective} needs "
-                f"{hsc if config.objective == 'hsc' else ae} (or use `fcdd train --baselines`)"
-            )
-        net = build_baseline_network(n.name, bias=n.bias, pretrained=use_pretrained, weights=weights)
-    if objective_of(net) != config.objective:
-        raise ValueError(f"--net {n.name} is a network for objective {objective_of(net)}, not {config.objective}")
-    return net
-
-
-def _initial_state(config: RunConfig, runtime: Runtime) -> TrainState:
+def initial_state(config: RunConfig, runtime: Runtime) -> TrainState:
+    """Network, optimiser, scheduler and the run's random stream, all derived from the config's seed."""
     # Weight initialisation draws from the global RNG inside torch.nn; fork it so the run's seed
     # decides the weights without leaking a global seed into the caller's process.
     with torch.random.fork_rng(devices=[]):
@@ -310,53 +315,9 @@ def _initial_state(config: RunConfig, runtime: Runtime) -> TrainState:
         net = build_model(config)
     net = net.to(runtime.device)
     if runtime.channels_last:
-        net = net.to(memory_format=torch.channels_last)
+        net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimizer = make_optimizer([p for p in net.parameters() if p.requires_grad], config.optim)
     scheduler = make_scheduler(optimizer, config.optim)
     generator = torch.Generator(device=runtime.device).manual_seed(config.seed)
     return TrainState(net=net, optimizer=optimizer, scheduler=scheduler, generator=generator)
 
-
-def _write_artifacts(
-    out: Path,
-    config: RunConfig,
-    data: ADData,
-    state: TrainState,
-    result: EvalResult,
-    runtime: Runtime,
-    supervisor: OnlineSupervisor,
-    scorer: Scorer,
-    scale: tuple[float, float],
-) -> dict[str, Path]:
-    artifacts: dict[str, Path] = {}
-    artifacts["scores"] = outputs.write_npz(
-        out / "scores.npz",
-        score=result.scores.numpy(),
-        label=result.labels.numpy(),
-        original_class=data.test_classes.numpy(),
-    )
-    artifacts["history"] = outputs.write_json(out / "history.json", state.history)
-    auc = result.roc.auc
-    artifacts["roc"] = outputs.write_figure(
-        out / "roc.png",
-        outputs.roc_figure(
-            [(result.roc.fpr, result.roc.tpr, f"AUC {auc:.4f}")],
-            f"{data.name} class {data.normal_class} ({data.class_names[data.normal_class]}), seed {config.seed}",
-        ),
-    )
-    if state.history:
-        artifacts["loss"] = outputs.write_figure(out / "loss.png", outputs.loss_figure(state.history))
-    image, labels, margin = test_heatmap_grid(data, result, state.net, scorer, config, scale)
-    artifacts["heatmaps_test"] = outputs.write_png(out / "heatmaps_test.png", image, labels, margin)
-    image, labels, margin = train_heatmap_grid(data, state.net, supervisor, scorer, config, runtime)
-    artifacts["heatmaps_train"] = outputs.write_png(out / "heatmaps_train.png", image, labels, margin)
-    artifacts["config"] = out / "config.json"
-    artifacts["snapshot"] = out / "snapshot.pt"
-    artifacts["preprocessing"] = out / "preprocessing.json"
-    return artifacts
-
-
-def read_metrics(run_dir: str | Path) -> dict[str, Any] | None:
-    """The metrics of a finished run folder, or None when the run did not finish."""
-    path = Path(run_dir) / "metrics.json"
-    return json.loads(path.read_text()) if path.exists() else None

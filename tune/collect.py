@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 OVERALL = "overall"  # class_name of the per-setting row over all classes
+# Per-run metrics besides the sample AUC that the summary averages where runs have them.
+EXTRA_METRICS = ("pixel_auc", "max_score_auc")
 TOTAL = "total"  # class_name of the per-setting row of the cost table
 
 _GROUP = ["setting", "normal_class"]
@@ -32,8 +34,9 @@ def summary_by_class(table: pd.DataFrame, paper_auc: dict[str, tuple[float, ...]
 
     Columns: setting, dataset, normal_class (nullable; <NA> on "overall" rows), class_name,
     auc_mean, auc_std (sample std over seeds, 0 for one seed), n_seeds (ok runs), n_failed,
-    then pixel_auc_mean / pixel_auc_std when any ok row has a pixel AUC, then paper_auc when
-    ``paper_auc`` is given (``paper_auc[dataset][normal_class]``).
+    then <metric>_mean / <metric>_std for each of :data:`EXTRA_METRICS` (pixel AUC, max-score
+    AUC) that some ok row has, then paper_auc when ``paper_auc`` is given
+    (``paper_auc[dataset][normal_class]``).
 
     The "overall" row's auc_mean is the mean of the class means (the paper's dataset-level
     number), auc_std the sample std of the class means; classes without an ok run are left out of
@@ -42,7 +45,7 @@ def summary_by_class(table: pd.DataFrame, paper_auc: dict[str, tuple[float, ...]
     """
     _require(table, ["setting", "dataset", "normal_class", "class_name", "status", "auc"])
     ok = table["status"] == "ok"
-    has_pixel = "pixel_auc" in table.columns and table.loc[ok, "pixel_auc"].notna().any()
+    extras = [m for m in EXTRA_METRICS if m in table.columns and table.loc[ok, m].notna().any()]
     records = []
     for setting in pd.unique(table["setting"]):
         in_setting = table[table["setting"] == setting]
@@ -60,25 +63,25 @@ def summary_by_class(table: pd.DataFrame, paper_auc: dict[str, tuple[float, ...]
                 "n_seeds": int(good["auc"].notna().sum()),
                 "n_failed": int((group["status"] != "ok").sum()),
             }
-            if has_pixel:
-                pixel = good["pixel_auc"]
-                record["pixel_auc_mean"] = float(pixel.mean()) if pixel.notna().any() else float("nan")
-                record["pixel_auc_std"] = _sample_std(good["pixel_auc"])
+            for metric in extras:
+                values = good[metric]
+                record[f"{metric}_mean"] = float(values.mean()) if values.notna().any() else float("nan")
+                record[f"{metric}_std"] = _sample_std(values)
             if paper_auc is not None:
                 record["paper_auc"] = _paper_value(paper_auc, dataset, int(normal_class))
             class_rows.append(record)
         records.extend(class_rows)
-        records.append(_overall_row(setting, class_rows, has_pixel, paper_auc is not None))
+        records.append(_overall_row(setting, class_rows, extras, paper_auc is not None))
     columns = ["setting", "dataset", "normal_class", "class_name", "auc_mean", "auc_std", "n_seeds", "n_failed"]
-    if has_pixel:
-        columns += ["pixel_auc_mean", "pixel_auc_std"]
+    for metric in extras:
+        columns += [f"{metric}_mean", f"{metric}_std"]
     if paper_auc is not None:
         columns.append("paper_auc")
     summary = pd.DataFrame.from_records(records, columns=columns)
     return summary.astype({"normal_class": "Int64", "n_seeds": "int64", "n_failed": "int64"})
 
 
-def _overall_row(setting: object, class_rows: list[dict], has_pixel: bool, has_paper: bool) -> dict:
+def _overall_row(setting: object, class_rows: list[dict], extras: list[str], has_paper: bool) -> dict:
     means = pd.Series([r["auc_mean"] for r in class_rows], dtype="float64").dropna()
     datasets = {r["dataset"] for r in class_rows if r["dataset"] is not None}
     row = {
@@ -91,10 +94,10 @@ def _overall_row(setting: object, class_rows: list[dict], has_pixel: bool, has_p
         "n_seeds": sum(r["n_seeds"] for r in class_rows),
         "n_failed": sum(r["n_failed"] for r in class_rows),
     }
-    if has_pixel:
-        pixel = pd.Series([r["pixel_auc_mean"] for r in class_rows], dtype="float64").dropna()
-        row["pixel_auc_mean"] = float(pixel.mean()) if len(pixel) else float("nan")
-        row["pixel_auc_std"] = _sample_std(pixel)
+    for metric in extras:
+        means_of = pd.Series([r[f"{metric}_mean"] for r in class_rows], dtype="float64").dropna()
+        row[f"{metric}_mean"] = float(means_of.mean()) if len(means_of) else float("nan")
+        row[f"{metric}_std"] = _sample_std(means_of)
     if has_paper:
         # Only classes that have results: a partial run compares against the same classes.
         paper = [r["paper_auc"] for r in class_rows if not np.isnan(r["auc_mean"])]
@@ -159,13 +162,16 @@ def cost_by_class(table: pd.DataFrame) -> pd.DataFrame:
     """Compute spent per (setting, normal_class), plus one "total" row per setting.
 
     Columns: setting, normal_class (<NA> on "total" rows), class_name, n_trials (ok and failed),
-    wall_seconds (sum), cpu_hours = Σ wall_seconds·cpus / 3600, gpu_hours likewise with gpus,
-    images_per_second (mean over ok rows). Failed trials count: they used the machines too.
+    attempts, wall_seconds = Σ trial_seconds (every attempt of every trial, failed ones included),
+    cpu_hours = Σ trial_seconds·cpus / 3600, gpu_hours likewise with gpus, images_per_second
+    (mean over ok rows). Failed trials and retries count: they used the machines too.
     """
-    _require(table, ["setting", "normal_class", "class_name", "status", "wall_seconds", "cpus", "gpus"])
+    _require(table, ["setting", "normal_class", "class_name", "status", "trial_seconds", "attempts", "cpus", "gpus"])
+    seconds = table["trial_seconds"].fillna(0.0)
     frame = table.assign(
-        _cpu_hours=table["wall_seconds"] * table["cpus"].fillna(0.0) / 3600.0,
-        _gpu_hours=table["wall_seconds"] * table["gpus"].fillna(0.0) / 3600.0,
+        _seconds=seconds,
+        _cpu_hours=seconds * table["cpus"].fillna(0.0) / 3600.0,
+        _gpu_hours=seconds * table["gpus"].fillna(0.0) / 3600.0,
         _ips=table["images_per_second"].where(table["status"] == "ok") if "images_per_second" in table else np.nan,
     )
     records = []
@@ -178,15 +184,18 @@ def cost_by_class(table: pd.DataFrame) -> pd.DataFrame:
                     "normal_class": None if normal_class is None else int(normal_class),
                     "class_name": TOTAL if normal_class is None else _first_valid(group["class_name"]),
                     "n_trials": len(group),
-                    "wall_seconds": float(group["wall_seconds"].sum()),
+                    "attempts": int(group["attempts"].fillna(0).sum()),
+                    "wall_seconds": float(group["_seconds"].sum()),
                     "cpu_hours": float(group["_cpu_hours"].sum()),
                     "gpu_hours": float(group["_gpu_hours"].sum()),
                     "images_per_second": float(group["_ips"].mean()) if group["_ips"].notna().any() else float("nan"),
                 }
             )
-    columns = ["setting", "normal_class", "class_name", "n_trials", "wall_seconds", "cpu_hours", "gpu_hours",
-               "images_per_second"]  # fmt: skip
-    return pd.DataFrame.from_records(records, columns=columns).astype({"normal_class": "Int64", "n_trials": "int64"})
+    columns = ["setting", "normal_class", "class_name", "n_trials", "attempts", "wall_seconds", "cpu_hours",
+               "gpu_hours", "images_per_second"]  # fmt: skip
+    return pd.DataFrame.from_records(records, columns=columns).astype(
+        {"normal_class": "Int64", "n_trials": "int64", "attempts": "int64"}
+    )
 
 
 def _require(table: pd.DataFrame, columns: list[str]) -> None:

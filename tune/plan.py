@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ class TrialSpec:
     normal_class: int
     seed: int
     config: dict[str, Any]  # RunConfig.to_flat()
+    class_name: str = ""  # the dataset's name of the nominal class
 
     def run_config(self) -> RunConfig:
         """The method's config for this trial."""
@@ -40,13 +39,14 @@ class TrialSpec:
         return cls(**raw)
 
 
-def trial_id(config: RunConfig) -> str:
-    """Stable id of a resolved config: 12 hex digits of a SHA-256 over its sorted flat form.
+# Where and how fast a trial runs, not what it computes: left out of the id, so a benchmark
+# resumed on other hardware (another device, another core count) finds its finished trials.
+ID_IGNORES = ("device", "eval_every", "threads")
 
-    Device and evaluation cadence do not change the result, so they do not change the id.
-    """
-    flat = {k: v for k, v in config.to_flat().items() if k not in ("device", "eval_every")}
-    return hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest()[:12]
+
+def trial_id(config: RunConfig) -> str:
+    """Stable id of a resolved config: 12 hex digits of a SHA-256 over its sorted flat form (:data:`ID_IGNORES` left out)."""
+    return config.fingerprint(ignore=ID_IGNORES)
 
 
 def expand(spec: BenchmarkSpec) -> list[TrialSpec]:
@@ -57,14 +57,18 @@ def expand(spec: BenchmarkSpec) -> list[TrialSpec]:
         for normal_class in spec.classes:
             for seed in spec.seeds:
                 config = base.replace(**{"data.normal_class": normal_class, "seed": seed})
-                trials.append(TrialSpec(trial_id(config), setting, normal_class, seed, config.to_flat()))
+                trials.append(
+                    TrialSpec(
+                        trial_id(config), setting, normal_class, seed, config.to_flat(), spec.class_name(normal_class)
+                    )
+                )
     ids = [t.trial_id for t in trials]
     if len(set(ids)) != len(ids):
         raise ValueError("two settings resolve to the same configuration; give them different overrides")
     return trials
 
 
-def format_plan(spec: BenchmarkSpec, trials: list[TrialSpec], done: set[str] = frozenset()) -> str:
+def format_plan(spec: BenchmarkSpec, trials: list[TrialSpec], done: frozenset[str] | set[str] = frozenset()) -> str:
     """A printable table of the trials, marking those already finished."""
     base = spec.base
     lines = [

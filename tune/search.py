@@ -6,7 +6,7 @@ trial for values, so it can be tested with a plain in-memory study.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from fcdd.config import RunConfig
@@ -34,15 +34,6 @@ def suggest(trial: Any, space: Mapping[str, Mapping[str, Any]]) -> dict[str, Any
         else:
             chosen[key] = trial.suggest_categorical(key, list(param["choices"]))
     return chosen
-
-
-def define_by_run(space: Mapping[str, Mapping[str, Any]]) -> Callable[[Any], None]:
-    """The define-by-run function for Ray's OptunaSearch: it only samples, it computes nothing."""
-
-    def space_fn(trial: Any) -> None:
-        suggest(trial, space)
-
-    return space_fn
 
 
 def overrides_from_params(params: Mapping[str, Any]) -> dict[str, Any]:

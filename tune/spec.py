@@ -1,16 +1,18 @@
 """A benchmark as data: what to run (preset + overrides, classes, seeds, named settings), on what resources.
 
-A spec comes from a YAML file or from a preset plus command-line overrides; both produce the same
-frozen :class:`BenchmarkSpec`. Example YAML::
+A spec comes from a YAML file, a run's ``config.json``, or a preset, plus command-line flags; all
+go through :func:`spec_from_dict` (via :func:`tune.resolve.resolve_spec` from the CLI) and give the
+same frozen :class:`BenchmarkSpec`. Example YAML::
 
     name: fmnist-oe
-    preset: fmnist
-    overrides: {optim.epochs: 10, anomalies.oe_folder: /data/cifar10/test, anomalies.noise_mode: folder}
-    classes: all            # or [0, 3]
+    preset: fmnist          # or `config: {...}`, a RunConfig as config.json holds it
+    overrides: {optim.epochs: 10, anomalies.oe_folder: /data/cifar10/test}
+    classes: all            # or [0, 3], or "0,3", or class names
     seeds: 5                # or [0, 1, 2]
     settings:               # optional: named variants, each a set of overrides
       - {name: default}
       - {name: low-lr, overrides: {optim.lr: 0.001}}
+    baselines: false        # true adds the HSC and AE baselines as settings `hsc` and `ae`
     resources: {cpus_per_trial: 1, gpus_per_trial: 0.25}
     max_failures: 1
     search:                 # used by `fcdd tune`
@@ -18,26 +20,41 @@ frozen :class:`BenchmarkSpec`. Example YAML::
       scheduler: asha       # asha | median | none
       space:
         optim.lr: {type: loguniform, low: 1.0e-4, high: 1.0e-1}
+
+Overrides are applied to the final base config in one step (:func:`with_implied`): an
+``anomalies.oe_folder`` alone also selects outlier exposure from that folder, whatever the base.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from fcdd.anomalies.registry import OE_FOLDER_SOURCES
 from fcdd.config import RunConfig
-from fcdd.data.registry import resolve_classes
 from fcdd.presets import get_preset
 
 SCHEDULERS = ("asha", "median", "none")
 PARAM_TYPES = ("loguniform", "uniform", "int", "categorical")
+SPEC_KEYS = (
+    "name",
+    "preset",
+    "config",
+    "overrides",
+    "classes",
+    "seeds",
+    "settings",
+    "baselines",
+    "resources",
+    "max_failures",
+    "search",
+)
 
 # `anomalies.mode` is "<supervise mode>/<noise mode>": one categorical, because which noise modes
 # make sense depends on the supervise mode, and Optuna needs one fixed distribution per name.
 ANOMALY_MODE_KEY = "anomalies.mode"
-OE_NOISE_MODES = ("folder", "cifar100")
 
 # The default search space: learning rate, weight decay and the anomaly settings. `when` makes a
 # parameter conditional on the values of others (define-by-run).
@@ -62,21 +79,38 @@ DEFAULT_SPACE: dict[str, dict[str, Any]] = {
     "anomalies.p": {"type": "uniform", "low": 0.25, "high": 0.75},
 }
 
+# What a dry run changes: the same path at a tiny budget.
+DRY_RUN_LIMITS = {"optim.epochs": 1, "data.train_limit": 512, "data.test_limit": 1000, "heatmap.n_samples": 8}
+
+
+def local_cpus() -> float:
+    """CPU cores of this machine: the default CPUs (and torch threads) per trial."""
+    return float(os.cpu_count() or 1)
+
 
 @dataclass(frozen=True)
 class Resources:
-    """What one trial asks the cluster for. Fractional GPUs let several small trials share one GPU."""
+    """What one trial asks for. Fractional GPUs let several small trials share one GPU.
 
-    cpus_per_trial: float = 1.0
+    ``cpus_per_trial`` is also the trial's torch thread count (rounded down, at least 1), recorded
+    in its config: the same config with the same threads gives the same AUC on every runner.
+    """
+
+    cpus_per_trial: float = field(default_factory=local_cpus)
     gpus_per_trial: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.cpus_per_trial <= 0:
+        if not self.cpus_per_trial > 0:
             raise ValueError(f"`cpus_per_trial` must be > 0, got {self.cpus_per_trial}")
-        if self.gpus_per_trial < 0:
+        if not self.gpus_per_trial >= 0:
             raise ValueError(f"`gpus_per_trial` must be >= 0, got {self.gpus_per_trial}")
         if self.gpus_per_trial > 1 and self.gpus_per_trial != int(self.gpus_per_trial):
             raise ValueError(f"`gpus_per_trial` above 1 must be a whole number, got {self.gpus_per_trial}")
+
+    @property
+    def threads(self) -> int:
+        """Torch threads of a trial."""
+        return max(1, int(self.cpus_per_trial))
 
     def as_ray(self) -> dict[str, float]:
         """Ray's resource dict."""
@@ -113,6 +147,9 @@ class SearchSpec:
                 raise ValueError(f"search space {key!r}: needs `low` < `high`, got {param}")
 
 
+Setting = tuple[str, tuple[tuple[str, Any], ...]]  # name, sorted dotted-key overrides
+
+
 @dataclass(frozen=True)
 class BenchmarkSpec:
     """Everything a benchmark or a search runs; expands into trials with :func:`tune.plan.expand`."""
@@ -121,7 +158,8 @@ class BenchmarkSpec:
     base: RunConfig
     classes: tuple[int, ...]
     seeds: tuple[int, ...]
-    settings: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = (("default", ()),)
+    class_names: tuple[str, ...] = ()  # the dataset's class names, by class index
+    settings: tuple[Setting, ...] = (("default", ()),)
     resources: Resources = field(default_factory=Resources)
     max_failures: int = 1  # retries of a failing trial before it is reported as failed
     search: SearchSpec = field(default_factory=SearchSpec)
@@ -146,52 +184,79 @@ class BenchmarkSpec:
                 return self.base.replace(**dict(overrides))
         raise ValueError(f"unknown setting {setting!r}; the spec has {', '.join(n for n, _ in self.settings)}")
 
+    def class_name(self, normal_class: int) -> str:
+        """The name of class ``normal_class`` (its index as text when the names are unknown)."""
+        names = self.class_names
+        return names[normal_class] if 0 <= normal_class < len(names) else str(normal_class)
+
 
 def parse_seeds(value: Any) -> tuple[int, ...]:
     """An int N means seeds 0..N-1; a list is taken as is."""
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
             raise ValueError(f"`seeds` must be >= 1, got {value}")
         return tuple(range(value))
     return tuple(int(s) for s in value)
 
 
-def spec_from_dict(
-    raw: dict[str, Any], *, n_classes: int | None = None, overrides: dict[str, Any] | None = None
-) -> BenchmarkSpec:
-    """Build a spec from a parsed YAML mapping; ``overrides`` (dotted keys) win over the file's.
+def with_implied(overrides: dict[str, Any], base: RunConfig) -> dict[str, Any]:
+    """``overrides`` plus the settings they imply on ``base``: an OE folder alone selects outlier exposure.
 
-    ``n_classes`` skips looking at the data for the class names (classes are then indices only).
+    ``anomalies.oe_folder`` without a noise mode means "outlier exposure from that folder": noise
+    mode ``folder`` and supervise mode ``noise``, unless the base's noise mode already reads the
+    folder (``imagenet``, ``imagenet22k``, ``emnist`` take it as their root).
     """
-    known = {
-        "name",
-        "preset",
-        "config",
-        "overrides",
-        "classes",
-        "seeds",
-        "settings",
-        "resources",
-        "max_failures",
-        "search",
-    }
-    unknown = set(raw) - known
-    if unknown:
-        raise ValueError(
-            f"unknown benchmark spec keys: {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
-        )
-    base = RunConfig.from_dict(raw["config"]) if "config" in raw else get_preset(raw.get("preset", "fmnist"))
-    base = base.replace(**{**(raw.get("overrides") or {}), **(overrides or {})})
-    if n_classes is None:
-        from fcdd.data import dataset_classes
+    changes = dict(overrides)
+    if changes.get("anomalies.oe_folder") and "anomalies.noise_mode" not in changes:
+        if base.anomalies.noise_mode not in OE_FOLDER_SOURCES:
+            changes["anomalies.noise_mode"] = "folder"
+        if "anomalies.supervise_mode" not in changes and base.anomalies.supervise_mode != "noise":
+            changes["anomalies.supervise_mode"] = "noise"
+    return changes
 
-        names = dataset_classes(base.data.dataset, base.data.data_dir, one_vs_rest=base.data.one_vs_rest)
-    else:
-        names = tuple(str(i) for i in range(n_classes))
-    settings = tuple(
-        (str(s["name"]), tuple(sorted((s.get("overrides") or {}).items())))
-        for s in raw.get("settings") or [{"name": "default"}]
-    )
+
+def baseline_settings(base: RunConfig) -> tuple[Setting, Setting]:
+    """The HSC and AE baselines of an FCDD config, with the counterpart networks (reference §3.3).
+
+    Both blur their heatmaps over the FCDD net's receptive field; the AE trains on nominal images
+    only (unsupervised), as the paper's AE baseline does.
+    """
+    from fcdd.methods.build import get_method
+
+    net = base.network.name
+    hsc = {"objective": "hsc", "network.name": get_method("hsc").counterpart(net), "heatmap.blur": True}
+    ae = {
+        "objective": "ae",
+        "network.name": get_method("ae").counterpart(net),
+        "heatmap.blur": True,
+        "anomalies.supervise_mode": "unsupervised",
+    }
+    return ("hsc", tuple(sorted(hsc.items()))), ("ae", tuple(sorted(ae.items())))
+
+
+def _base_config(raw: dict[str, Any]) -> RunConfig:
+    if "config" in raw and "preset" in raw:
+        raise ValueError("a benchmark spec takes `preset` or `config`, not both")
+    if "config" in raw:
+        if not isinstance(raw["config"], dict):
+            raise ValueError(f"`config` must be a mapping (a run's config.json), got {type(raw['config']).__name__}")
+        return RunConfig.from_dict(raw["config"])
+    return get_preset(str(raw.get("preset", "fmnist")))
+
+
+def _settings(raw: dict[str, Any], base: RunConfig) -> tuple[Setting, ...]:
+    entries = raw.get("settings") or [{"name": "default"}]
+    settings = [(str(s["name"]), tuple(sorted((s.get("overrides") or {}).items()))) for s in entries]
+    if raw.get("baselines"):
+        if base.objective != "fcdd":
+            raise ValueError(f"baselines are added to an FCDD config; this one's objective is {base.objective}")
+        if settings == [("default", ())]:
+            settings = [("fcdd", ())]
+        settings += baseline_settings(base)
+    return tuple(settings)
+
+
+def _search(raw: dict[str, Any], base: RunConfig) -> SearchSpec:
     search_raw = dict(raw.get("search") or {})
     if "space" in search_raw:
         search_raw["space"] = {k: dict(v) for k, v in search_raw["space"].items()}
@@ -199,20 +264,75 @@ def spec_from_dict(
         space = {k: dict(v) for k, v in DEFAULT_SPACE.items()}
         space[ANOMALY_MODE_KEY]["choices"] = [c for c in space[ANOMALY_MODE_KEY]["choices"] if c != "noise/folder"]
         search_raw["space"] = space
+    return SearchSpec(**search_raw)
+
+
+def spec_from_dict(
+    raw: dict[str, Any], *, n_classes: int | None = None, overrides: dict[str, Any] | None = None
+) -> BenchmarkSpec:
+    """Build a spec from a parsed YAML mapping; ``overrides`` (dotted keys, the flags) win over the file's.
+
+    The file's overrides and then the flags are applied to the preset (or config) with
+    :func:`with_implied`, so a flag means the same whatever the spec's base. ``n_classes`` skips
+    looking at the data for the class names (classes are then indices only).
+    """
+    unknown = set(raw) - set(SPEC_KEYS)
+    if unknown:
+        raise ValueError(f"unknown benchmark spec keys: {', '.join(sorted(unknown))}; known: {', '.join(SPEC_KEYS)}")
+    base = _base_config(raw)
+    for changes in (raw.get("overrides") or {}, overrides or {}):
+        base = base.replace(**with_implied(dict(changes), base))
+    resources = Resources(**(raw.get("resources") or {}))
+    if base.threads is None:  # the trial's threads follow its CPUs unless the config says otherwise
+        base = base.replace(threads=resources.threads)
+    if n_classes is None:
+        from fcdd.data.loading import dataset_classes
+
+        names = dataset_classes(base.data)
+    else:
+        names = tuple(str(i) for i in range(n_classes))
+    from fcdd.data.loading import resolve_classes
+
     return BenchmarkSpec(
-        name=str(raw.get("name") or f"{base.data.dataset}-benchmark"),
+        name=str(raw.get("name") or default_name(base)),
         base=base,
         classes=resolve_classes(raw.get("classes", "all"), names),
         seeds=parse_seeds(raw.get("seeds", 1)),
-        settings=settings,
-        resources=Resources(**(raw.get("resources") or {})),
+        class_names=tuple(names),
+        settings=_settings(raw, base),
+        resources=resources,
         max_failures=int(raw.get("max_failures", 1)),
-        search=SearchSpec(**search_raw),
+        search=_search(raw, base),
     )
 
 
-def load_spec(path: str | Path, **kwargs: Any) -> BenchmarkSpec:
-    """Read a YAML benchmark spec."""
+def default_name(base: RunConfig) -> str:
+    """The name of a benchmark that was given none: ``<dataset>-benchmark``."""
+    return f"{base.data.dataset}-benchmark"
+
+
+def dry_run(spec: BenchmarkSpec) -> BenchmarkSpec:
+    """The same benchmark at a tiny budget: 2 classes, 1 seed, 1 epoch, a data subset.
+
+    A spec with the default name becomes ``<dataset>-dry-run``, so a dry run never resumes into the real one.
+    """
+    name = spec.name
+    if name == default_name(spec.base):
+        name = f"{spec.base.data.dataset}-dry-run"
+    return dataclasses.replace(
+        spec,
+        name=name,
+        base=spec.base.replace(**DRY_RUN_LIMITS),
+        classes=spec.classes[:2],
+        seeds=spec.seeds[:1],
+        search=dataclasses.replace(spec.search, trials=min(spec.search.trials, 4)),
+    )
+
+
+def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML benchmark spec into its raw mapping (see :func:`spec_from_dict`)."""
+    from pathlib import Path
+
     import yaml
 
     path = Path(path)
@@ -221,7 +341,7 @@ def load_spec(path: str | Path, **kwargs: Any) -> BenchmarkSpec:
     raw = yaml.safe_load(path.read_text()) or {}
     if not isinstance(raw, dict):
         raise ValueError(f"benchmark spec {path} must be a YAML mapping, got {type(raw).__name__}")
-    return spec_from_dict(raw, **kwargs)
+    return raw
 
 
 def with_changes(spec: BenchmarkSpec, **changes: Any) -> BenchmarkSpec:

@@ -1,49 +1,116 @@
-"""The results store: one JSON line per finished or failed trial, appended by the single driver.
+"""The results store: one :class:`TrialRecord` per finished or failed trial, one JSON line each, appended by the driver.
 
 ``<root>/trials.jsonl`` is append-only. Each append writes one line, flushes and fsyncs it, so a
 killed driver loses at most the line it was writing; a torn line is skipped (with a warning) when
-reading. A trial that is retried appends a new line, and the last line of a ``trial_id`` wins.
+reading. A trial that is retried after an interrupted driver appends a new line, and the last line
+of a ``trial_id`` wins.
 
-Row format (a flat dict; ``config.*`` keys are the flattened :class:`fcdd.config.RunConfig`)::
-
-    trial_id, benchmark, setting, dataset, normal_class, class_name, seed,
-    status ("ok" | "failed"), error, attempts, run_dir,
-    auc, val_auc, pixel_auc, epochs, train_seconds, eval_seconds, wall_seconds, images_per_second,
-    peak_gpu_memory_mb (CUDA only), cpus, gpus, node (hostname), node_id (Ray node), started_at, finished_at,
-    fcdd_version, torch_version, ray_version, config.<section>.<field>...
+:class:`TrialRecord` is the row schema: the store, the CSV/Parquet columns and the report derive
+from it. Its metric fields are :class:`fcdd.metrics.RunMetrics`', so every number a run writes to
+``metrics.json`` reaches the tables; ``config.*`` columns are the flattened RunConfig.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
 import math
 import os
+import types
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from fcdd.outputs import atomic_write
+from fcdd.artifacts import atomic_write
+from fcdd.metrics import METRIC_FIELDS, RunMetrics
 
 logger = logging.getLogger(__name__)
 
 STORE_FILE = "trials.jsonl"
 STATUSES = ("ok", "failed")
 
-# Column order of the table; config.* keys follow these, then anything else a driver added.
-CORE_COLUMNS = (
-    "trial_id", "benchmark", "setting", "dataset", "normal_class", "class_name", "seed", "status", "error",
-    "attempts", "run_dir", "auc", "val_auc", "pixel_auc", "epochs", "train_seconds", "eval_seconds",
-    "wall_seconds", "images_per_second", "peak_gpu_memory_mb", "cpus", "gpus", "node", "node_id", "started_at",
-    "finished_at", "fcdd_version", "torch_version", "ray_version",
-)  # fmt: skip
-FLOAT_COLUMNS = (
-    "auc", "val_auc", "pixel_auc", "train_seconds", "eval_seconds", "wall_seconds", "images_per_second",
-    "peak_gpu_memory_mb", "cpus", "gpus",
-)  # fmt: skip
-INT_COLUMNS = ("normal_class", "seed", "attempts", "epochs")
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial's row: who it is, how it went, what it cost, where it ran, what it measured."""
+
+    trial_id: str
+    benchmark: str
+    setting: str
+    dataset: str
+    normal_class: int
+    class_name: str
+    seed: int
+    status: str  # "ok" | "failed"
+    error: str | None  # the last line of the last failure; None when ok
+    attempts: int  # attempts made, the successful one included
+    attempt_seconds: tuple[float, ...]  # wall time of every attempt, failed ones included
+    trial_seconds: float  # their sum: what the trial cost (the cost tables count it)
+    run_dir: str
+    runner: str  # "serial" | "ray"
+    cpus: float
+    gpus: float
+    node: str | None  # hostname
+    node_id: str | None  # Ray node id (None for the serial runner)
+    started_at: str | None  # ISO 8601, UTC: the first attempt's start
+    finished_at: str | None
+    fcdd_version: str | None
+    torch_version: str | None
+    ray_version: str | None
+    metrics: RunMetrics | None = None  # None for a failed trial
+    config: dict[str, Any] = field(default_factory=dict)  # RunConfig.to_flat()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.trial_id, str) or not self.trial_id:
+            raise ValueError(f"a results row needs a non-empty string `trial_id`, got trial_id={self.trial_id!r}")
+        if self.status not in STATUSES:
+            raise ValueError(f"`status` must be one of {', '.join(STATUSES)}, got status={self.status!r}")
+
+    def to_row(self) -> dict[str, Any]:
+        """The flat row: own fields, then every metric (None when failed), then ``config.<key>``."""
+        row = {name: getattr(self, name) for name in RECORD_FIELDS}
+        metrics = self.metrics.to_dict() if self.metrics is not None else dict.fromkeys(METRIC_FIELDS)
+        row.update(metrics)
+        row.update({f"config.{k}": v for k, v in self.config.items()})
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> TrialRecord:
+        """Inverse of :meth:`to_row`."""
+        own = {name: row.get(name) for name in RECORD_FIELDS}
+        own["attempt_seconds"] = tuple(own["attempt_seconds"] or ())
+        metrics = RunMetrics.from_dict(row) if row.get("status") == "ok" and row.get("auc", None) is not None else None
+        config = {k.removeprefix("config."): v for k, v in row.items() if k.startswith("config.")}
+        return cls(**own, metrics=metrics, config=config)
+
+
+RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrialRecord) if f.name not in ("metrics", "config"))
+# Column order of the table; config.* keys follow these, then anything else a row holds.
+CORE_COLUMNS: tuple[str, ...] = RECORD_FIELDS + METRIC_FIELDS
+
+
+def _column_kinds() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(float columns, int columns), from the annotations of TrialRecord and RunMetrics."""
+    floats, ints = [], []
+    for cls in (TrialRecord, RunMetrics):
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            hint = hints[f.name]
+            union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+            kinds = set(typing.get_args(hint)) - {type(None)} if union else {hint}
+            if kinds == {float}:
+                floats.append(f.name)
+            elif kinds == {int}:
+                ints.append(f.name)
+    return tuple(floats), tuple(ints)
+
+
+FLOAT_COLUMNS, INT_COLUMNS = _column_kinds()
 
 
 def _jsonable(value: Any) -> Any:
@@ -71,15 +138,9 @@ class ResultsStore:
     def __repr__(self) -> str:
         return f"ResultsStore({str(self.root)!r})"
 
-    def append(self, row: dict[str, Any]) -> None:
-        """Append one trial row durably (write, flush, fsync)."""
-        trial_id = row.get("trial_id")
-        if not isinstance(trial_id, str) or not trial_id:
-            raise ValueError(f"a results row needs a non-empty string `trial_id`, got trial_id={trial_id!r}")
-        status = row.get("status")
-        if status not in STATUSES:
-            raise ValueError(f"`status` must be one of {', '.join(STATUSES)}, got status={status!r}")
-        line = json.dumps(_jsonable(row), allow_nan=False, separators=(",", ":")) + "\n"
+    def append(self, record: TrialRecord) -> None:
+        """Append one trial's record durably (write, flush, fsync)."""
+        line = json.dumps(_jsonable(record.to_row()), allow_nan=False, separators=(",", ":")) + "\n"
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a+b") as handle:
             # A driver killed mid-write leaves a line without its newline; start a fresh line so the
@@ -122,6 +183,10 @@ class ResultsStore:
     def finished_ids(self) -> set[str]:
         """Trial ids whose latest row has status "ok" (the ones a resumed benchmark skips)."""
         return {row["trial_id"] for row in self.rows() if row.get("status") == "ok"}
+
+    def records(self) -> list[TrialRecord]:
+        """The latest record of every trial (see :meth:`rows`)."""
+        return [TrialRecord.from_row(row) for row in self.rows()]
 
     def table(self) -> pd.DataFrame:
         """One row per trial: core columns first, then ``config.*`` sorted, then any extra keys."""

@@ -1,29 +1,9 @@
 """Artificial anomalies and outlier exposure (FCDD method notes §5).
 
-Anomaly sources share one signature, :data:`AnomalySource`: synthetic noise modes
-(:data:`NOISE_MODES`) and real-image pools (:class:`OutlierPool`). The
-:class:`OnlineSupervisor` mixes a source's images into each training batch;
-:func:`make_offline_training_set` makes a fixed set of anomalies once (offline supervision).
+Import from the modules: :mod:`fcdd.anomalies.registry` (the noise modes, OE sources and
+supervise modes), :mod:`fcdd.anomalies.noise` and :mod:`fcdd.anomalies.confetti` (synthetic
+noise), :mod:`fcdd.anomalies.outlier_exposure` and :mod:`fcdd.anomalies.sources` (real images),
+:mod:`fcdd.anomalies.supervisor` (online mixing), :mod:`fcdd.anomalies.offline`, and
+:mod:`fcdd.anomalies.from_config` (a run's config to its training stream). This package file
+imports nothing, so the registry stays cheap to import.
 """
-
-from __future__ import annotations
-
-from fcdd.anomalies.noise import NOISE_MODES, AnomalySource, get_noise_mode
-from fcdd.anomalies.offline import OfflineSet, make_offline_training_set
-from fcdd.anomalies.outlier_exposure import OutlierPool, load_cifar100_pool, load_folder_pool
-from fcdd.anomalies.supervisor import SUPERVISE_MODES, OnlineSupervisor, SupervisedBatch, pool_from_train_anomalies
-
-__all__ = [
-    "NOISE_MODES",
-    "SUPERVISE_MODES",
-    "AnomalySource",
-    "OfflineSet",
-    "OnlineSupervisor",
-    "OutlierPool",
-    "SupervisedBatch",
-    "get_noise_mode",
-    "load_cifar100_pool",
-    "load_folder_pool",
-    "make_offline_training_set",
-    "pool_from_train_anomalies",
-]

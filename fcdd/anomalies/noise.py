@@ -1,4 +1,5 @@
-"""Synthetic anomaly sources ("noise modes", FCDD method notes §5.2) and their registry.
+"""Synthetic anomaly sources ("noise modes", FCDD method notes §5.2); the registry is
+:data:`fcdd.anomalies.registry.SYNTHETIC_NOISE`.
 
 Every source has the :data:`AnomalySource` signature: ``(n, (C, H, W), generator)`` →
 float32 ``(n, C, H, W)`` on ``generator.device``, on the 0..255 scale. Values may leave
@@ -7,24 +8,16 @@ float32 ``(n, C, H, W)`` on ``generator.device``, on the 0..255 scale. Values ma
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
+from fcdd import registry
 from fcdd.anomalies.confetti import confetti_noise, rasterise, sample_blobs
+from fcdd.anomalies.registry import OE_SOURCES, SYNTHETIC_NOISE
 
 AnomalySource = Callable[[int, tuple[int, int, int], torch.Generator], Tensor]
-
-# Outlier-exposure sources are built from data, not drawn from a formula.
-_OE_HINTS = {
-    "cifar100": "load_cifar100_pool",
-    "folder": "load_folder_pool",
-    "imagenet": "load_folder_pool",
-    "imagenet22k": "load_folder_pool",
-}
-
 
 def _check(n: int, shape: tuple[int, int, int]) -> tuple[int, int, int]:
     if n < 0:
@@ -87,30 +80,15 @@ def confetti(n: int, shape: tuple[int, int, int], generator: torch.Generator) ->
     return confetti_noise(n, _check(n, shape), generator)
 
 
-NOISE_MODES: dict[str, AnomalySource] = {
-    "gaussian": gaussian,
-    "uniform": uniform,
-    "blob": blob,
-    "mixed_blob": mixed_blob,
-    "solid": solid,
-    "confetti": confetti,
-}
-
-__all__ = ["NOISE_MODES", "AnomalySource", "get_noise_mode"]
+__all__ = ["AnomalySource", "get_noise_mode"]
 
 
 def get_noise_mode(name: str) -> AnomalySource:
-    """Look up a synthetic noise mode by name; unknown names raise ``ValueError`` with suggestions."""
-    try:
-        return NOISE_MODES[name]
-    except KeyError:
-        pass
-    if name in _OE_HINTS:
+    """The synthetic noise function registered as ``name``; unknown names raise ``ValueError`` with suggestions."""
+    if name in OE_SOURCES:
         raise ValueError(
-            f"noise mode {name!r} is outlier exposure, not synthetic noise; "
-            f"build it with fcdd.anomalies.{_OE_HINTS[name]}(...)"
+            f"noise mode {name!r} is outlier exposure, not synthetic noise; build it with "
+            "fcdd.anomalies.from_config.anomaly_source (or a loader of fcdd.anomalies.outlier_exposure)"
         )
-    known = sorted(NOISE_MODES)
-    close = difflib.get_close_matches(str(name), known)
-    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-    raise ValueError(f"unknown noise mode {name!r}; choose one of {known}{hint}")
+    source: AnomalySource = registry.lookup(SYNTHETIC_NOISE, name, "synthetic noise mode")
+    return source

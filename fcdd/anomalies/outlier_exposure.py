@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,9 +20,11 @@ from PIL import Image
 from torch import Tensor
 from tqdm import tqdm
 
+from fcdd.data.cifar import read_pickle
+from fcdd.data.images import IMAGE_EXTENSIONS
+
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 CIFAR100_TRAIN = Path("cifar-100-python") / "train"
 
 
@@ -124,7 +125,7 @@ def list_images(folder: str | Path) -> list[Path]:
     files = [p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
     if not files:
         raise ValueError(
-            f"no images in outlier-exposure folder {str(root)!r}; looked for {', '.join(IMAGE_EXTENSIONS)}"
+            f"no images in outlier-exposure folder {str(root)!r}; looked for {', '.join(sorted(IMAGE_EXTENSIONS))}"
         )
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
@@ -217,9 +218,7 @@ def load_cifar100_pool(
         from torchvision.datasets import CIFAR100  # imported lazily: only the download needs it
 
         CIFAR100(str(root), train=True, download=True)
-    with open(path, "rb") as fh:
-        entry = pickle.load(fh, encoding="bytes")
-    data = entry.get(b"data") if isinstance(entry, dict) else None
+    data = read_pickle(path, "CIFAR-100 pickle").get(b"data")
     if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise ValueError(
             f"{str(path)!r} is not a CIFAR-100 pickle (expected b'data' of shape (N, 3072)); re-download it"

@@ -1,7 +1,7 @@
 """Real anomalies from the test split as training anomalies (``--noise-mode mvtec`` / ``mvtec_gt``).
 
 The semi-supervised MVTec setting trains with a few real defect images of the nominal
-category, ``--oe-limit`` per defect type (method notes §4.4). The original drew them from
+category, ``--defects-per-type`` per defect type (method notes §4.4). The original drew them from
 the test split and left them there, so the model was evaluated on images it was trained
 on (§9.1 item 2). :func:`take_test_anomalies` moves them instead: they leave the test set
 and become an :class:`OutlierPool` with their masks.
@@ -34,7 +34,7 @@ def take_test_anomalies(data: ADData, limit_per_group: int, seed: int) -> tuple[
         )
     if limit_per_group < 1:
         raise ValueError(
-            f"`limit_per_group` (--oe-limit) must be >= 1 real anomalies per defect type, got {limit_per_group}"
+            f"`limit_per_group` (--defects-per-type) must be >= 1 real anomalies per defect type, got {limit_per_group}"
         )
     anomalous = data.test_labels.bool().tolist()
     members: dict[str, list[int]] = {}
@@ -50,14 +50,14 @@ def take_test_anomalies(data: ADData, limit_per_group: int, seed: int) -> tuple[
         if len(indices) < limit_per_group:
             raise ValueError(
                 f"defect type {group!r} has {len(indices)} anomalous test images, fewer than the "
-                f"{limit_per_group} asked for (--oe-limit); lower --oe-limit"
+                f"{limit_per_group} asked for (--defects-per-type); lower --defects-per-type"
             )
         order = torch.randperm(len(indices), generator=generator)[:limit_per_group]
         taken += [indices[i] for i in order.tolist()]
     if len(taken) == sum(anomalous):
         raise ValueError(
             f"taking {limit_per_group} real anomalies per defect type leaves no anomalous test image "
-            f"in {data.name!r}; lower --oe-limit"
+            f"in {data.name!r}; lower --defects-per-type"
         )
     pick = torch.tensor(taken, dtype=torch.int64)
     keep = torch.ones(len(anomalous), dtype=torch.bool)

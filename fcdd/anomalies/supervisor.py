@@ -12,20 +12,20 @@ other modes, and a dataset without labelled anomalies is an error.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import Tensor
 
+from fcdd import registry
 from fcdd.anomalies.noise import AnomalySource
 from fcdd.anomalies.outlier_exposure import OutlierPool
+from fcdd.anomalies.registry import SUPERVISE_MODES
 
 if TYPE_CHECKING:
     from fcdd.data.base import ADData
 
-SUPERVISE_MODES = ("unsupervised", "noise", "malformed_normal", "malformed_normal_gt", "other")
 # Modes whose anomalies are source images as they are (not malformed nominal images).
 REPLACING_MODES = ("noise", "other")
 
@@ -80,10 +80,7 @@ def pool_from_train_anomalies(data: ADData) -> OutlierPool:
 
 def check_mode(mode: str, source: object) -> None:
     """Raise a one-line ``ValueError`` unless ``mode`` is a supervise mode that ``source`` can serve."""
-    if mode not in SUPERVISE_MODES:
-        close = difflib.get_close_matches(str(mode), SUPERVISE_MODES)
-        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise ValueError(f"unknown supervise mode {mode!r}; choose one of {sorted(SUPERVISE_MODES)}{hint}")
+    registry.check(SUPERVISE_MODES, mode, "supervise mode")
     if mode == "other" and not isinstance(source, OutlierPool):
         raise ValueError(
             "supervise mode `other` needs real labelled anomalies as an OutlierPool "

@@ -47,7 +47,7 @@ RECIPES: dict[str, Recipe] = {
 
 
 class _BatchUnpickler(pickle.Unpickler):
-    """Unpickles only what a CIFAR batch holds (dicts, lists, bytes, numpy arrays).
+    """Unpickles only what a CIFAR pickle holds (dicts, lists, bytes, numpy arrays); CIFAR-10 and -100 alike.
 
     The batches are pickles from the internet; refusing every other global keeps a
     tampered file from running code.
@@ -86,16 +86,31 @@ def locate(root: str | Path | None) -> Path | None:
     return None
 
 
+def read_pickle(path: Path, what: str = "CIFAR-10 batch") -> dict[bytes, Any]:
+    """One CIFAR python pickle (a CIFAR-10 batch, CIFAR-100's ``train``) as its dict, read safely.
+
+    Only the globals a CIFAR pickle holds are allowed (:class:`_BatchUnpickler`), so a tampered
+    file is refused before it can run code; any unreadable file is a ``ValueError`` naming it.
+    """
+    try:
+        with Path(path).open("rb") as f:
+            entry = _BatchUnpickler(f, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError, IndexError) as err:
+        raise ValueError(f"corrupt {what} {path}: {err!r}; delete it and download it again") from err
+    if not isinstance(entry, dict):
+        raise ValueError(f"{what} {path} holds a {type(entry).__name__}, not a dict; delete it and download it again")
+    return entry
+
+
 def read_batches(paths: list[Path]) -> tuple[Tensor, Tensor]:
     """Images uint8 (N, 3, 32, 32) and labels int64 (N,) from CIFAR-10 pickle batches."""
     images, labels = [], []
     for path in paths:
+        batch = read_pickle(path)
         try:
-            with path.open("rb") as f:
-                batch = _BatchUnpickler(f, encoding="bytes").load()
             data = np.asarray(batch[b"data"], dtype=np.uint8)
             targets = np.asarray(batch[b"labels"], dtype=np.int64)
-        except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError) as err:
+        except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"corrupt CIFAR-10 batch {path}: {err!r}; delete it and download it again") from err
         if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or targets.shape != (data.shape[0],):
             raise ValueError(

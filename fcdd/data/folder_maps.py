@@ -19,9 +19,10 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
+from fcdd.data.images import IMAGE_EXTENSIONS
+
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 # Share of a map's pixels allowed to be neither 0 nor the map's maximum (anti-aliased edges);
 # more means the file is a photo or a soft mask rather than a binary map.
 GREY_TOLERANCE = 0.01

@@ -38,6 +38,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from fcdd.data.base import ADData, DatasetLoader, fixed_classes
+from fcdd.data.images import IMAGE_EXTENSIONS
 from fcdd.data.imagenet_classes import IMAGENET30, IMAGENET30_NAMES
 from fcdd.data.preprocess import Recipe, build_preprocessing
 
@@ -52,7 +53,6 @@ RAW_RATIO = 256 / 224  # the original resizes to 256 and crops 224
 TEST_ORDER_SEED = 0
 ANOMALY_SAMPLE_SEED = 0
 TRAIN_ANOMALIES_PER_CLASS = 50
-IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png"})
 ARCHIVES = {"train": "ILSVRC2012_img_train.tar", "val": "ILSVRC2012_img_val.tar"}
 DEVKIT_ARCHIVE = "ILSVRC2012_devkit_t12.tar.gz"
 META_FILE = "meta.bin"  # what torchvision's devkit parser writes: wnid -> names, val wnids

@@ -53,7 +53,7 @@ from tqdm.auto import tqdm
 from fcdd.data import archive
 from fcdd.data.augment import resize_nearest
 from fcdd.data.base import ADData, DatasetLoader
-from fcdd.data.folder import IMAGE_EXTENSIONS
+from fcdd.data.images import IMAGE_EXTENSIONS
 from fcdd.data.preprocess import ClassConstants, Recipe, build_preprocessing, class_constants, lcn
 
 log = logging.getLogger(__name__)

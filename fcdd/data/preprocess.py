@@ -221,13 +221,6 @@ def class_constants(dataset: str, normal_class: int) -> ClassConstants:
     )
 
 
-def _recipes(dataset: str) -> Mapping[str, Recipe]:
-    # Imported here: the registry imports the dataset modules, which import this one.
-    from fcdd.data.registry import get_loader
-
-    return get_loader(dataset).recipes
-
-
 def pick_recipe(recipes: Mapping[str, Recipe], name: str, dataset: str) -> Recipe:
     """Look ``name`` up in a dataset's recipes; unknown names raise a ``ValueError`` with suggestions."""
     if name not in recipes:
@@ -245,21 +238,21 @@ def build_preprocessing(
     normal_class: int,
     raw_shape: tuple[int, int, int],
     *,
+    recipes: Mapping[str, Recipe],
     input_size: int | None = None,
     mean: tuple[float, ...] | None = None,
     std: tuple[float, ...] | None = None,
-    recipes: Mapping[str, Recipe] | None = None,
     constants: ClassConstants | None = None,
 ) -> Preprocessing:
     """Build the named pipeline of ``dataset`` for images of ``raw_shape``.
 
     ``input_size`` (square) defaults to the raw size. ``mean``/``std`` override the
     stored constants (custom data passes its empirical ones); LCN pipelines always
-    use the stored min-max constants. ``recipes`` defaults to the registry's entry
-    for ``dataset``. ``constants`` replaces the stored table entry altogether (datasets
+    use the stored min-max constants. ``recipes`` are the dataset module's own
+    (``RECIPES``). ``constants`` replaces the stored table entry altogether (datasets
     whose classes are not indexed like the table, e.g. MVTec categories found on disk).
     """
-    recipe = pick_recipe(_recipes(dataset) if recipes is None else recipes, name, dataset)
+    recipe = pick_recipe(recipes, name, dataset)
     channels, height, width = raw_shape
     size = height if input_size is None else input_size
     limit = min(height, width)  # the test pipeline centre-crops, so no larger than the raw image

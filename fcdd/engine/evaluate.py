@@ -1,8 +1,7 @@
-"""Evaluation: anomaly maps and scores for a set of images, and the sample-level ROC/AUC."""
+"""Evaluation: anomaly maps and scores for a set of images, the sample-level ROC/AUC, and pixel metrics."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,7 +10,8 @@ import torch
 from sklearn.metrics import roc_auc_score, roc_curve
 from torch import Tensor, nn
 
-from fcdd.scoring import Scorer
+from fcdd.engine.runtime import Runtime, autocast_context
+from fcdd.methods.base import Scorer
 
 
 @dataclass(frozen=True)
@@ -34,23 +34,14 @@ class EvalResult:
     roc: Roc
 
 
-def autocast_context(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
-    """``torch.autocast`` for ``dtype`` on ``device``, or a no-op for full precision."""
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
-
-
 def score_images(
     net: nn.Module,
     images: Tensor,
     transform: Callable[[Tensor], Tensor],
     scorer: Scorer,
+    runtime: Runtime,
     *,
     batch_size: int,
-    device: torch.device,
-    autocast_dtype: torch.dtype | None = None,
-    channels_last: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """Scores (M,) and heatmaps (M, 1, h, w) on the CPU for raw images, in eval mode, batch by batch.
 
@@ -61,10 +52,10 @@ def score_images(
     scores, maps = [], []
     try:
         for start in range(0, len(images), batch_size):
-            batch = transform(images[start : start + batch_size].to(device).float())
-            if channels_last:
+            batch = transform(images[start : start + batch_size].to(runtime.device).float())
+            if runtime.channels_last:
                 batch = batch.contiguous(memory_format=torch.channels_last)
-            with autocast_context(device, autocast_dtype):
+            with autocast_context(runtime):
                 s, m = scorer.score(net, batch)
             scores.append(s.float().cpu())
             maps.append(m.float().cpu())
@@ -97,23 +88,12 @@ def evaluate(
     labels: Tensor,
     transform: Callable[[Tensor], Tensor],
     scorer: Scorer,
+    runtime: Runtime,
     *,
     batch_size: int,
-    device: torch.device,
-    autocast_dtype: torch.dtype | None = None,
-    channels_last: bool = False,
 ) -> EvalResult:
     """Score every image and compute the sample-level ROC."""
-    scores, maps = score_images(
-        net,
-        images,
-        transform,
-        scorer,
-        batch_size=batch_size,
-        device=device,
-        autocast_dtype=autocast_dtype,
-        channels_last=channels_last,
-    )
+    scores, maps = score_images(net, images, transform, scorer, runtime, batch_size=batch_size)
     return EvalResult(scores=scores, labels=labels.cpu(), maps=maps, roc=sample_roc(scores, labels))
 
 
@@ -142,7 +122,7 @@ def evaluate_pixels(
     Two light passes over the low-res maps: one finds the score range for the bins, one fills
     them; only one batch of full-resolution maps exists at a time.
     """
-    from fcdd.pixel_metrics import original_size, pixel_roc
+    from fcdd.engine.pixel_metrics import original_size, pixel_roc
 
     low, high, peaks = float("inf"), float("-inf"), []
     for start in range(0, len(maps), batch_size):

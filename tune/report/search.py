@@ -11,8 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from tune import report_figures as figures
-from tune.report_html import Image, Paragraph, Section, Table
+from tune.report import figures
+from tune.report.html import Image, Paragraph, Section, Table
 from tune.store import atomic_write
 
 

@@ -1,6 +1,9 @@
-"""Drivers of `fcdd benchmark` and `fcdd tune`: plan, skip finished work, run on Ray, collect, report.
+"""The one experiment path: plan, skip finished work, run on a runner, collect, report.
 
-Ray is imported only through :mod:`tune.ray_backend`, and only once there is something to run.
+`fcdd train` (serial runner), `fcdd benchmark` (Ray runner) and the final reruns of `fcdd tune`
+all go through :func:`run_benchmark`, so they write the same layout, the same store and the same
+report. :func:`run_search` runs the Optuna search on the Ray runner, then the best setting through
+:func:`run_benchmark`.
 """
 
 from __future__ import annotations
@@ -10,40 +13,23 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from fcdd import outputs
-from fcdd.data import dataset_classes
+from fcdd import artifacts
 from fcdd.presets import PAPER_AUC
 from tune.plan import TrialSpec, expand, format_plan
+from tune.preflight import check_plan
+from tune.runners.base import Runner
 from tune.spec import BenchmarkSpec, with_changes
 from tune.store import ResultsStore
 
 log = logging.getLogger(__name__)
 
-DRY_RUN_LIMITS = {"optim.epochs": 1, "data.train_limit": 512, "data.test_limit": 1000, "heatmap.n_samples": 8}
 
-
-def dry_run(spec: BenchmarkSpec) -> BenchmarkSpec:
-    """The same benchmark at a tiny budget: 2 classes, 1 seed, 1 epoch, a data subset."""
-    return with_changes(
-        spec,
-        base=spec.base.replace(**DRY_RUN_LIMITS),
-        classes=spec.classes[:2],
-        seeds=spec.seeds[:1],
-        search=dataclasses.replace(spec.search, trials=min(spec.search.trials, 4)),
-    )
-
-
-def class_names(spec: BenchmarkSpec) -> tuple[str, ...]:
-    """The dataset's class names."""
-    data = spec.base.data
-    return dataset_classes(data.dataset, data.data_dir, one_vs_rest=data.one_vs_rest)
-
-
-def _write_spec(out: Path, spec: BenchmarkSpec, trials: list[TrialSpec]) -> None:
-    outputs.write_json(
+def _write_plan(out: Path, spec: BenchmarkSpec, trials: list[TrialSpec], runner: Runner) -> None:
+    artifacts.write_json(
         out / "benchmark.json",
         {
             "name": spec.name,
+            "runner": runner.name,
             "classes": list(spec.classes),
             "seeds": list(spec.seeds),
             "settings": {name: dict(overrides) for name, overrides in spec.settings},
@@ -55,69 +41,62 @@ def _write_spec(out: Path, spec: BenchmarkSpec, trials: list[TrialSpec]) -> None
     )
 
 
+def _start_over(trials: list[TrialSpec], out: Path) -> None:
+    # --restart: the trials rerun from scratch, so their checkpoints and finished markers go first.
+    for trial in trials:
+        for name in ("snapshot.pt", "metrics.json"):
+            (trial.run_dir(out) / name).unlink(missing_ok=True)
+
+
 def run_benchmark(
     spec: BenchmarkSpec,
     out: str | Path,
+    runner: Runner,
     *,
-    address: str | None = None,
     plan_only: bool = False,
-    check_resources: bool = True,
+    restart: bool = False,
     report: bool = True,
-    remote_storage: str | None = None,
+    title: str | None = None,
+    study: Any = None,
 ) -> dict[str, Any]:
-    """Run every trial of ``spec`` not yet finished in ``out``; return counts and the report files.
+    """Run every trial of ``spec`` not yet finished in ``out`` on ``runner``; return counts and the report files.
 
     Rerunning with the same ``out`` resumes: trials whose id has an "ok" row in the results store
-    are skipped, interrupted ones continue from their last epoch checkpoint. With
-    ``remote_storage`` (an object-store URI) the run folders live there instead of a shared
-    folder; the driver copies finished ones into ``out`` for the report.
+    are skipped, interrupted ones continue from their last epoch checkpoint. ``restart`` reruns
+    every trial from scratch.
     """
     out = Path(out).expanduser().resolve()
     trials = expand(spec)
     store = ResultsStore(out)
-    done = store.finished_ids() if (out / "trials.jsonl").exists() else set()
+    done = set() if restart or not store.path.exists() else store.finished_ids()
     if plan_only:
         print(format_plan(spec, trials, done))
         return {"trials": len(trials), "done": len(done & {t.trial_id for t in trials}), "ran": 0}
     todo = [t for t in trials if t.trial_id not in done]
-    names = class_names(spec)
-    remote = None
-    if remote_storage:
-        from tune.remote import check_storage
-
-        remote = check_storage(remote_storage)  # a bad URI fails before Ray starts
     if todo:
-        from tune import ray_backend
-
-        ray_backend.connect(address, num_cpus=None)
-        if check_resources:
-            ray_backend.preflight(spec.resources)
+        check_plan(spec)
+        runner.prepare(spec)
         out.mkdir(parents=True, exist_ok=True)
-        _write_spec(out, spec, trials)
+        _write_plan(out, spec, trials, runner)
+        if restart:
+            _start_over(todo, out)
         if done:
             log.info("resuming %s: %d of %d trials already finished", out, len(trials) - len(todo), len(trials))
-        ray_backend.run_benchmark_trials(
-            todo,
-            out,
-            benchmark=spec.name,
-            resources=spec.resources,
-            max_failures=spec.max_failures,
-            class_names=names,
-            storage=remote_storage,
-        )
+        runner.run(todo, out, spec)
     else:
         log.info("all %d trials of %s already finished", len(trials), out)
     files: dict[str, Path] = {}
-    if (out / "trials.jsonl").exists():
+    if store.path.exists():
         store.write_tables()
         if report:
-            from tune.report import build_report
+            from tune.report.build import build_report
 
-            files = build_report(out, paper_auc=PAPER_AUC, title=f"fcdd benchmark {spec.name}")
-        if remote is not None:
-            remote.push_results(out)
+            files = build_report(out, paper_auc=PAPER_AUC, study=study, title=title or f"fcdd {spec.name}")
+        push = getattr(runner, "push_results", None)
+        if push is not None:
+            push(out)
     ids = {t.trial_id for t in trials}
-    rows = [r for r in store.rows() if r["trial_id"] in ids] if (out / "trials.jsonl").exists() else []
+    rows = [r for r in store.rows() if r["trial_id"] in ids] if store.path.exists() else []
     return {
         "trials": len(trials),
         "ran": len(todo),
@@ -132,7 +111,7 @@ def _study_storage_url(spec: BenchmarkSpec, out: Path) -> str:
     return spec.search.storage or f"sqlite:///{out / 'study.db'}"
 
 
-def _redacted(url: str) -> str:
+def redacted(url: str) -> str:
     """The storage URL without its password, for messages and files."""
     from sqlalchemy.engine import make_url
 
@@ -151,13 +130,13 @@ def open_study(name: str, url: str) -> Any:
         return optuna.create_study(study_name=name, storage=url, direction="maximize", load_if_exists=True)
     except ImportError as error:
         raise ValueError(
-            f"the study storage {_redacted(url)} needs a database driver that is not installed "
+            f"the study storage {redacted(url)} needs a database driver that is not installed "
             f"(pip install 'fcdd[postgres]' for postgresql://): {error}"
         ) from error
     except sqlalchemy.exc.OperationalError as error:
         reason = str(error.orig or error).strip().splitlines()[0]
         raise ValueError(
-            f"cannot reach the study database {_redacted(url)} ({reason}); start it or fix --storage"
+            f"cannot reach the study database {redacted(url)} ({reason}); start it or fix --storage"
         ) from error
 
 
@@ -171,16 +150,8 @@ def _fail_zombies(study: Any) -> int:
     return len(zombies)
 
 
-def run_search(
-    spec: BenchmarkSpec,
-    out: str | Path,
-    *,
-    address: str | None = None,
-    max_concurrent: int | None = None,
-    check_resources: bool = True,
-    remote_storage: str | None = None,
-) -> dict[str, Any]:
-    """Optuna search on the validation split, then the best setting over all classes × seeds on the test split.
+def run_search(spec: BenchmarkSpec, out: str | Path, runner: Any, *, max_concurrent: int | None = None) -> dict[str, Any]:
+    """Optuna search on the validation split (Ray runner), then the best setting over all classes × seeds on the test split.
 
     The study lives in Optuna storage (SQLite in ``out`` by default) under the spec's name; running
     again resumes it and only adds the trials still missing.
@@ -190,13 +161,11 @@ def run_search(
     from tune.search import overrides_from_params, search_base_config
 
     out = Path(out).expanduser().resolve()
-    if remote_storage:
-        from tune.remote import check_storage
-
-        check_storage(remote_storage)  # a bad URI fails before anything is created
+    check_plan(spec)
+    runner.prepare(spec)
     out.mkdir(parents=True, exist_ok=True)
     url = _study_storage_url(spec, out)
-    shown_url = _redacted(url)  # for logs and files: never the password
+    shown_url = redacted(url)  # for logs and files: never the password
     study = open_study(spec.name, url)
     zombies = _fail_zombies(study)
     finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -210,31 +179,15 @@ def run_search(
         max(remaining, 0),
         f" ({zombies} interrupted trials marked FAIL)" if zombies else "",
     )
-    names = class_names(spec)
     if remaining > 0:
-        from tune import ray_backend
-
-        ray_backend.connect(address)
-        if check_resources:
-            ray_backend.preflight(spec.resources)
-        concurrency = max_concurrent or max(
-            1, int(sum(n.get("CPU", 0) for n in ray_backend.node_resources()) // spec.resources.cpus_per_trial)
-        )
-        ray_backend.run_search_trials(
-            base=search_base_config(spec),
-            space=spec.search.space,
+        runner.search(
+            spec,
+            search_base_config(spec),
+            out,
             n_trials=remaining,
-            out=out,
-            study_name=spec.name,
             storage_url=url,
-            resources=spec.resources,
-            max_failures=spec.max_failures,
-            scheduler=spec.search.scheduler,
-            grace_epochs=spec.search.grace_epochs,
             sampler_seed=spec.search.sampler_seed + finished,
-            class_names=names,
-            max_concurrent=concurrency,
-            remote_storage=f"{remote_storage.rstrip('/')}/search" if remote_storage else None,
+            max_concurrent=max_concurrent or runner.max_concurrent(spec.resources),
         )
     study = optuna.load_study(study_name=spec.name, storage=url)
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
@@ -242,7 +195,7 @@ def run_search(
         raise RuntimeError(f"study {spec.name} has no completed trial; look at {out / 'search' / 'trials.jsonl'}")
     best = study.best_trial
     overrides = overrides_from_params(best.params)
-    outputs.write_json(
+    artifacts.write_json(
         out / "best_params.json",
         {
             "value": best.value,
@@ -255,24 +208,29 @@ def run_search(
     )
     log.info("best validation AUC %.4f with %s", best.value, overrides)
     best_spec = with_changes(spec, settings=(("best", tuple(sorted(overrides.items()))),))
+    best_runner = runner.for_subfolder("best") if hasattr(runner, "for_subfolder") else runner
     summary = run_benchmark(
         best_spec,
         out / "best",
-        address=address,
-        check_resources=check_resources,
-        report=False,
-        remote_storage=f"{remote_storage.rstrip('/')}/best" if remote_storage else None,
-    )
-    from tune.report import build_report
-
-    summary["report"] = build_report(
-        out / "best", paper_auc=PAPER_AUC, study=study, title=f"fcdd tune {spec.name}: best setting on the test split"
+        best_runner,
+        study=study,
+        title=f"fcdd tune {spec.name}: best setting on the test split",
     )
     summary.update(best_value=best.value, best_params=best.params, study=spec.name, storage=shown_url)
     return summary
 
 
-def read_results_summary(out: Path) -> str:
-    """One line per class from the report's summary table, for the console."""
+def summary_lines(out: Path) -> list[str]:
+    """AUC mean ± std per setting and class from the report's summary table, for the console."""
+    import pandas as pd
+
     path = out / "report" / "summary_by_class.csv"
-    return path.read_text() if path.exists() else ""
+    if not path.exists():
+        return []
+    table = pd.read_csv(path)
+    lines = []
+    for row in table.itertuples(index=False):
+        label = "all classes (mean of class means)" if row.class_name == "overall" else f"class {row.normal_class} ({row.class_name})"
+        lines.append(f"{row.setting}: {label}: AUC {row.auc_mean:.4f} ± {row.auc_std:.4f} over {row.n_seeds} run(s)"
+                     + (f", {row.n_failed} failed" if row.n_failed else ""))  # fmt: skip
+    return lines

@@ -9,13 +9,16 @@ by the run's own anomaly generator; :attr:`ValidationSet.anomaly_source` says wh
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from fcdd.data import ADData
+from fcdd.anomalies.from_config import Supervision, validation_anomaly_maker
+from fcdd.config import RunConfig
+from fcdd.data.base import ADData
 from fcdd.data.subsets import select_train
 
 
@@ -63,3 +66,18 @@ def split_validation(
     labels = torch.cat([torch.zeros(len(nominal), dtype=torch.long), torch.ones(len(anomalies), dtype=torch.long)])
     reduced = select_train(data, order[n_val:].sort().values)
     return reduced, ValidationSet(images=images, labels=labels, anomaly_source=source)
+
+
+def hold_out_validation(config: RunConfig, supervision: Supervision) -> tuple[Supervision, ValidationSet]:
+    """The run's validation split (``data.validation_fraction``) and the supervision left to train on."""
+    maker, name = validation_anomaly_maker(config, supervision)
+    data, validation = split_validation(
+        supervision.data,
+        config.data.validation_fraction,
+        seed=config.seed,
+        make_anomalies=lambda images, generator: maker(images, generator).images,
+        proxy_name=name,
+    )
+    if data.train_label == 1:  # the held-out training images are the anomalous side here
+        validation = dataclasses.replace(validation, labels=1 - validation.labels)
+    return dataclasses.replace(supervision, data=data), validation

@@ -1,10 +1,4 @@
-"""Training: optimiser and schedule, one epoch of batched anomaly mixing + augmentation, and the fit loop.
-
-The whole nominal training set sits on the training device as uint8; each step gathers a batch,
-mixes in anomalies, augments and normalises it with tensor ops on that device. No DataLoader
-workers, no per-sample Python: on two CPU cores that keeps the data path near free next to the
-model step.
-"""
+"""Training: optimiser and schedule, one epoch of steps, and the fit loop with its per-epoch callback."""
 
 from __future__ import annotations
 
@@ -18,9 +12,10 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from fcdd.config import OptimConfig
-from fcdd.evaluation import autocast_context
-from fcdd.scoring import Scorer
+from fcdd.config import OptimConfig, RunConfig
+from fcdd.engine.batching import Batcher
+from fcdd.engine.runtime import Runtime, autocast_context
+from fcdd.methods.base import Scorer
 
 
 @dataclass(frozen=True)
@@ -66,15 +61,6 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig) -> torch.
 
 
 @dataclass
-class Runtime:
-    """Where and how the arithmetic runs."""
-
-    device: torch.device
-    autocast_dtype: torch.dtype | None = None  # e.g. torch.bfloat16 for mixed precision
-    channels_last: bool = False
-
-
-@dataclass
 class TrainState:
     """Everything that changes during training; :meth:`state_dict` makes a resumable checkpoint."""
 
@@ -104,57 +90,6 @@ class TrainState:
         self.generator.set_state(state["generator"].cpu())
         self.epoch = int(state["epoch"])
         self.history = list(state["history"])
-
-
-class Batcher:
-    """Draws shuffled training batches, mixes in anomalies and preprocesses them on the device.
-
-    Online (the default), the supervisor replaces samples with fresh anomalies in every batch.
-    Offline, ``labels`` (and ``maps``) come with ``images``: a fixed set made once, and the
-    supervisor is not used. ``repeats`` passes over the images make one epoch.
-    """
-
-    def __init__(
-        self,
-        images: Tensor,
-        supervisor: Callable | None,
-        preprocessing: Any,
-        batch_size: int,
-        *,
-        repeats: int = 1,
-        labels: Tensor | None = None,
-        maps: Tensor | None = None,
-    ) -> None:
-        if supervisor is None and labels is None:
-            raise ValueError("a Batcher needs a supervisor (online) or fixed labels (offline)")
-        self.images = images
-        self.supervisor = supervisor
-        self.preprocessing = preprocessing
-        self.batch_size = batch_size
-        self.repeats = repeats
-        self.labels = labels
-        self.maps = maps
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.images) * self.repeats / self.batch_size)
-
-    def epoch(self, generator: torch.Generator):
-        """Yield (inputs, labels, gt_maps or None) for one epoch in a random order."""
-        n, device = len(self.images), generator.device
-        order = torch.cat([torch.randperm(n, generator=generator, device=device) for _ in range(self.repeats)])
-        for start in range(0, len(order), self.batch_size):
-            index = order[start : start + self.batch_size]
-            if len(index) == 1 and len(order) > 1:
-                continue  # BatchNorm cannot train on one sample; it is drawn again next epoch
-            raw = self.images[index].float()
-            if self.labels is None:
-                mixed = self.supervisor(raw, generator)
-                images, labels, gt_maps = mixed.images, mixed.labels, mixed.gt_maps
-            else:
-                images, labels = raw, self.labels[index]
-                gt_maps = None if self.maps is None else self.maps[index].float()
-            inputs, gt_maps = self.preprocessing.train(images, generator, gt_maps)
-            yield inputs, labels, gt_maps
 
 
 def _chunks(size: int, micro_batch_size: int | None) -> list[slice]:
@@ -187,7 +122,7 @@ def train_epoch(
         optimizer.zero_grad(set_to_none=True)
         parts = []
         for part in _chunks(len(inputs), micro_batch_size):
-            with autocast_context(runtime.device, runtime.autocast_dtype):
+            with autocast_context(runtime):
                 chunk = scorer.losses(net, inputs[part], labels[part], None if gt_maps is None else gt_maps[part])
             (chunk.sum() / len(inputs)).backward()
             parts.append(chunk.detach())
@@ -216,21 +151,20 @@ def fit(
     state: TrainState,
     batcher: Batcher,
     runtime: Runtime,
-    *,
-    epochs: int,
     scorer: Scorer,
-    micro_batch_size: int | None = None,
+    config: RunConfig,
+    *,
     on_epoch_end: EpochCallback | None = None,
     evaluate: Callable[[], dict[str, float]] | None = None,
-    eval_every: int = 0,
     save_checkpoint: Callable[[TrainState], None] | None = None,
     show_progress: bool = False,
 ) -> TrainState:
-    """Train from ``state.epoch`` up to ``epochs``; after each epoch checkpoint, then report.
+    """Train from ``state.epoch`` up to ``config.optim.epochs``; after each epoch checkpoint, then report.
 
-    ``evaluate`` runs every ``eval_every`` epochs (0: never); the AUCs it returns (``test_auc``
-    and/or ``val_auc``) ride in that epoch's report.
+    ``evaluate`` runs every ``config.eval_every`` epochs (0: never); the AUCs it returns
+    (``test_auc`` and/or ``val_auc``) ride in that epoch's report.
     """
+    epochs, eval_every = config.optim.epochs, config.eval_every
     while state.epoch < epochs:
         lr = state.optimizer.param_groups[0]["lr"]
         started = time.perf_counter()
@@ -241,7 +175,9 @@ def fit(
             disable=not show_progress,
             unit="batch",
         ) as bar:
-            stats = train_epoch(state, batcher, runtime, scorer=scorer, micro_batch_size=micro_batch_size, progress=bar)
+            stats = train_epoch(
+                state, batcher, runtime, scorer=scorer, micro_batch_size=config.optim.micro_batch_size, progress=bar
+            )
         state.scheduler.step()
         seconds = time.perf_counter() - started
         state.epoch += 1

@@ -1,4 +1,4 @@
-"""Writing run artifacts: atomic JSON/NPZ/PNG/checkpoint files and plots.
+"""Writing run artifacts: atomic JSON, NPZ, PNG, figure and checkpoint files, and reading them back.
 
 Every file is written to a temporary name in the same folder and renamed into place, so a crash
 or a kill never leaves a half-written file behind under the final name.
@@ -119,35 +119,10 @@ def write_figure(path: Path, figure: Any) -> Path:
         plt.close(figure)
 
 
-def roc_figure(curves: list[tuple[np.ndarray, np.ndarray, str]], title: str):
-    """A ROC plot of (fpr, tpr, legend label) curves with the chance diagonal."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(4.5, 4.5))
-    for fpr, tpr, label in curves:
-        axes.plot(fpr, tpr, label=label, linewidth=1.5)
-    axes.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=1)
-    axes.set(xlabel="false positive rate", ylabel="true positive rate", title=title, xlim=(0, 1), ylim=(0, 1.01))
-    axes.legend(loc="lower right", fontsize=8)
-    axes.grid(alpha=0.3)
-    return figure
-
-
-def loss_figure(history: list[dict[str, Any]]):
-    """Per-epoch training loss (overall, nominal, anomalous)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(5, 3.2))
-    epochs = [h["epoch"] for h in history]
-    for key in ("loss", "loss_nominal", "loss_anomalous"):
-        axes.plot(epochs, [h[key] for h in history], marker=".", label=key.replace("_", " "))
-    axes.set(xlabel="epoch", ylabel="loss", yscale="log", title="training loss")
-    axes.legend(fontsize=8)
-    axes.grid(alpha=0.3)
-    return figure
+def read_metrics(run_dir: str | Path) -> dict[str, Any] | None:
+    """The metrics of a finished run folder, or None when the run did not finish."""
+    path = Path(run_dir) / "metrics.json"
+    if not path.exists():
+        return None
+    metrics: dict[str, Any] = json.loads(path.read_text())
+    return metrics

@@ -30,15 +30,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tune import report_figures as figures
-from tune.collect import OVERALL, cost_by_class, mean_roc, roc_from_scores, summary_by_class
-from tune.report_html import Bullets, Details, Gallery, Image, Paragraph, Section, Table, render_html, render_markdown
-from tune.report_search import search_section
+from tune.report import figures
+from tune.collect import EXTRA_METRICS, OVERALL, cost_by_class, mean_roc, roc_from_scores, summary_by_class
+from tune.report.html import Bullets, Details, Gallery, Image, Paragraph, Section, Table, render_html, render_markdown
+from tune.report.search import search_section
 from tune.store import ResultsStore, atomic_write
 
 logger = logging.getLogger(__name__)
 
 REPORT_DIR = "report"
+_EXTRA_HEADERS = {"pixel_auc": "pixel AUC", "max_score_auc": "max-score AUC"}
 
 
 def build_report(
@@ -268,16 +269,18 @@ def _auc_section(summary: pd.DataFrame, ranked: list[Any], shown: list[Any]) -> 
             Paragraph("Settings by overall AUC (mean of the class means ± std of the class means):"),
             Table(["rank", "setting", "overall AUC", "ok runs", "failed"], rows, {0}),
         ]
-    pixel, paper = "pixel_auc_mean" in summary.columns, "paper_auc" in summary.columns
-    headers = ["class", "name", "AUC mean ± std", "seeds", "failed"] + ["pixel AUC"] * pixel + ["paper", "Δ"] * paper
+    extras = [m for m in EXTRA_METRICS if f"{m}_mean" in summary.columns]
+    paper = "paper_auc" in summary.columns
+    headers = ["class", "name", "AUC mean ± std", "seeds", "failed"] + [_EXTRA_HEADERS[m] for m in extras]
+    headers += ["paper", "Δ"] * paper
     for setting in shown:
         part = summary[summary["setting"] == setting]
         rows, emphasis = [], set()
         for index, row in enumerate(part.itertuples(index=False)):
             cells = ["all" if row.class_name == OVERALL else str(row.normal_class), str(row.class_name),
                      _pm(row.auc_mean, row.auc_std), str(row.n_seeds), str(row.n_failed)]  # fmt: skip
-            if pixel:
-                cells.append(_pm(row.pixel_auc_mean, row.pixel_auc_std))
+            for metric in extras:
+                cells.append(_pm(getattr(row, f"{metric}_mean"), getattr(row, f"{metric}_std")))
             if paper:
                 delta = row.auc_mean - row.paper_auc
                 cells += [_fmt(row.paper_auc, 2), "—" if pd.isna(delta) else f"{delta:+.3f}"]
@@ -296,9 +299,15 @@ def _cost_section(cost: pd.DataFrame) -> Section:
     for index, row in enumerate(cost.itertuples(index=False)):
         total = pd.isna(row.normal_class)
         rows.append([str(row.setting), "all" if total else str(row.normal_class), str(row.class_name),
-                     str(row.n_trials), _fmt(row.wall_seconds / 60, 1), _fmt(row.cpu_hours, 2),
+                     f"{row.n_trials} ({row.attempts})", _fmt(row.wall_seconds / 60, 1), _fmt(row.cpu_hours, 2),
                      _fmt(row.gpu_hours, 2), _fmt(row.images_per_second, 0)])  # fmt: skip
         if total:
             emphasis.add(index)
-    headers = ["setting", "class", "name", "trials", "wall minutes", "CPU hours", "GPU hours", "images/s"]
-    return Section("Compute cost", [Table(headers, rows, emphasis)] if rows else [Paragraph("No trials yet.")])
+    headers = ["setting", "class", "name", "trials (attempts)", "wall minutes", "CPU hours", "GPU hours", "images/s"]
+    if not rows:
+        return Section("Compute cost", [Paragraph("No trials yet.")])
+    note = Paragraph(
+        "Wall time sums every attempt of every trial, failed trials and retries included; "
+        "CPU and GPU hours are that time times the trial's CPUs and GPUs."
+    )
+    return Section("Compute cost", [Table(headers, rows, emphasis), note])

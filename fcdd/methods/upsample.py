@@ -1,4 +1,4 @@
-"""Heatmaps: receptive-field Gaussian upsampling and quantile normalisation (tensors in, tensors out).
+"""Receptive-field Gaussian upsampling of FCDD's low-resolution maps (tensors in, tensors out).
 
 The low-resolution map A (one cell per receptive field) is brought to input resolution with a
 transposed convolution whose kernel is an r×r Gaussian (r = receptive field), stride = jump,
@@ -74,63 +74,3 @@ def receptive_upsample(heatmap: Tensor, rf: ReceptiveFieldLike, out_size: tuple[
     # Offsets are the same along both axes: the receptive field is square.
     top = offset + pad_top
     return full[..., top : top + height, top : top + width]
-
-
-def receptive_upsample_naive(heatmap: Tensor, rf: ReceptiveFieldLike, out_size: tuple[int, int], std: float) -> Tensor:
-    """Loop version of :func:`receptive_upsample`, for tests: paste one kernel per cell."""
-    r, j = int(rf.extent), int(rf.jump)
-    kernel = gaussian_kernel_2d(r, std).to(heatmap)
-    batch, _, h, w = heatmap.shape
-    height, width = out_size
-    out = torch.zeros(batch, 1, height, width, dtype=heatmap.dtype)
-    half = (r - 1) // 2
-    for i in range(h):
-        for k in range(w):
-            top = i * j + int(math.floor(rf.start)) - half
-            left = k * j + int(math.floor(rf.start)) - half
-            for a in range(r):
-                for b in range(r):
-                    y, x = top + a, left + b
-                    if 0 <= y < height and 0 <= x < width:
-                        out[:, 0, y, x] += heatmap[:, 0, i, k] * kernel[a, b]
-    return out
-
-
-def quantile_bounds(values: Tensor, q: float) -> tuple[Tensor, Tensor]:
-    """(minimum, q-quantile of value − minimum) of a flat set of heatmap values."""
-    flat = values.flatten().float()
-    low = flat.min()
-    shifted = flat - low
-    k = max(1, min(shifted.numel(), math.ceil(q * shifted.numel())))
-    high = shifted.kthvalue(k).values
-    return low, high
-
-
-def normalise_local(heatmaps: Tensor, q: float) -> Tensor:
-    """Per-heatmap quantile normalisation to [0, 1]: (h − min) / quantile_q(h − min), clamped."""
-    flat = heatmaps.flatten(1).float()
-    low = flat.min(dim=1).values
-    shifted = flat - low[:, None]
-    k = max(1, min(shifted.shape[1], math.ceil(q * shifted.shape[1])))
-    high = shifted.kthvalue(k, dim=1).values
-    out = shifted / high.clamp_min(1e-12)[:, None]
-    return out.clamp(0, 1).view_as(heatmaps)
-
-
-def balanced_subset(labels: Tensor, generator: torch.Generator) -> Tensor:
-    """Indices of a label-balanced random subset (as many of each label as the rarest one has)."""
-    groups = [torch.nonzero(labels == value).flatten() for value in labels.unique()]
-    n = min(len(g) for g in groups)
-    picks = [g[torch.randperm(len(g), generator=generator)[:n]] for g in groups]
-    return torch.cat(picks)
-
-
-def normalise_global(heatmaps: Tensor, labels: Tensor, q: float, generator: torch.Generator) -> Tensor:
-    """Quantile normalisation with one (min, quantile) pair from a label-balanced subsample.
-
-    One subsample serves the whole set, so every row of a figure uses the same scale (the
-    original draws a new subsample per row, §9.1 item 12).
-    """
-    subset = balanced_subset(labels.cpu(), generator)
-    low, high = quantile_bounds(heatmaps[subset], q)
-    return ((heatmaps.float() - low) / high.clamp_min(1e-12)).clamp(0, 1)

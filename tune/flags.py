@@ -1,0 +1,107 @@
+"""The command-line flags that override RunConfig fields, shared by `fcdd train`, `benchmark` and `tune`.
+
+Each flag is stored under its dotted RunConfig key; ``None`` means "keep what the preset or spec
+says". Choices come from the registries, so a new noise mode or method is a valid flag value
+without touching this file. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from fcdd.anomalies.registry import SUPERVISE_MODES, noise_mode_names
+from fcdd.config import OPTIMIZERS, PRECISIONS, SCHEDULERS
+from fcdd.methods.registry import METHODS
+
+# CLI flag → dotted RunConfig key, argparse keyword arguments.
+VALUE_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
+    ("--dataset", "data.dataset", {"help": "dataset: fmnist, cifar10, mvtec, imagenet, pascalvoc, custom"}),
+    ("--data-dir", "data.data_dir", {"help": "dataset root folder"}),
+    ("--preprocessing", "data.preprocessing", {"help": "lcnaug1, aug1, lcn, none (default: the dataset's)"}),
+    ("--image-size", "data.image_size", {"type": int, "help": "network input side (custom, mvtec, imagenet, voc)"}),
+    ("--channels", "data.channels", {"type": int, "help": "custom folders: 1 = greyscale, 3 = RGB"}),
+    ("--epoch-repeats", "data.epoch_repeats", {"type": int, "help": "passes over the training images per epoch"}),
+    ("--train-limit", "data.train_limit", {"type": int, "help": "use only N nominal training images"}),
+    ("--test-limit", "data.test_limit", {"type": int, "help": "use a seeded subset of N test images"}),
+    (
+        "--validation-fraction",
+        "data.validation_fraction",
+        {"type": float, "help": "hold out this share of nominal training images (plus anomalies) for validation"},
+    ),
+    ("--net", "network.name", {"help": "network (see `fcdd nets`)"}),
+    ("--weights", "network.weights", {"help": "local vgg11_bn state-dict file for the pretrained VGG nets"}),
+    ("--objective", "objective", {"choices": tuple(METHODS), "help": "method: fcdd, or the hsc / ae baselines"}),
+    ("--supervise-mode", "anomalies.supervise_mode", {"choices": tuple(SUPERVISE_MODES)}),
+    ("--noise-mode", "anomalies.noise_mode", {"choices": noise_mode_names()}),
+    (
+        "--oe-folder",
+        "anomalies.oe_folder",
+        {"help": "any image folder used as outlier exposure (implies --noise-mode folder)"},
+    ),
+    ("--oe-limit", "anomalies.oe_limit", {"type": int, "help": "size of the outlier-exposure pool (distinct images)"}),
+    (
+        "--defects-per-type",
+        "anomalies.defects_per_type",
+        {"type": int, "help": "noise modes mvtec/mvtec_gt: real defects per defect type moved into training"},
+    ),
+    ("--anomaly-p", "anomalies.p", {"type": float, "help": "probability a training sample is replaced by an anomaly"}),
+    ("--epochs", "optim.epochs", {"type": int}),
+    ("--batch-size", "optim.batch_size", {"type": int}),
+    (
+        "--micro-batch-size",
+        "optim.micro_batch_size",
+        {"type": int, "help": "forward/backward in chunks of this size (bounds memory)"},
+    ),
+    ("--optimizer", "optim.optimizer", {"choices": OPTIMIZERS}),
+    ("--lr", "optim.lr", {"type": float, "help": "learning rate"}),
+    ("--weight-decay", "optim.weight_decay", {"type": float}),
+    ("--scheduler", "optim.scheduler", {"choices": SCHEDULERS}),
+    ("--gamma", "optim.gamma", {"type": float, "help": "lr decay factor (per epoch or per milestone)"}),
+    (
+        "--milestones",
+        "optim.milestones",
+        {"type": lambda s: tuple(int(x) for x in s.split(",") if x), "help": "comma-separated epochs, e.g. 400,500"},
+    ),
+    ("--gauss-std", "heatmap.gauss_std", {"type": float, "help": "σ of the receptive-field upsampling"}),
+    ("--blur-std", "heatmap.blur_std", {"type": float, "help": "σ of the baselines' heatmap blur (default: --gauss-std)"}),
+    ("--quantile", "heatmap.quantile", {"type": float, "help": "heatmap colour saturation quantile"}),
+    ("--device", "device", {"help": "auto, cpu, cuda, cuda:N"}),
+    ("--precision", "precision", {"choices": PRECISIONS}),
+    (
+        "--eval-every",
+        "eval_every",
+        {"type": int, "help": "report the AUC every k epochs (validation AUC when held out, else test AUC)"},
+    ),
+]
+
+# On/off flags: flag → dotted RunConfig key, the value it sets, help.
+SWITCH_FLAGS: list[tuple[str, str, bool, str]] = [
+    ("--download", "data.download", True, "download missing datasets (needs internet)"),
+    ("--one-vs-rest", "data.one_vs_rest", True, "custom folders: train/<class>/ and test/<class>/ layout"),
+    ("--no-pretrained", "network.pretrained", False, "random initialisation for the VGG nets"),
+    ("--offline", "anomalies.offline", True, "offline supervision: N anomalies for N nominal images, made once"),
+    ("--ground-truth-maps", "data.ground_truth_maps", True, "custom folders: read train_maps/ and test_maps/"),
+    ("--blur-heatmaps", "heatmap.blur", True, "blur HSC/AE heatmaps over the FCDD counterpart's receptive field"),
+]
+
+_PATH_KEYS = ("data.data_dir", "anomalies.oe_folder", "network.weights")
+
+
+def add_config_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the flags that override RunConfig fields."""
+    for flag, key, value, help_text in SWITCH_FLAGS:
+        p.add_argument(flag, dest=key, action="store_const", const=value, default=None, help=help_text)
+    for flag, key, kwargs in VALUE_FLAGS:
+        p.add_argument(flag, dest=key, default=None, **kwargs)
+
+
+def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The dotted-key overrides given on the command line, paths made absolute (trials may run elsewhere)."""
+    keys = {key for _, key, _ in VALUE_FLAGS} | {key for _, key, _, _ in SWITCH_FLAGS}
+    changes = {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
+    for key in _PATH_KEYS:
+        if changes.get(key):
+            changes[key] = str(Path(changes[key]).expanduser().resolve())
+    return changes

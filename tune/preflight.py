@@ -1,0 +1,26 @@
+"""Checks of a plan that need only its settings and files, run before anything is written or started.
+
+A mistake found here is one ``fcdd: error:`` line instead of a trial failing after the data was
+loaded, once per trial and retry, inside Ray workers.
+"""
+
+from __future__ import annotations
+
+from tune.spec import BenchmarkSpec
+
+
+def check_plan(spec: BenchmarkSpec) -> None:
+    """Raise ``ValueError``/``FileNotFoundError`` for a setting whose outlier-exposure folder cannot serve."""
+    from fcdd.anomalies.outlier_exposure import list_images
+    from fcdd.anomalies.registry import OE_FOLDER_SOURCES
+
+    checked: set[str] = set()
+    for name, _ in spec.settings:
+        a = spec.setting_config(name).anomalies
+        if a.supervise_mode in ("unsupervised", "other"):
+            continue
+        if OE_FOLDER_SOURCES.get(a.noise_mode) and not a.oe_folder:
+            raise ValueError(f"setting {name}: --noise-mode {a.noise_mode} needs --oe-folder DIR (the folder of its images)")
+        if a.noise_mode == "folder" and a.oe_folder not in checked:
+            list_images(a.oe_folder)  # a missing or empty folder fails here, naming it
+            checked.add(str(a.oe_folder))

@@ -1,0 +1,62 @@
+"""The one function that turns a command line into a :class:`~tune.spec.BenchmarkSpec`.
+
+`fcdd train`, `fcdd benchmark` and `fcdd tune` all call :func:`resolve_spec`: the plan's source
+(a preset, a run's ``config.json`` or a spec YAML), then the flags, merged into the same raw
+mapping and parsed once by :func:`tune.spec.spec_from_dict`. Identical flags therefore give
+identical trial configs through every command and every runner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from fcdd.cli import CliError
+from tune.flags import config_overrides
+from tune.spec import BenchmarkSpec, dry_run, load_spec, spec_from_dict
+
+# Plan-level flags: argparse dest → (section of the raw spec or None for the top level, key).
+_PLAN_FLAGS: dict[str, tuple[str | None, str]] = {
+    "name": (None, "name"),
+    "classes": (None, "classes"),
+    "seeds": (None, "seeds"),
+    "max_failures": (None, "max_failures"),
+    "cpus_per_trial": ("resources", "cpus_per_trial"),
+    "gpus_per_trial": ("resources", "gpus_per_trial"),
+    "trials": ("search", "trials"),
+    "early_stopping": ("search", "scheduler"),
+    "storage": ("search", "storage"),
+    "search_class": ("search", "search_class"),
+}
+
+
+def _source(args: argparse.Namespace) -> dict[str, Any]:
+    given = [flag for flag, value in (("--spec", args.spec), ("--config", args.config), ("--preset", args.preset))
+             if value is not None]  # fmt: skip
+    if len(given) > 1:
+        raise CliError(f"{' and '.join(given)} both name the starting settings; pass one of them")
+    if args.spec is not None:
+        return load_spec(args.spec)
+    if args.config is not None:
+        if not args.config.is_file():
+            raise CliError(f"--config {args.config}: no such file; pass a run's config.json")
+        return {"config": json.loads(args.config.read_text())}
+    return {"preset": args.preset or "fmnist"}
+
+
+def resolve_spec(args: argparse.Namespace) -> BenchmarkSpec:
+    """The spec of a `train`, `benchmark` or `tune` command line: its source, then its flags."""
+    raw = _source(args)
+    for dest, (section, key) in _PLAN_FLAGS.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if section is None:
+            raw[key] = value
+        else:
+            raw[section] = {**(raw.get(section) or {}), key: value}
+    if getattr(args, "baselines", False):
+        raw["baselines"] = True
+    spec = spec_from_dict(raw, overrides=config_overrides(args))
+    return dry_run(spec) if args.dry_run else spec

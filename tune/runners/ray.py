@@ -1,0 +1,418 @@
+"""The Ray runner, and the only module that imports Ray: connecting, the trainables, the Tuner,
+the driver-side callback, and the Optuna search.
+
+Each trial is a Ray Tune trial (a Ray actor) that calls the method's one entry point,
+:func:`fcdd.run`, with the trial's config, and reports every epoch through ``ray.tune.report``.
+Trials checkpoint into their own run folders (``snapshot.pt`` every epoch), so a retried trial,
+or one interrupted with its driver, resumes where it stopped. The callback in the driver writes
+one :class:`~tune.store.TrialRecord` per trial, with the wall time of every attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import optuna
+import ray
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule
+from ray.tune.search.optuna import OptunaSearch
+
+from fcdd.config import RunConfig
+from fcdd.metrics import RunMetrics
+from tune.plan import TrialSpec
+from tune.progress import Progress
+from tune.remote import RemoteRuns, check_storage, scratch_dir
+from tune.resources import check_placement
+from tune.runners.base import make_record
+from tune.search import search_trial, suggest
+from tune.spec import BenchmarkSpec, Resources
+from tune.store import ResultsStore
+
+log = logging.getLogger(__name__)
+
+
+def connect(address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None) -> None:
+    """Join the cluster at ``address`` (or the one ``ray job submit`` runs us in), else start a local Ray."""
+    if ray.is_initialized():
+        return
+    quiet: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
+    if address or os.environ.get("RAY_ADDRESS"):
+        ray.init(address=address, **quiet)
+    else:
+        ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, **quiet)
+
+
+def node_resources() -> list[dict[str, float]]:
+    """Total resources of every alive node."""
+    return [dict(node["Resources"]) for node in ray.nodes() if node.get("Alive")]
+
+
+def _node_id() -> str:
+    """The Ray node running this trial: on a cluster every node shares the hostname of its machine or pod."""
+    return str(ray.get_runtime_context().get_node_id())
+
+
+def _report_epoch(report: Any) -> None:
+    metrics = {k: v for k, v in report.to_dict().items() if v is not None}
+    tune.report({**metrics, "node_id": _node_id()})
+
+
+def _run_trial(trial: TrialSpec, out: str, storage: str | None) -> None:
+    """Run one trial inside a Ray worker and report its final metrics.
+
+    With ``storage`` (an object-store URI), the run folder lives in node-local scratch space and is
+    synced with ``<storage>/runs/...``: pulled first (resume), pushed after every epoch and at the end.
+    A retry resumes from the failed attempt's checkpoint.
+    """
+    import torch
+
+    from fcdd.runner import run
+
+    on_epoch: Callable[[Any], None] = _report_epoch
+    if storage:
+        remote, relative = RemoteRuns(storage), trial.run_dir(Path(".")).as_posix()
+        run_dir = scratch_dir(trial.trial_id)
+        remote.pull(relative, run_dir)
+
+        def on_epoch(report: Any) -> None:
+            remote.push(run_dir, relative)  # the epoch's checkpoint survives losing this node
+            _report_epoch(report)
+    else:
+        run_dir = trial.run_dir(out)
+    try:
+        result = run(trial.run_config(), run_dir, on_epoch_end=on_epoch)
+        if storage:
+            remote.push(run_dir, relative)
+    finally:
+        if torch.cuda.is_available():  # actors are reused: hand cached GPU memory back for the next trial
+            torch.cuda.empty_cache()
+    tune.report(
+        {
+            "metrics": result.metrics.to_dict(),
+            "epoch": result.metrics.epochs,
+            "node": socket.gethostname(),
+            "node_id": _node_id(),
+            "done_marker": 1,
+        }
+    )
+
+
+def benchmark_trainable(config: dict[str, Any]) -> None:
+    """Ray trainable of `fcdd benchmark`: one planned trial."""
+    _run_trial(TrialSpec.from_dict(config["trial"]), config["out"], config.get("storage"))
+
+
+_SEARCH_CONSTANTS = ("base", "out", "storage")
+
+
+def search_trainable(config: dict[str, Any]) -> None:
+    """Ray trainable of `fcdd tune`: the search base config plus the parameters Optuna sampled."""
+    params = {k: v for k, v in config.items() if k not in _SEARCH_CONSTANTS}
+    trial = search_trial(RunConfig.from_flat(config["base"]), params)
+    _run_trial(trial, config["out"], config.get("storage"))
+
+
+class ResultsCallback(tune.Callback):
+    """Runs in the driver: one store record per finished or failed trial, attempt times, progress."""
+
+    def __init__(
+        self,
+        store: ResultsStore,
+        spec: BenchmarkSpec,
+        progress: Progress,
+        describe: Callable[[Any], TrialSpec],
+        fetch: Callable[[TrialSpec], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.spec = spec
+        self.progress = progress
+        self.describe_trial = describe
+        self.fetch = fetch  # brings a finished trial's run folder from remote storage into --out
+        self._described: dict[str, TrialSpec] = {}
+        self._first_start: dict[str, float] = {}
+        self._attempt_start: dict[str, float] = {}
+        self._seconds: dict[str, list[float]] = {}
+
+    def _trial(self, trial: Any) -> TrialSpec:
+        # A trial's config never changes; describing it builds and validates a RunConfig, so once per trial.
+        if trial.trial_id not in self._described:
+            self._described[trial.trial_id] = self.describe_trial(trial)
+        return self._described[trial.trial_id]
+
+    def _end_attempt(self, trial: Any) -> None:
+        started = self._attempt_start.pop(trial.trial_id, None)
+        if started is not None:
+            self._seconds.setdefault(trial.trial_id, []).append(time.time() - started)
+
+    def _record(self, trial: Any, metrics: RunMetrics | None, error: str | None) -> None:
+        result = trial.last_result or {}
+        self.store.append(
+            make_record(
+                self._trial(trial),
+                self.spec,
+                self.store.root,
+                runner="ray",
+                metrics=metrics,
+                error=error,
+                attempt_seconds=self._seconds.get(trial.trial_id, []),
+                started=self._first_start.get(trial.trial_id),
+                node=result.get("node"),
+                node_id=result.get("node_id"),
+            )
+        )
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        now = time.time()
+        self._first_start.setdefault(trial.trial_id, now)
+        self._attempt_start[trial.trial_id] = now
+        self.progress.trial_started(self._trial(trial), attempt=_failures(trial) + 1)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        if result.get("done_marker"):  # the final report; on_trial_complete follows
+            return
+        self.progress.epoch_done(
+            self._trial(trial), epoch=int(result.get("epoch", 0)), attempt=_failures(trial) + 1,
+            node_id=result.get("node_id"),
+        )  # fmt: skip
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._end_attempt(trial)
+        self.progress.attempt_failed(self._trial(trial))
+        log.warning(
+            "trial %s failed (%s); retrying, attempt %d",
+            self._trial(trial).trial_id,
+            _error_reason(trial),
+            _failures(trial) + 1,
+        )
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._end_attempt(trial)
+        spec = self._trial(trial)
+        if self.fetch is not None:
+            self.fetch(spec)
+        final = (trial.last_result or {}).get("metrics")
+        if final is None:  # stopped early by the scheduler: the last epoch's report, no final metrics
+            self._record(trial, None, "stopped early by the search scheduler")
+            self.progress.trial_finished(spec, ok=False)
+            return
+        self._record(trial, RunMetrics.from_dict(final), None)
+        self.progress.trial_finished(spec, ok=True)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._end_attempt(trial)
+        reason = _error_reason(trial)
+        self._record(trial, None, reason)
+        log.error("trial %s failed for good: %s", self._trial(trial).trial_id, reason)
+        self.progress.trial_finished(self._trial(trial), ok=False)
+
+
+def _failures(trial: Any) -> int:
+    return int(getattr(getattr(trial, "run_metadata", None), "num_failures", 0) or 0)
+
+
+def _error_reason(trial: Any) -> str:
+    """The last line of the trial's latest traceback: the exception and its message."""
+    text = None
+    try:  # the driver writes the error file locally first; get_error() reads the copy in storage
+        if trial.error_file and Path(trial.error_file).is_file():
+            text = Path(trial.error_file).read_text()
+        text = text or trial.get_error()
+    except Exception:  # the reason is a courtesy; it must never hide the failure itself
+        text = None
+    if not text:
+        return "unknown error (see the trial's error.txt under <out>/ray)"
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip() and not ln.startswith("Failure #")]
+    return lines[-1] if lines else str(text)
+
+
+def _fetcher(out: Path, storage: str | None) -> Callable[[TrialSpec], None] | None:
+    if not storage:
+        return None
+    remote = RemoteRuns(storage)
+
+    def fetch(trial: TrialSpec) -> None:
+        remote.pull(trial.run_dir(Path(".")).as_posix(), trial.run_dir(out))
+
+    return fetch
+
+
+def _run_config(out: Path, name: str, max_failures: int, callbacks: list, storage: str | None = None) -> tune.RunConfig:
+    return tune.RunConfig(
+        name=f"{name}-{time.strftime('%Y%m%d-%H%M%S')}",
+        storage_path=f"{storage.rstrip('/')}/ray" if storage else str((out / "ray").resolve()),
+        verbose=0,
+        callbacks=callbacks,
+        failure_config=tune.FailureConfig(max_failures=max_failures),
+    )
+
+
+class PruneAwareOptunaSearch(OptunaSearch):
+    """Tells Optuna PRUNED for trials the scheduler stopped before their last epoch.
+
+    Ray's OptunaSearch reports every stopped trial as COMPLETE with its last (early) value. This
+    relies on OptunaSearch's private ``_ot_study``/``_ot_trials``/``_completed_trials``, so Ray is
+    pinned and a test covers it.
+    """
+
+    def __init__(self, *args: Any, max_t: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._max_t = max_t
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        stopped_early = (
+            result is not None
+            and not error
+            and not result.get("done_marker")
+            and result.get("epoch", self._max_t) < self._max_t
+        )
+        if stopped_early and trial_id not in self._completed_trials:
+            self._ot_study.tell(self._ot_trials[trial_id], state=optuna.trial.TrialState.PRUNED)  # type: ignore[attr-defined]
+            self._completed_trials.add(trial_id)
+            return
+        super().on_trial_complete(trial_id, result, error)
+
+
+class SpaceFunction:
+    """Define-by-run space for OptunaSearch: samples only, returns the trial constants.
+
+    A module-level class (not a closure) so Tune can pickle the searcher into its experiment state.
+    """
+
+    def __init__(self, space: dict[str, Any], constants: dict[str, Any]) -> None:
+        self.space = space
+        self.constants = constants
+
+    def __call__(self, trial: Any) -> dict[str, Any]:
+        suggest(trial, self.space)
+        return self.constants
+
+
+class RayRunner:
+    """Trials as Ray Tune trials on an embedded local Ray, or the cluster at ``address``.
+
+    ``remote_storage`` (an object-store URI) keeps run folders there instead of in a folder every
+    node shares; ``check_resources`` refuses a plan no node can hold before anything starts.
+    """
+
+    name = "ray"
+
+    def __init__(
+        self, *, address: str | None = None, remote_storage: str | None = None, check_resources: bool = True
+    ) -> None:
+        self.address = address
+        self.remote_storage = remote_storage
+        self.check_resources = check_resources
+
+    def prepare(self, spec: BenchmarkSpec) -> None:
+        """Open the remote storage (a bad URI fails here), connect to Ray, check that some node can hold a trial."""
+        if self.remote_storage:
+            check_storage(self.remote_storage)
+        connect(self.address)
+        if self.check_resources:
+            check_placement(spec.resources, node_resources())
+
+    def for_subfolder(self, name: str) -> RayRunner:
+        """The same runner for a sub-folder of the results (`fcdd tune`'s ``best/``), remote storage alike."""
+        remote = f"{self.remote_storage.rstrip('/')}/{name}" if self.remote_storage else None
+        return RayRunner(address=self.address, remote_storage=remote, check_resources=self.check_resources)
+
+    def push_results(self, out: Path) -> None:
+        """Copy the driver's results next to the run folders in remote storage (when there is one)."""
+        if self.remote_storage:
+            RemoteRuns(self.remote_storage).push_results(out)
+
+    def run(self, trials: list[TrialSpec], out: Path, spec: BenchmarkSpec) -> None:
+        """Run planned trials as one Tune experiment; every outcome lands in the results store."""
+        by_id = {t.trial_id: t for t in trials}
+        callback = ResultsCallback(
+            ResultsStore(out),
+            spec,
+            Progress(out, benchmark=spec.name, trials=trials),
+            describe=lambda trial: by_id[trial.config["trial"]["trial_id"]],
+            fetch=_fetcher(out, self.remote_storage),
+        )
+        tuner = tune.Tuner(
+            tune.with_resources(benchmark_trainable, spec.resources.as_ray()),
+            param_space={
+                "trial": tune.grid_search([t.to_dict() for t in trials]),
+                "out": str(out),
+                "storage": self.remote_storage,
+            },
+            # Reused actors keep torch, the decoded dataset and the OE pool loaded between trials:
+            # a fresh worker process per trial costs seconds of imports alone.
+            tune_config=tune.TuneConfig(
+                reuse_actors=True, trial_dirname_creator=lambda t: t.config["trial"]["trial_id"]
+            ),
+            run_config=_run_config(out, spec.name, spec.max_failures, [callback], self.remote_storage),
+        )
+        tuner.fit()
+
+    def max_concurrent(self, resources: Resources) -> int:
+        """How many trials the cluster's CPUs hold at once."""
+        return max(1, int(sum(n.get("CPU", 0) for n in node_resources()) // resources.cpus_per_trial))
+
+    def search(
+        self,
+        spec: BenchmarkSpec,
+        base: RunConfig,
+        out: Path,
+        *,
+        n_trials: int,
+        storage_url: str,
+        sampler_seed: int,
+        max_concurrent: int,
+    ) -> None:
+        """Run ``n_trials`` Optuna-sampled trials with early stopping; PRUNED trials are recorded as such."""
+        epochs, search = base.optim.epochs, spec.search
+        remote = f"{self.remote_storage.rstrip('/')}/search" if self.remote_storage else None
+        constants = {"base": base.to_flat(), "out": str(out), "storage": remote}
+        searcher = PruneAwareOptunaSearch(
+            space=SpaceFunction(search.space, constants),
+            max_t=epochs,
+            metric="val_auc",
+            mode="max",
+            study_name=spec.name,
+            storage=optuna.storages.RDBStorage(storage_url),
+            sampler=optuna.samplers.TPESampler(seed=sampler_seed),
+        )
+        sched: Any
+        if search.scheduler == "asha":
+            sched = ASHAScheduler(time_attr="epoch", max_t=epochs, grace_period=search.grace_epochs, reduction_factor=2)
+        elif search.scheduler == "median":
+            sched = MedianStoppingRule(time_attr="epoch", grace_period=search.grace_epochs, min_samples_required=2)
+        else:
+            sched = FIFOScheduler()
+
+        def describe(trial: Any) -> TrialSpec:
+            planned = search_trial(base, {k: v for k, v in trial.config.items() if k not in constants})
+            return TrialSpec(**{**planned.to_dict(), "class_name": spec.class_name(planned.normal_class)})
+
+        callback = ResultsCallback(
+            ResultsStore(out / "search"),
+            spec,
+            Progress(out / "search", benchmark=spec.name, trials=[]),
+            describe=describe,
+            fetch=_fetcher(out, remote),
+        )
+        callback.progress.total = n_trials
+        tuner = tune.Tuner(
+            tune.with_resources(search_trainable, spec.resources.as_ray()),
+            tune_config=tune.TuneConfig(
+                metric="val_auc",
+                mode="max",
+                search_alg=searcher,
+                scheduler=sched,
+                num_samples=n_trials,
+                max_concurrent_trials=max_concurrent,
+                reuse_actors=True,
+            ),
+            run_config=_run_config(out, spec.name, spec.max_failures, [callback], remote),
+        )
+        tuner.fit()

@@ -230,7 +230,8 @@ def summary_lines(out: Path) -> list[str]:
     table = pd.read_csv(path)
     lines = []
     for row in table.itertuples(index=False):
-        label = "all classes (mean of class means)" if row.class_name == "overall" else f"class {row.normal_class} ({row.class_name})"
+        overall = row.class_name == "overall"
+        label = "all classes (mean of class means)" if overall else f"class {int(row.normal_class)} ({row.class_name})"
         lines.append(f"{row.setting}: {label}: AUC {row.auc_mean:.4f} ± {row.auc_std:.4f} over {row.n_seeds} run(s)"
                      + (f", {row.n_failed} failed" if row.n_failed else ""))  # fmt: skip
     return lines

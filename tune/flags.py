@@ -15,7 +15,8 @@ from fcdd.anomalies.registry import SUPERVISE_MODES, noise_mode_names
 from fcdd.config import OPTIMIZERS, PRECISIONS, SCHEDULERS
 from fcdd.methods.registry import METHODS
 
-# CLI flag → dotted RunConfig key, argparse keyword arguments.
+# CLI flag → dotted RunConfig key, argparse keyword arguments. Choices from a registry are
+# functions, read when the parser is built, so entries registered after import are valid too.
 VALUE_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--dataset", "data.dataset", {"help": "dataset: fmnist, cifar10, mvtec, imagenet, pascalvoc, custom"}),
     ("--data-dir", "data.data_dir", {"help": "dataset root folder"}),
@@ -32,9 +33,9 @@ VALUE_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ),
     ("--net", "network.name", {"help": "network (see `fcdd nets`)"}),
     ("--weights", "network.weights", {"help": "local vgg11_bn state-dict file for the pretrained VGG nets"}),
-    ("--objective", "objective", {"choices": tuple(METHODS), "help": "method: fcdd, or the hsc / ae baselines"}),
-    ("--supervise-mode", "anomalies.supervise_mode", {"choices": tuple(SUPERVISE_MODES)}),
-    ("--noise-mode", "anomalies.noise_mode", {"choices": noise_mode_names()}),
+    ("--objective", "objective", {"choices": lambda: tuple(METHODS), "help": "method: fcdd, or the hsc / ae baselines"}),
+    ("--supervise-mode", "anomalies.supervise_mode", {"choices": lambda: tuple(SUPERVISE_MODES)}),
+    ("--noise-mode", "anomalies.noise_mode", {"choices": noise_mode_names}),
     (
         "--oe-folder",
         "anomalies.oe_folder",
@@ -94,6 +95,11 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     for flag, key, value, help_text in SWITCH_FLAGS:
         p.add_argument(flag, dest=key, action="store_const", const=value, default=None, help=help_text)
     for flag, key, kwargs in VALUE_FLAGS:
+        choices = kwargs.get("choices")
+        if callable(choices):
+            kwargs = {**kwargs, "choices": choices()}
+        elif choices is None:  # `--oe-folder OE_FOLDER`, not the dotted dest
+            kwargs = {"metavar": flag.lstrip("-").upper().replace("-", "_"), **kwargs}
         p.add_argument(flag, dest=key, default=None, **kwargs)
 
 

@@ -6,17 +6,30 @@ loaded, once per trial and retry, inside Ray workers.
 
 from __future__ import annotations
 
+import dataclasses
+
 from tune.spec import BenchmarkSpec
 
 
 def check_plan(spec: BenchmarkSpec) -> None:
-    """Raise ``ValueError``/``FileNotFoundError`` for a setting whose outlier-exposure folder cannot serve."""
+    """Raise ``ValueError``/``FileNotFoundError`` for a missing data folder or an outlier-exposure folder that cannot serve."""
+    from pathlib import Path
+
     from fcdd.anomalies.outlier_exposure import list_images
     from fcdd.anomalies.registry import OE_FOLDER_SOURCES
 
+    from fcdd.data.loading import check_data
+
     checked: set[str] = set()
     for name, _ in spec.settings:
-        a = spec.setting_config(name).anomalies
+        config = spec.setting_config(name)
+        d, a = config.data, config.anomalies
+        if d.data_dir is not None and not d.download and not Path(d.data_dir).is_dir():
+            raise FileNotFoundError(
+                f"data folder {d.data_dir} does not exist; check --data-dir (or pass --download to fetch the data there)"
+            )
+        for normal_class in spec.classes:
+            check_data(dataclasses.replace(d, normal_class=normal_class))
         if a.supervise_mode in ("unsupervised", "other"):
             continue
         if OE_FOLDER_SOURCES.get(a.noise_mode) and not a.oe_folder:

@@ -88,7 +88,7 @@ def get_noise_mode(name: str) -> AnomalySource:
     if name in OE_SOURCES:
         raise ValueError(
             f"noise mode {name!r} is outlier exposure, not synthetic noise; build it with "
-            "fcdd.anomalies.from_config.anomaly_source (or a loader of fcdd.anomalies.outlier_exposure)"
+            "fcdd.anomalies.sources (its registry: fcdd.anomalies.registry.OE_SOURCES) or a loader of fcdd.anomalies.outlier_exposure"
         )
     source: AnomalySource = registry.lookup(SYNTHETIC_NOISE, name, "synthetic noise mode")
     return source

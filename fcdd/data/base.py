@@ -160,6 +160,12 @@ class ClassesFn(Protocol):
     def __call__(self, root: Path | None, *, one_vs_rest: bool) -> tuple[str, ...]: ...
 
 
+class CheckFn(Protocol):
+    """Signature of a dataset's optional pre-flight: the files of one class, checked without decoding them."""
+
+    def __call__(self, root: Path | None, normal_class: int) -> None: ...
+
+
 @dataclass(frozen=True)
 class DatasetLoader:
     """What the registry knows about one dataset family."""
@@ -167,6 +173,8 @@ class DatasetLoader:
     load: LoadFn
     classes: ClassesFn
     recipes: Mapping[str, Recipe]  # preprocessing name -> pipeline; the first is the default
+    # Raises a one-line error for a class whose files cannot load (reads headers only); None: no checks.
+    check: CheckFn | None = None
 
     @property
     def default_preprocessing(self) -> str:

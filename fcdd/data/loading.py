@@ -45,6 +45,15 @@ def dataset_classes(data: DataConfig) -> tuple[str, ...]:
     return loader.classes(_as_path(data.data_dir, download=True), one_vs_rest=data.one_vs_rest)
 
 
+def check_data(data: DataConfig) -> None:
+    """The pre-flight of a DataConfig: the class exists and, where the dataset checks its files, they can load."""
+    loader = get_loader(data.dataset)
+    path = _as_path(data.data_dir, download=data.download)
+    check_class(data.dataset, loader.classes(path, one_vs_rest=data.one_vs_rest), data.normal_class)
+    if loader.check is not None:
+        loader.check(path, data.normal_class)
+
+
 def check_class(name: str, class_names: tuple[str, ...], normal_class: int) -> None:
     """Raise a ``ValueError`` listing the valid indices when ``normal_class`` is out of range."""
     if not 0 <= normal_class < len(class_names):

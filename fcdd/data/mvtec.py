@@ -343,4 +343,32 @@ def load(
     )
 
 
-LOADER = DatasetLoader(load=load, classes=classes, recipes=RECIPES)
+def check(root: Path | None, normal_class: int) -> None:
+    """The files of category ``normal_class``: layout, every defect's mask present and of its image's size.
+
+    Reads image headers only, so it is quick enough to run before anything starts.
+    """
+    if root is None or not root.is_dir() or not any(root.iterdir()):
+        return  # load() downloads into it with --download, or says what is missing
+    names = find_categories(root)
+    if not 0 <= normal_class < len(names):
+        return  # the class check names the valid ones
+    for sample in list_category(root, names[normal_class]).test:
+        if sample.mask is None:
+            continue
+        sizes = []
+        for path in (sample.mask, sample.image):
+            try:
+                with Image.open(path) as file:
+                    sizes.append(file.size)
+            except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
+                raise ValueError(f"cannot decode image {path}: {err}; replace or remove the file") from err
+        if sizes[0] != sizes[1]:
+            (mw, mh), (iw, ih) = sizes
+            raise ValueError(
+                f"mask {sample.mask} is {mw}x{mh} (w x h) but its image {sample.image} is {iw}x{ih}; "
+                "a mask needs its image's size"
+            )
+
+
+LOADER = DatasetLoader(load=load, classes=classes, recipes=RECIPES, check=check)

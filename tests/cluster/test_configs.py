@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fcdd.cli import _load_extra_commands, make_parser
+from tune.cli import make_parser
 
 CLUSTER = Path(__file__).resolve().parents[2] / "cluster"
 LAUNCHER = ["ray-cluster-aws.yaml", "ray-cluster-onprem.yaml"]
@@ -90,7 +90,6 @@ def _parse_fcdd(command: str) -> None:
     """The command must parse with the real `fcdd` CLI (sub-command and every flag)."""
     argv = shlex.split(command)
     assert argv[0] == "fcdd", command
-    _load_extra_commands()
     make_parser().parse_args(argv[1:])  # argparse exits (SystemExit) on an unknown command or flag
 
 

@@ -47,7 +47,7 @@ def test_study_in_postgres_is_read_and_resumed_by_other_processes(
     def tune(trials: int) -> str:
         # Each `fcdd tune` is its own driver process joining the running Ray, as several drivers on a cluster would.
         command = [
-            sys.executable, "-m", "fcdd.cli", "tune",
+            sys.executable, "-m", "tune.cli", "tune",
             "--address", ray_cluster.get_runtime_context().gcs_address,
             "--data-dir", str(tiny_fmnist), "--oe-folder", str(tiny_oe_folder), "--noise-mode", "folder",
             "--classes", "0", "--seeds", "1", "--epochs", "2", "--batch-size", "32", "--device", "cpu",
@@ -75,7 +75,7 @@ def test_study_in_postgres_is_read_and_resumed_by_other_processes(
     # `fcdd report` finds the study again through best_params.json, in PostgreSQL
     (out / "best" / "report" / "search_trials.csv").unlink()
     report = subprocess.run(
-        [sys.executable, "-m", "fcdd.cli", "report", str(out)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "tune.cli", "report", str(out)], capture_output=True, text=True, timeout=120
     )
     assert report.returncode == 0, report.stderr[-2000:]
     assert len((out / "best" / "report" / "search_trials.csv").read_text().splitlines()) == 1 + 5

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from fcdd.anomalies import NOISE_MODES, OutlierPool
+from fcdd.anomalies.noise import get_noise_mode
+from fcdd.anomalies.outlier_exposure import OutlierPool
 from fcdd.data.base import ADData
 from fcdd.data.preprocess import Preprocessing
 
@@ -50,10 +51,10 @@ def sources() -> dict[str, tuple[str, object, bool]]:
     """case name -> (supervise mode, source, with_gt_maps)."""
     return {
         "unsupervised": ("unsupervised", None, False),
-        "noise": ("noise", NOISE_MODES["uniform"], True),
-        "noise_no_maps": ("noise", NOISE_MODES["uniform"], False),
-        "malformed_normal": ("malformed_normal", NOISE_MODES["gaussian"], True),
-        "malformed_normal_gt": ("malformed_normal_gt", NOISE_MODES["gaussian"], False),
+        "noise": ("noise", get_noise_mode("uniform"), True),
+        "noise_no_maps": ("noise", get_noise_mode("uniform"), False),
+        "malformed_normal": ("malformed_normal", get_noise_mode("gaussian"), True),
+        "malformed_normal_gt": ("malformed_normal_gt", get_noise_mode("gaussian"), False),
         "other": ("other", OutlierPool(pool_images()), True),
         "noise_masked_pool": ("noise", masked_pool(), True),
         "other_masked_pool": ("other", masked_pool(), True),

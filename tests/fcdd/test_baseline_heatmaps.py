@@ -8,15 +8,12 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from fcdd.baseline_heatmaps import (
-    blur_heatmaps,
-    blur_kernel_size,
-    hsc_gradient_heatmaps,
-    hsc_scores_and_gradient_heatmaps,
-    reconstruction_heatmaps,
-)
-from fcdd.heatmaps import gaussian_kernel_1d
-from fcdd.networks import build_baseline_network, build_network, list_networks
+from fcdd.methods.ae import reconstruction_heatmaps
+from fcdd.methods.blur import blur_heatmaps, blur_kernel_size
+from fcdd.methods.hsc import hsc_scores_and_gradient_heatmaps
+from fcdd.methods.upsample import gaussian_kernel_1d
+from fcdd.networks.build import build_network, list_networks
+from fcdd.networks.receptive_field import FCDDNet
 
 
 def _linear_net(weight: list[list[float]]) -> nn.Module:
@@ -39,7 +36,7 @@ def test_gradient_heatmap_of_a_linear_net_by_hand() -> None:
     ).view(2, 2, 1, 2)
     scores, maps = hsc_scores_and_gradient_heatmaps(net, x)
     torch.testing.assert_close(scores, torch.tensor([3 - 1, math.sqrt(10) - 1], dtype=torch.float64))
-    torch.testing.assert_close(hsc_gradient_heatmaps(net, x), maps)
+    torch.testing.assert_close(hsc_scores_and_gradient_heatmaps(net, x)[1], maps)
     # |grad| summed over the 2 channels per pixel: pixel 0 = |c0p0| + |c1p0|, pixel 1 = |c0p1| + |c1p1|.
     expected = torch.tensor([[2 / 3 + 0, 2 / 3 + 4 / 3], [3 / math.sqrt(10), 3 / math.sqrt(10)]], dtype=torch.float64)
     assert maps.shape == (2, 1, 1, 2)
@@ -52,7 +49,7 @@ def test_gradient_heatmaps_leave_parameter_grads_and_inputs_alone() -> None:
     weight.grad = torch.full_like(weight, 7.0)
     x = torch.ones(1, 2, 1, 2, dtype=torch.float64)
     with torch.no_grad():  # works where evaluation loops usually run
-        maps = hsc_gradient_heatmaps(net, x)
+        maps = hsc_scores_and_gradient_heatmaps(net, x)[1]
     assert torch.equal(weight.grad, torch.full_like(weight, 7.0))
     assert not x.requires_grad and x.grad is None
     assert not maps.requires_grad
@@ -63,10 +60,10 @@ def test_gradient_heatmaps_leave_parameter_grads_and_inputs_alone() -> None:
 def test_batched_gradients_equal_per_sample_gradients() -> None:
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        net = build_baseline_network("CNN28").double().eval()
+        net = build_network("CNN28").double().eval()
     x = torch.randn(3, 1, 28, 28, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    batched = hsc_gradient_heatmaps(net, x)
-    single = torch.cat([hsc_gradient_heatmaps(net, x[i : i + 1]) for i in range(3)])
+    batched = hsc_scores_and_gradient_heatmaps(net, x)[1]
+    single = torch.cat([hsc_scores_and_gradient_heatmaps(net, x[i : i + 1])[1] for i in range(3)])
     assert batched.shape == (3, 1, 28, 28) and batched.sum() > 0
     torch.testing.assert_close(batched, single)
 
@@ -85,7 +82,7 @@ def test_reconstruction_heatmaps_by_hand() -> None:
 def test_reconstruction_heatmaps_of_an_ae() -> None:
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        net = build_baseline_network("AE28").eval()
+        net = build_network("AE28").eval()
     x = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         maps = reconstruction_heatmaps(net(x), x)
@@ -138,23 +135,23 @@ def test_blur_kernel_size_is_the_odd_receptive_field() -> None:
     assert blur_kernel_size("FCDD_CNN224_VGG_F") == 61  # r 62
     assert blur_kernel_size("CNN32") == 17  # a baseline name stands for its FCDD counterpart
     assert blur_kernel_size("AE224_VGG_NOPT") == 61
-    for name in list_networks():
+    for name in list_networks(FCDDNet):
         with torch.device("meta"):  # only the receptive field is needed, not the weights
             extent = build_network(name, pretrained=False).receptive_field.extent
         assert blur_kernel_size(name) % 2 == 1 and extent - 1 <= blur_kernel_size(name) <= extent
 
 
 def test_blur_kernel_size_unknown_name() -> None:
-    with pytest.raises(ValueError, match="did you mean FCDD_CNN28_W"):
+    with pytest.raises(ValueError, match="did you mean 'FCDD_CNN28_W'"):
         blur_kernel_size("FCDD_CNN28W")
 
 
 def test_blurred_gradient_heatmaps_end_to_end() -> None:
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        net = build_baseline_network("CNN28").eval()
+        net = build_network("CNN28").eval()
     x = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(4))
-    raw: Tensor = hsc_gradient_heatmaps(net, x)
+    raw: Tensor = hsc_scores_and_gradient_heatmaps(net, x)[1]
     blurred = blur_heatmaps(raw, blur_kernel_size(net.fcdd_counterpart), 1.2)
     assert blurred.shape == raw.shape and torch.isfinite(blurred).all()
     assert blurred.std() < raw.std()

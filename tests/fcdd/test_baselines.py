@@ -15,19 +15,12 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
-from fcdd.networks import (
-    BASELINE_NETWORKS,
-    BASELINE_OF,
-    AENet,
-    HSCNet,
-    baselines_for,
-    build_baseline_network,
-    build_network,
-    list_baseline_networks,
-    list_networks,
-    objective_of,
-)
-from fcdd.networks.hsc import _load_vgg11_bn_classifier
+from fcdd.methods import ae, hsc
+from fcdd.methods.build import method_of
+from fcdd.networks.autoencoders import AENet
+from fcdd.networks.build import build_network, list_networks, network_class
+from fcdd.networks.hsc import HSCNet, _load_vgg11_bn_classifier
+from fcdd.networks.receptive_field import FCDDNet
 from fcdd.networks.vgg import N_FROZEN_MODULES
 
 # HSC net: (input shape, feature dim d, FCDD counterpart), from the method reference §3.2.
@@ -53,6 +46,8 @@ AE = {
     "AE224_VGG_F": "CNN224_VGG_F",
     "AE224_VGG_NOPT": "CNN224_VGG_NOPT",
 }
+BASELINE_NAMES = sorted(list_networks(HSCNet) + list_networks(AENet))
+BASELINE_OF = {n: (hsc.COUNTERPARTS[n], ae.COUNTERPARTS[n]) for n in hsc.COUNTERPARTS}
 VGG = sorted(n for n in [*HSC, *AE] if "VGG" in n)
 SMALL = sorted(n for n in [*HSC, *AE] if "VGG" not in n)
 
@@ -65,14 +60,22 @@ def _seeded(seed: int) -> Iterator[None]:
         yield
 
 
+def baselines_for(fcdd_name: str) -> tuple[str, str]:
+    return hsc.METHOD.counterpart(fcdd_name), ae.METHOD.counterpart(fcdd_name)
+
+
+def objective_of(net: nn.Module | str) -> str:
+    return method_of(net).name
+
+
 def _build(name: str, **kwargs: object) -> nn.Module:
     with _seeded(0):
-        return build_baseline_network(name, pretrained=False, **kwargs)  # type: ignore[arg-type]
+        return build_network(name, pretrained=False, **kwargs)  # type: ignore[arg-type]
 
 
 def _build_meta(name: str, **kwargs: object) -> nn.Module:
     with torch.device("meta"):
-        return build_baseline_network(name, pretrained=False, **kwargs)  # type: ignore[arg-type]
+        return build_network(name, pretrained=False, **kwargs)  # type: ignore[arg-type]
 
 
 def _randn(*shape: int, seed: int = 1) -> Tensor:
@@ -95,8 +98,8 @@ def _check_backward(net: nn.Module, out: Tensor) -> None:
 
 
 def test_registry_lists_every_reference_baseline() -> None:
-    assert list_baseline_networks() == sorted([*HSC, *AE])
-    assert not set(BASELINE_NETWORKS) & set(list_networks())  # one name space for --net
+    assert BASELINE_NAMES == sorted([*HSC, *AE])
+    assert not set(BASELINE_NAMES) & set(list_networks(FCDDNet))  # one name space for --net
 
 
 @pytest.mark.parametrize("name", sorted([*HSC, *AE]))
@@ -149,7 +152,7 @@ def test_cnn28_parameter_count_by_hand() -> None:
 def test_ae_encoder_is_the_matching_hsc_net(name: str) -> None:
     net = _build_meta(name)
     assert isinstance(net, AENet) and isinstance(net.encoder, HSCNet)
-    assert type(net.encoder) is BASELINE_NETWORKS[AE[name]]
+    assert type(net.encoder) is network_class(AE[name])
 
 
 @pytest.mark.parametrize("name", ["AE28", "AE28_W", "AE224"])
@@ -168,8 +171,8 @@ def test_linear_output_flag_in_values() -> None:
 
 
 def test_linear_output_rejected_for_hsc_nets() -> None:
-    with pytest.raises(ValueError, match="AE nets only"):
-        build_baseline_network("CNN28", linear_output=True)
+    with pytest.raises(ValueError, match="autoencoders only"):
+        build_network("CNN28", linear_output=True)
 
 
 @pytest.mark.parametrize("name", SMALL)
@@ -184,7 +187,7 @@ def test_bias_false_removes_biases_and_affine(name: str) -> None:
 @pytest.mark.parametrize("name", VGG)
 def test_vgg_requires_bias(name: str) -> None:
     with pytest.raises(ValueError, match="bias=True"):
-        build_baseline_network(name, bias=False, pretrained=False)
+        build_network(name, bias=False, pretrained=False)
 
 
 @pytest.mark.parametrize("name", ["CNN224_VGG_F", "AE224_VGG_F"])
@@ -230,7 +233,7 @@ def test_vgg_without_pretraining_never_downloads(name: str, monkeypatch: pytest.
 def test_vgg_pretrained_download_failure_points_to_weights(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = _no_downloads(monkeypatch)
     with torch.device("meta"), pytest.raises(RuntimeError, match="--weights PATH"):
-        build_baseline_network(name)
+        build_network(name)
     assert calls == ["download"]
 
 
@@ -255,7 +258,7 @@ def test_vgg_hsc_loads_local_feature_weights(
 ) -> None:
     path, state = features_file
     with _seeded(0):
-        net = build_baseline_network("CNN224_VGG_F", weights=path)
+        net = build_network("CNN224_VGG_F", weights=path)
     for key, value in net.features.state_dict().items():
         assert torch.equal(value, state[f"features.{key}"]), key
     assert "no classifier weights" in caplog.text  # the head keeps its random init, and says so
@@ -282,7 +285,7 @@ def test_classifier_loader_copies_kept_layers_and_rejects_bad_shapes(tmp_path: P
 
 
 def test_mapping_covers_every_fcdd_net_with_registered_baselines() -> None:
-    assert sorted(BASELINE_OF) == list_networks()
+    assert sorted(hsc.COUNTERPARTS) == sorted(ae.COUNTERPARTS) == list_networks(FCDDNet)
     for fcdd_name, (hsc_name, ae_name) in BASELINE_OF.items():
         assert objective_of(hsc_name) == "hsc", fcdd_name
         assert objective_of(ae_name) == "ae", fcdd_name
@@ -293,20 +296,20 @@ def test_mapping_covers_every_fcdd_net_with_registered_baselines() -> None:
 
 
 def test_baselines_for_unknown_name_suggests_close_matches() -> None:
-    with pytest.raises(ValueError, match="did you mean FCDD_CNN224_VGG_F") as info:
+    with pytest.raises(ValueError, match="did you mean 'FCDD_CNN224_VGG_F'") as info:
         baselines_for("FCD_CNN224_VGG_F")
-    assert str(list_networks()) in str(info.value)
+    assert ", ".join(list_networks(FCDDNet)) in str(info.value)
 
 
 def test_build_unknown_name_suggests_close_matches() -> None:
-    with pytest.raises(ValueError, match="did you mean CNN28_W"):
-        build_baseline_network("cnn28w")
+    with pytest.raises(ValueError, match="did you mean 'CNN28_W'"):
+        build_network("cnn28w")
 
 
 def test_weights_for_a_net_without_pretraining_is_rejected(tmp_path: Path) -> None:
     for name in ["CNN32", "AE224_VGG_NOPT", "CNN224_VGG_NOPT_1000"]:
         with pytest.raises(ValueError, match="takes no pretrained weights"):
-            build_baseline_network(name, weights=tmp_path / "w.pt")
+            build_network(name, weights=tmp_path / "w.pt")
 
 
 def test_objective_of_nets_and_names() -> None:
@@ -316,7 +319,7 @@ def test_objective_of_nets_and_names() -> None:
     assert objective_of("FCDD_CNN224_VGG_F") == "fcdd"
     assert objective_of("CNN224_VGG_NOPT_1000") == "hsc"
     assert objective_of("AE224_VGG_F") == "ae"
-    with pytest.raises(ValueError, match="no objective fits a Linear"):
+    with pytest.raises(ValueError, match="no method trains a Linear"):
         objective_of(nn.Linear(2, 2))
-    with pytest.raises(ValueError, match="did you mean AE28"):
+    with pytest.raises(ValueError, match="did you mean 'AE28'"):
         objective_of("AE-28")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
+import pandas as pd
 from PIL import Image
 
-from fcdd.cli import main
+from tune.cli import main
 
 
 def _train_args(tiny_fmnist, tiny_oe_folder, out, *extra):
@@ -50,22 +49,24 @@ def test_presets_listing(capsys):
 def test_train_then_skip_then_explain(tiny_fmnist, tiny_oe_folder, tmp_path, capsys):
     out = tmp_path / "results"
     assert main(_train_args(tiny_fmnist, tiny_oe_folder, out)) == 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert sorted(summary["classes"]) == ["0", "1"]
-    assert (out / "normal_1" / "it_0" / "metrics.json").is_file()
-    first = (out / "summary.csv").read_text()
-    capsys.readouterr()
+    summary = pd.read_csv(out / "report" / "summary_by_class.csv")
+    assert summary["class_name"].tolist() == ["T-shirt/top", "Trouser", "overall"]
+    run0 = out / "runs" / "default" / "normal_0" / "it_0"
+    assert (out / "runs" / "default" / "normal_1" / "it_0" / "metrics.json").is_file()
+    assert "default: class 1 (Trouser): AUC" in capsys.readouterr().out
+    first = (out / "report" / "summary_by_class.csv").read_text()
 
     # The same command again finds both runs finished and retrains nothing.
-    mtime = (out / "normal_0" / "it_0" / "snapshot.pt").stat().st_mtime_ns
+    mtime = (run0 / "snapshot.pt").stat().st_mtime_ns
     assert main(_train_args(tiny_fmnist, tiny_oe_folder, out)) == 0
-    assert (out / "normal_0" / "it_0" / "snapshot.pt").stat().st_mtime_ns == mtime
-    assert (out / "summary.csv").read_text() == first
+    assert (run0 / "snapshot.pt").stat().st_mtime_ns == mtime
+    assert (out / "report" / "summary_by_class.csv").read_text() == first
+    assert "0 run now" in capsys.readouterr().out
 
     image = tmp_path / "query.png"
     Image.new("L", (40, 40), 200).save(image)
     capsys.readouterr()
-    assert main(["explain", "--run", str(out / "normal_0" / "it_0"), str(image), "--out", str(tmp_path / "ex")]) == 0
+    assert main(["explain", "--run", str(run0), str(image), "--out", str(tmp_path / "ex")]) == 0
     score, path, written = capsys.readouterr().out.strip().split("\t")
     assert float(score) >= 0 and path == str(image)
     assert Image.open(written).size[0] > 28 * 3

@@ -12,9 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from fcdd.data import dataset_classes, load_dataset
+from fcdd.config import DataConfig
 from fcdd.data import imagenet as inet
 from fcdd.data.imagenet_classes import IMAGENET30, IMAGENET30_WNIDS, VOC_CLASS_WORDS, imagenet1k_classes, wnids_named_by
+from fcdd.data.loading import dataset_classes, load_dataset
 
 TRAIN_PER_CLASS, VAL_PER_CLASS = 3, 2
 
@@ -77,8 +78,8 @@ def test_test_order_is_fixed_shuffled_and_class_independent(tree: Path) -> None:
 
 
 def test_registry_and_preprocessing(tree: Path) -> None:
-    assert dataset_classes("imagenet", None) == inet.CLASS_NAMES
-    data = load_dataset("imagenet", tree, 1, image_size=24)
+    assert dataset_classes(DataConfig(dataset="imagenet")) == inet.CLASS_NAMES
+    data = load_dataset(DataConfig(dataset="imagenet", data_dir=str(tree), normal_class=1, image_size=24))
     x, _ = data.preprocessing.train(data.train_images.float(), torch.Generator().manual_seed(0))
     assert x.shape == (TRAIN_PER_CLASS, 3, 24, 24) and x.dtype == torch.float32
     assert data.preprocessing.test(data.test_images[:4]).shape == (4, 3, 24, 24)

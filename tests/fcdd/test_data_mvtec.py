@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import tarfile
@@ -11,10 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
+from fcdd.config import DataConfig
 from fcdd.data import mvtec
 from fcdd.data.augment import color_jitter_choice, relative_noise, resize_nearest
+from fcdd.data.loading import load_dataset
 from fcdd.data.preprocess import Preprocessing, Recipe, class_constants
-from fcdd.data.registry import load_dataset
 from tests.fcdd.mvtec_fixtures import DEFECTS, HEIGHT, TEST_GOOD, TRAIN_GOOD, WIDTH, write_tree
 
 SIZE = 22  # network input; raw = round(22 * 240 / 224) = 24
@@ -76,9 +78,10 @@ def test_discovery_and_labels(tree: Path) -> None:
 
 
 def test_registry_entry(tree: Path) -> None:
-    data = load_dataset("mvtec", tree, 0, image_size=SIZE)
+    config = DataConfig(dataset="mvtec", data_dir=str(tree), normal_class=0, image_size=SIZE)
+    data = load_dataset(config)
     assert data.name == "mvtec" and data.preprocessing.name == "lcnaug1"
-    assert load_dataset("mvtec", tree, 0, image_size=SIZE, preprocessing="aug1").preprocessing.name == "aug1"
+    assert load_dataset(dataclasses.replace(config, preprocessing="aug1")).preprocessing.name == "aug1"
 
 
 def test_raw_resize_keeps_masks_on_their_squares(tree: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import struct
 from pathlib import Path
@@ -10,9 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import fcdd.data
+import fcdd.data.cifar
+from fcdd.config import DataConfig
 from fcdd.data import fmnist
-from fcdd.data.registry import DATASETS, dataset_classes, get_loader, list_datasets, load_dataset
+from fcdd.data.loading import dataset_classes, get_loader, list_datasets, load_dataset
+from fcdd.data.registry import DATASETS
 
 
 def write_tiny_fmnist(folder: Path) -> None:
@@ -50,22 +53,22 @@ def test_registered_names() -> None:
 def test_unknown_dataset_suggests() -> None:
     with pytest.raises(
         ValueError,
-        match=r"unknown dataset 'cifar'; choose one of \['cifar10', 'custom', 'fmnist', .*\]; did you mean 'cifar10'",
+        match=r"unknown dataset 'cifar' \(did you mean 'cifar10'\?\); choose one of cifar10, custom, fmnist, .*",
     ):
         get_loader("cifar")
 
 
 def test_dataset_classes() -> None:
-    assert dataset_classes("fmnist", None)[9] == "Ankle boot"
-    assert dataset_classes("cifar10", None) == fcdd.data.cifar.CLASS_NAMES
+    assert dataset_classes(DataConfig(dataset="fmnist"))[9] == "Ankle boot"
+    assert dataset_classes(DataConfig(dataset="cifar10")) == fcdd.data.cifar.CLASS_NAMES
     with pytest.raises(ValueError, match="needs a data dir"):
-        dataset_classes("custom", None)
+        dataset_classes(DataConfig(dataset="custom"))
 
 
 def test_custom_classes_from_folder(tmp_path: Path) -> None:
     write_tiny_custom(tmp_path)
-    assert dataset_classes("custom", tmp_path) == ("metal", "wood")
-    assert dataset_classes("custom", str(tmp_path)) == ("metal", "wood")
+    assert dataset_classes(DataConfig(dataset="custom", data_dir=tmp_path)) == ("metal", "wood")
+    assert dataset_classes(DataConfig(dataset="custom", data_dir=str(tmp_path))) == ("metal", "wood")
 
 
 def test_unknown_class_lists_valid(tmp_path: Path) -> None:
@@ -73,10 +76,11 @@ def test_unknown_class_lists_valid(tmp_path: Path) -> None:
         ValueError,
         match=r"unknown class 10 for dataset 'fmnist'; valid classes: 0=T-shirt/top, 1=Trouser, .*9=Ankle boot",
     ):
-        load_dataset("fmnist", tmp_path, 10)
+        load_dataset(DataConfig(dataset="fmnist", data_dir=str(tmp_path), normal_class=10))
     write_tiny_custom(tmp_path / "c")
-    with pytest.raises(ValueError, match=r"valid classes: 0=metal, 1=wood"):
-        load_dataset("custom", tmp_path / "c", -1)
+    # A negative class is now refused by DataConfig itself, before any folder is read.
+    with pytest.raises(ValueError, match=r"`normal_class` must be >= 0, got normal_class=-1"):
+        load_dataset(DataConfig(dataset="custom", data_dir=str(tmp_path / "c"), normal_class=-1))
 
 
 def test_bad_preprocessing_fails_before_loading(tmp_path: Path) -> None:
@@ -86,39 +90,25 @@ def test_bad_preprocessing_fails_before_loading(tmp_path: Path) -> None:
         match=r"unknown preprocessing 'aug2' for dataset 'cifar10'; "
         r"choose one of \['aug1', 'aug1_blackcenter', .*'none'\]",
     ):
-        load_dataset("cifar10", tmp_path, 0, preprocessing="aug2")
+        load_dataset(DataConfig(dataset="cifar10", data_dir=str(tmp_path), normal_class=0, preprocessing="aug2"))
 
 
 def test_load_through_registry(tmp_path: Path) -> None:
     write_tiny_fmnist(tmp_path)
-    data = load_dataset("fmnist", tmp_path, 2)
+    config = DataConfig(dataset="fmnist", data_dir=str(tmp_path), normal_class=2)
+    data = load_dataset(config)
     assert data.preprocessing.name == "lcnaug1"
     assert data.train_images.shape == (2, 1, 28, 28)
-    assert load_dataset("fmnist", tmp_path, 2, preprocessing="none").preprocessing.name == "none"
+    assert load_dataset(dataclasses.replace(config, preprocessing="none")).preprocessing.name == "none"
     write_tiny_custom(tmp_path / "c")
-    custom = load_dataset("custom", tmp_path / "c", 1, image_size=16)
+    custom = load_dataset(DataConfig(dataset="custom", data_dir=str(tmp_path / "c"), normal_class=1, image_size=16))
     assert custom.input_shape == (3, 16, 16)
     assert custom.raw_shape == (3, 18, 18)
     assert custom.test_labels.tolist() == [0, 1]
 
 
-def test_public_surface() -> None:
-    for name in (
-        "ADData",
-        "Preprocessing",
-        "lcn",
-        "build_preprocessing",
-        "DATASETS",
-        "load_dataset",
-        "dataset_classes",
-    ):
-        assert hasattr(fcdd.data, name)
-    pre = fcdd.data.build_preprocessing("aug1", "cifar10", 0, (3, 32, 32))  # recipes looked up in the registry
-    assert pre.input_shape == (3, 32, 32)
-
-
 def test_resolve_classes_by_index_and_name():
-    from fcdd.data.registry import resolve_classes
+    from fcdd.data.loading import resolve_classes
 
     names = ("T-shirt/top", "Trouser", "tire")
     assert resolve_classes("all", names) == (0, 1, 2)

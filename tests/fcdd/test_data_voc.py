@@ -8,8 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from fcdd.data import load_dataset
+from fcdd.config import DataConfig
 from fcdd.data import voc as voc_module
+from fcdd.data.loading import load_dataset
 
 # id -> (split, annotated objects, colour)
 IMAGES = {
@@ -67,7 +68,7 @@ def test_horses_nominal_option(root: Path) -> None:
 
 
 def test_preprocessing_matches_the_original(root: Path) -> None:
-    data = load_dataset("pascalvoc", root, 0, image_size=24)
+    data = load_dataset(DataConfig(dataset="pascalvoc", data_dir=str(root), normal_class=0, image_size=24))
     pre = data.preprocessing
     assert pre.shift == voc_module.MEAN and pre.scale == voc_module.STD
     assert pre.recipe.augment and not pre.recipe.hflip and pre.recipe.pad == 0

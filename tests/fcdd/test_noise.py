@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fcdd.anomalies import NOISE_MODES, get_noise_mode
+from fcdd import registry
 from fcdd.anomalies.confetti import (
     Blobs,
     confetti_noise,
@@ -19,6 +19,10 @@ from fcdd.anomalies.confetti import (
     sample_blobs,
     sample_centres,
 )
+from fcdd.anomalies.noise import get_noise_mode
+from fcdd.anomalies.registry import SYNTHETIC_NOISE
+
+NOISE_MODES = {name: registry.load(entry) for name, entry in SYNTHETIC_NOISE.items()}
 
 SHAPES = [(1, 28, 28), (3, 32, 32)]
 
@@ -93,9 +97,11 @@ def test_noise_value_ranges(shape: tuple[int, int, int]) -> None:
 
 def test_get_noise_mode() -> None:
     assert get_noise_mode("confetti") is NOISE_MODES["confetti"]
-    with pytest.raises(ValueError, match=r"unknown noise mode 'confeti'.*did you mean 'confetti'"):
+    with pytest.raises(ValueError, match=r"unknown synthetic noise mode 'confeti'.*did you mean 'confetti'"):
         get_noise_mode("confeti")
-    with pytest.raises(ValueError, match="load_cifar100_pool"):
+    with pytest.raises(
+        ValueError, match=r"outlier exposure, not synthetic noise.*a loader of fcdd\.anomalies\.outlier_exposure"
+    ):
         get_noise_mode("cifar100")
     with pytest.raises(ValueError, match=r"must be \(C, H, W\)"):
         NOISE_MODES["gaussian"](2, (28, 28), _gen(0))  # type: ignore[arg-type]

@@ -5,17 +5,10 @@ import math
 import pytest
 import torch
 
-from fcdd.objectives import (
-    ae_loss,
-    ae_sample_losses,
-    anomalous_term,
-    fcdd_gt_sample_losses,
-    fcdd_loss,
-    fcdd_sample_losses,
-    hsc_sample_losses,
-    pseudo_huber,
-    sample_scores,
-)
+from fcdd.methods.ae import ae_sample_losses
+from fcdd.methods.base import anomalous_term
+from fcdd.methods.fcdd import fcdd_gt_sample_losses, fcdd_sample_losses, pseudo_huber, sample_scores
+from fcdd.methods.hsc import hsc_sample_losses
 
 
 def test_pseudo_huber_hand_values():
@@ -40,13 +33,15 @@ def test_fcdd_losses_use_labels_per_sample():
     losses = fcdd_sample_losses(phi, torch.tensor([0, 1]))
     expected = torch.tensor([0.5, -math.log(1 - math.exp(-1))])
     assert torch.allclose(losses, expected, atol=1e-6)
-    assert fcdd_loss(phi, torch.tensor([0, 1])).item() == pytest.approx(expected.mean().item(), rel=1e-6)
+    assert fcdd_sample_losses(phi, torch.tensor([0, 1])).mean().item() == pytest.approx(
+        expected.mean().item(), rel=1e-6
+    )
 
 
 def test_all_anomalous_batch_keeps_anomalous_term():
     # The original pulls an all-anomalous batch to the centre; here labels decide.
     phi = torch.full((2, 1, 2, 2), math.sqrt(3))  # s = 1 each
-    loss = fcdd_loss(phi, torch.tensor([1, 1]))
+    loss = fcdd_sample_losses(phi, torch.tensor([1, 1])).mean()
     assert loss.item() == pytest.approx(-math.log(1 - math.exp(-1)), rel=1e-6)
     assert loss.item() != pytest.approx(1.0)
 
@@ -86,4 +81,4 @@ def test_ae_mse_hand_values():
     x = torch.zeros(2, 1, 1, 2)
     recon = torch.tensor([[[[1.0, 1.0]]], [[[2.0, 0.0]]]])
     assert torch.allclose(ae_sample_losses(recon, x), torch.tensor([1.0, 2.0]))
-    assert ae_loss(recon, x).item() == pytest.approx(1.5)
+    assert ae_sample_losses(recon, x).mean().item() == pytest.approx(1.5)

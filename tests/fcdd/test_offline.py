@@ -5,10 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fcdd.anomalies import OfflineSet, OutlierPool, make_offline_training_set
-from fcdd.anomalies.offline import BRIGHTNESS_THRESHOLD, balanced_indices, malform_offline
+from fcdd.anomalies.offline import (
+    BRIGHTNESS_THRESHOLD,
+    OfflineSet,
+    balanced_indices,
+    make_offline_training_set,
+    malform_offline,
+)
+from fcdd.anomalies.outlier_exposure import OutlierPool
 from fcdd.data.preprocess import Preprocessing
-from fcdd.training import Batcher
+from fcdd.engine.batching import Batcher
 from tests.fcdd.supervision_fixtures import (
     POOL_VALUES,
     SHAPE,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import torch
 from PIL import Image, features
 
 import fcdd.anomalies.outlier_exposure as oe
-from fcdd.anomalies import OutlierPool, load_cifar100_pool, load_folder_pool
+from fcdd.anomalies.outlier_exposure import OutlierPool, load_cifar100_pool, load_folder_pool
 
 # Solid colours make every format (JPEG included) decode to a known value.
 COLOURS = {
@@ -200,3 +201,20 @@ def test_cifar100_download_flag_calls_torchvision(tmp_path: Path, monkeypatch: p
     pool = load_cifar100_pool(tmp_path, (3, 32, 32), download=True)
     assert seen == [(str(tmp_path), True, True)]
     assert len(pool) == 4
+
+
+def test_malicious_cifar100_pickle_is_refused_before_it_runs(tmp_path: Path) -> None:
+    # CIFAR-100 (the default outlier exposure of the fmnist and cifar10 presets) goes through the
+    # same restricted unpickler as CIFAR-10: a tampered file is refused without running anything.
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, ...]:
+            return (os.system, (f"touch {marker}",))
+
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    (folder / "train").write_bytes(pickle.dumps({b"data": Evil()}, protocol=2))
+    with pytest.raises(ValueError, match=r"corrupt CIFAR-100 pickle .*train.*unexpected global posix.system"):
+        load_cifar100_pool(tmp_path, (3, 32, 32))
+    assert not marker.exists()

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
-from fcdd.pixel_metrics import BinnedRoc, original_size, pixel_roc, read_mask
+from fcdd.engine.pixel_metrics import BinnedRoc, original_size, pixel_roc, read_mask
 
 
 def test_binned_auc_matches_sklearn_when_fed_in_batches():

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from fcdd.networks import LayerBuilder, ReceptiveField, covering_cells
+from fcdd.networks.receptive_field import LayerBuilder, ReceptiveField, covering_cells
 
 
 def test_identity_before_any_layer() -> None:

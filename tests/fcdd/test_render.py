@@ -2,7 +2,7 @@
 
 import torch
 
-from fcdd.render import colourise, fit_tiles, grid_selection, tile_grid, to_display
+from fcdd.pictures.render import colourise, fit_tiles, grid_selection, tile_grid, to_display
 
 
 def test_colourise_uses_jet_ends():

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from fcdd.config import RunConfig
+from fcdd.engine.fit import EpochReport
 from fcdd.presets import get_preset
 from fcdd.runner import ResumeMismatchError, run
-from fcdd.training import EpochReport
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_same_seed_same_auc_other_seed_differs(config, tmp_path):
     a = run(config, tmp_path / "a")
     b = run(config, tmp_path / "b")
     c = run(config.replace(seed=1), tmp_path / "c")
-    assert abs(a.metrics["auc"] - b.metrics["auc"]) <= 1e-6
+    assert abs(a.metrics.auc - b.metrics.auc) <= 1e-6
     sa, sb, sc = (np.load(r.out_dir / "scores.npz")["score"] for r in (a, b, c))
     assert np.array_equal(sa, sb)
     assert not np.allclose(sa, sc)
@@ -96,7 +96,7 @@ def test_eval_every_reports_test_auc(config, tmp_path):
 def test_training_learns_the_tiny_task(config, tmp_path):
     # Each class is a bright block at its own place: a few epochs must separate class 0 from the rest.
     result = run(config.replace(**{"optim.epochs": 6}), tmp_path / "run")
-    assert result.metrics["auc"] > 0.8
+    assert result.metrics.auc > 0.8
 
 
 def test_validation_split_feeds_per_epoch_reports(config, tmp_path):
@@ -104,10 +104,10 @@ def test_validation_split_feeds_per_epoch_reports(config, tmp_path):
     cfg = config.replace(eval_every=1, **{"data.validation_fraction": 0.25, "optim.epochs": 1})
     result = run(cfg, tmp_path / "run", on_epoch_end=reports.append)
     assert reports[0].val_auc is not None and reports[0].test_auc is None  # never the test split per epoch
-    assert result.metrics["n_train"] == 18  # 24 nominal training images, 6 held out
-    assert result.metrics["n_validation"] == 12  # 6 nominal + 6 real anomalies
-    assert result.metrics["validation_anomalies"].startswith("real:")
-    assert result.metrics["n_test"] == 80
+    assert result.metrics.n_train == 18  # 24 nominal training images, 6 held out
+    assert result.metrics.n_validation == 12  # 6 nominal + 6 real anomalies
+    assert result.metrics.validation_anomalies.startswith("real:")
+    assert result.metrics.n_test == 80
 
 
 def _write_custom_tree(root, size=40):
@@ -140,7 +140,7 @@ def test_custom_folders_end_to_end(tmp_path):
     result = run(cfg, tmp_path / "run")
     scores = np.load(result.out_dir / "scores.npz")
     assert scores["label"].tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
-    assert 0 <= result.metrics["auc"] <= 1 and result.metrics["n_train"] == 10
+    assert 0 <= result.metrics.auc <= 1 and result.metrics.n_train == 10
 
 
 def test_network_and_data_shapes_must_match(config, tmp_path):
@@ -171,4 +171,4 @@ def test_custom_greyscale_any_size(tmp_path):
     )
     result = run(cfg, tmp_path / "run")
     assert json.loads((result.out_dir / "preprocessing.json").read_text())["raw_shape"][0] == 1
-    assert 0 <= result.metrics["auc"] <= 1
+    assert 0 <= result.metrics.auc <= 1

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from fcdd.cli import main
 from fcdd.presets import get_preset
 from fcdd.runner import run
 from tests.fcdd.mvtec_fixtures import write_tree
@@ -33,28 +32,30 @@ def mvtec_config(tmp_path):
 def test_mvtec_reports_pixel_and_max_score_auc(mvtec_config, tmp_path):
     result = run(mvtec_config, tmp_path / "run")
     m = result.metrics
-    assert 0 <= m["pixel_auc"] <= 1 and 0 <= m["max_score_auc"] <= 1
+    assert 0 <= m.pixel_auc <= 1 and 0 <= m.max_score_auc <= 1
     # 7 test images of 48 x 32 pixels at the masks' original resolution; 5 defect squares of 16 x 16
-    assert (m["pixels"], m["anomalous_pixels"]) == (7 * 48 * 32, 5 * 16 * 16)
+    assert (m.pixels, m.anomalous_pixels) == (7 * 48 * 32, 5 * 16 * 16)
     assert (result.out_dir / "pixel_roc.png").is_file()
-    assert m["n_train"] == 4 and m["n_test"] == 7
+    assert m.n_train == 4 and m.n_test == 7
 
 
 def test_semi_supervised_mvtec_gt_removes_its_anomalies_from_the_test_set(mvtec_config, tmp_path):
     cfg = mvtec_config.replace(
-        **{"anomalies.supervise_mode": "noise", "anomalies.noise_mode": "mvtec_gt", "anomalies.oe_limit": 1}
+        **{"anomalies.supervise_mode": "noise", "anomalies.noise_mode": "mvtec_gt", "anomalies.defects_per_type": 1}
     )
     m = run(cfg, tmp_path / "run").metrics
-    assert m["removed_test_anomalies"] == 2  # one per defect type
-    assert m["n_test"] == 5 and m["n_test_anomalous"] == 3
+    assert m.removed_test_anomalies == 2  # one per defect type
+    assert m.n_test == 5 and m.n_test_anomalous == 3
 
 
 def test_offline_supervision_trains(mvtec_config, tmp_path):
     m = run(mvtec_config.replace(**{"anomalies.offline": True}), tmp_path / "run").metrics
-    assert m["epochs"] == 1 and 0 <= m["auc"] <= 1
+    assert m.epochs == 1 and 0 <= m.auc <= 1
 
 
 def test_baselines_flag_runs_hsc_and_ae(tiny_fmnist, tmp_path, capsys):
+    from tune.cli import main
+
     out = tmp_path / "res"
     args = [
         "train",
@@ -78,27 +79,26 @@ def test_baselines_flag_runs_hsc_and_ae(tiny_fmnist, tmp_path, capsys):
         "--baselines",
     ]
     assert main(args) == 0
-    for name, objective, net in (
-        ("res", "fcdd", "FCDD_CNN28_W"),
-        ("res_hsc", "hsc", "CNN28_W"),
-        ("res_ae", "ae", "AE28"),
-    ):
-        config = json.loads((tmp_path / name / "normal_0" / "it_0" / "config.json").read_text())
+    for setting, objective, net in (("fcdd", "fcdd", "FCDD_CNN28_W"), ("hsc", "hsc", "CNN28_W"), ("ae", "ae", "AE28")):
+        config = json.loads((out / "runs" / setting / "normal_0" / "it_0" / "config.json").read_text())
         assert (config["objective"], config["network"]["name"]) == (objective, net)
-        assert (tmp_path / name / "summary.csv").is_file()
-    ae = json.loads((tmp_path / "res_ae" / "normal_0" / "it_0" / "config.json").read_text())
+    summary = (out / "report" / "summary_by_class.csv").read_text()
+    assert all(f"\n{setting}," in summary for setting in ("fcdd", "hsc", "ae"))
+    ae = json.loads((out / "runs" / "ae" / "normal_0" / "it_0" / "config.json").read_text())
     assert ae["anomalies"]["supervise_mode"] == "unsupervised" and ae["heatmap"]["blur"] is True
 
 
 def test_fcdd_net_with_baseline_objective_names_the_counterpart(tiny_fmnist, tmp_path):
     cfg = get_preset("fmnist").replace(objective="hsc", **{"data.data_dir": str(tiny_fmnist), "device": "cpu"})
-    with pytest.raises(ValueError, match="needs CNN28_W"):
+    with pytest.raises(ValueError, match="use --net CNN28_W"):
         run(cfg, tmp_path / "run")
 
 
 def test_mask_size_mismatch_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys):
     import numpy as np
     from PIL import Image
+
+    from tune.cli import main
 
     root = write_tree(tmp_path / "mvtec")
     first_category = sorted(p for p in root.iterdir() if p.is_dir())[0]  # class 0
@@ -149,14 +149,14 @@ def test_imagenet30_and_voc_clever_hans_end_to_end(tmp_path):
         **small, **{"data.data_dir": str(imagenet), "anomalies.noise_mode": "confetti"}
     )
     m = run(inet, tmp_path / "inet").metrics
-    assert m["n_test"] == 30 * 2 and 0 <= m["auc"] <= 1
+    assert m.n_test == 30 * 2 and 0 <= m.auc <= 1
 
     voc_root = write_voc(tmp_path / "voc")
     voc = get_preset("pascalvoc").replace(
         **small, **{"data.data_dir": str(voc_root), "anomalies.oe_folder": str(imagenet)}
     )
     m = run(voc, tmp_path / "voc_run").metrics
-    assert 0 <= m["auc"] <= 1 and m["n_train"] >= 1
+    assert 0 <= m.auc <= 1 and m.n_train >= 1
     # horses are the anomalous side: without outlier exposure there is no nominal side to train on
     with pytest.raises(ValueError, match="training images are the anomalous side"):
         run(voc.replace(**{"anomalies.supervise_mode": "unsupervised"}), tmp_path / "voc_bad")

@@ -7,8 +7,12 @@ import dataclasses
 import pytest
 import torch
 
-from fcdd.anomalies import NOISE_MODES, SUPERVISE_MODES, OnlineSupervisor, OutlierPool, SupervisedBatch
-from fcdd.anomalies.supervisor import malform
+from fcdd import registry
+from fcdd.anomalies.outlier_exposure import OutlierPool
+from fcdd.anomalies.registry import SUPERVISE_MODES, SYNTHETIC_NOISE
+from fcdd.anomalies.supervisor import OnlineSupervisor, SupervisedBatch, malform
+
+NOISE_MODES = {name: registry.load(entry) for name, entry in SYNTHETIC_NOISE.items()}
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -146,7 +150,7 @@ def test_works_with_an_outlier_pool() -> None:
 
 
 def test_errors() -> None:
-    assert SUPERVISE_MODES == ("unsupervised", "noise", "malformed_normal", "malformed_normal_gt", "other")
+    assert tuple(SUPERVISE_MODES) == ("unsupervised", "noise", "malformed_normal", "malformed_normal_gt", "other")
     with pytest.raises(ValueError, match="`other` needs real labelled anomalies|'other' needs real labelled anomalies"):
         OnlineSupervisor("other", NOISE_MODES["confetti"])
     with pytest.raises(ValueError, match=r"unknown supervise mode 'nosie'.*did you mean 'noise'"):

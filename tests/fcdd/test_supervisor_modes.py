@@ -7,7 +7,9 @@ import dataclasses
 import pytest
 import torch
 
-from fcdd.anomalies import NOISE_MODES, OnlineSupervisor, OutlierPool, pool_from_train_anomalies
+from fcdd.anomalies.noise import get_noise_mode
+from fcdd.anomalies.outlier_exposure import OutlierPool
+from fcdd.anomalies.supervisor import OnlineSupervisor, pool_from_train_anomalies
 from tests.fcdd.supervision_fixtures import (
     POOL_VALUES,
     SHAPE,
@@ -95,7 +97,7 @@ def test_noise_masked_pool_without_maps_draws_images_only() -> None:
 
 
 def test_other_needs_a_pool() -> None:
-    for source in (None, NOISE_MODES["confetti"]):
+    for source in (None, get_noise_mode("confetti")):
         with pytest.raises(ValueError, match=r"supervise mode `other` needs real labelled anomalies"):
             OnlineSupervisor("other", source)  # type: ignore[arg-type]
 

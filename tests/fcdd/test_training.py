@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from fcdd.config import OptimConfig
-from fcdd.training import make_optimizer, make_scheduler
+from fcdd.engine.fit import make_optimizer, make_scheduler
 
 
 def _lrs(cfg: OptimConfig, epochs: int) -> list[float]:
@@ -40,10 +40,12 @@ def test_sgd_is_nesterov_with_l2():
 
 def test_micro_batches_give_the_whole_batch_update():
     # Without BatchNorm, chunked backward passes must sum to exactly the whole batch's gradient.
-    from fcdd.anomalies import OnlineSupervisor
-    from fcdd.data import Preprocessing
-    from fcdd.scoring import FCDDScorer
-    from fcdd.training import Batcher, Runtime, TrainState, train_epoch
+    from fcdd.anomalies.supervisor import OnlineSupervisor
+    from fcdd.data.preprocess import Preprocessing
+    from fcdd.engine.batching import Batcher
+    from fcdd.engine.fit import TrainState, train_epoch
+    from fcdd.engine.runtime import Runtime
+    from fcdd.methods.fcdd import FCDDScorer
 
     def state() -> TrainState:
         torch.manual_seed(0)

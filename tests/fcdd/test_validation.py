@@ -5,8 +5,9 @@ import dataclasses
 import pytest
 import torch
 
-from fcdd.data import ADData, Preprocessing
-from fcdd.validation import split_validation
+from fcdd.data.base import ADData
+from fcdd.data.preprocess import Preprocessing
+from fcdd.engine.validation import split_validation
 
 
 def _data(with_anomalies: bool) -> ADData:

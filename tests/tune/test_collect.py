@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers import record
 from tune.collect import cost_by_class, mean_roc, roc_from_scores, summary_by_class
 from tune.store import rows_to_table
 
@@ -15,17 +16,18 @@ SQRT_HALF_DIFF = 0.25 / math.sqrt(2)  # sample std of two values 0.25 apart
 
 
 def row(cls, seed, auc, status="ok", setting="s", **extra):
-    base = {"trial_id": f"{setting}-{cls}-{seed}", "setting": setting, "dataset": "fmnist", "normal_class": cls,
-            "class_name": f"c{cls}", "seed": seed, "status": status, "auc": auc, "wall_seconds": 3600.0,
-            "cpus": 2.0, "gpus": 0.5, "images_per_second": 100.0 + seed}  # fmt: skip
-    return {**base, **extra}
+    extra.setdefault("trial_seconds", 3600.0)
+    metrics = {} if status != "ok" else {"auc": auc, "images_per_second": 100.0 + seed}
+    return record(f"{setting}-{cls}-{seed}", status, setting=setting, normal_class=cls, class_name=f"c{cls}",
+                  seed=seed, cpus=2.0, gpus=0.5, **metrics, **extra).to_row()  # fmt: skip
 
 
 @pytest.fixture
 def table():
     return rows_to_table([
         row(0, 0, 1.0), row(0, 1, 0.75),
-        row(1, 0, 0.5), row(1, 1, 0.75), row(1, 2, None, status="failed", error="oom"),
+        row(1, 0, 0.5), row(1, 1, 0.75),
+        row(1, 2, None, status="failed", error="oom", attempts=2, attempt_seconds=(1800.0, 5400.0), trial_seconds=7200.0),
     ])  # fmt: skip
 
 
@@ -41,17 +43,20 @@ def test_summary_by_class_hand_computed(table):
     assert overall["auc_std"] == pytest.approx(SQRT_HALF_DIFF)
     assert pd.isna(overall["normal_class"]) and (overall["n_seeds"], overall["n_failed"]) == (4, 1)
     assert list(summary["paper_auc"]) == pytest.approx([0.8, 0.9, 0.85])
-    assert "pixel_auc_mean" not in summary.columns
+    assert "pixel_auc_mean" not in summary.columns and "max_score_auc_mean" not in summary.columns
 
 
 def test_overall_is_mean_of_class_means_not_of_runs():
     # class 0 has three seeds, class 1 one: the run mean (0.7) differs from the class-mean mean (0.6)
-    table = rows_to_table([row(0, 0, 0.8), row(0, 1, 0.8), row(0, 2, 0.8), row(1, 0, 0.4, pixel_auc=0.9)])
+    table = rows_to_table(
+        [row(0, 0, 0.8), row(0, 1, 0.8), row(0, 2, 0.8), row(1, 0, 0.4, pixel_auc=0.9, max_score_auc=0.7)]
+    )
     summary = summary_by_class(table, None)
     assert summary.iloc[1]["auc_std"] == 0.0  # one seed
     assert summary.iloc[-1]["auc_mean"] == pytest.approx(0.6)
     assert "paper_auc" not in summary.columns
     assert summary["pixel_auc_mean"].iloc[1] == pytest.approx(0.9) and pd.isna(summary["pixel_auc_mean"].iloc[0])
+    assert summary["max_score_auc_mean"].iloc[1] == pytest.approx(0.7) and summary["max_score_auc_std"].iloc[1] == 0
 
 
 def test_summary_per_setting_and_all_failed_class():
@@ -97,7 +102,8 @@ def test_cost_by_class(table):
     cost = cost_by_class(table)
     assert list(cost["class_name"]) == ["c0", "c1", "total"]
     c1 = cost.iloc[1]
-    assert c1["n_trials"] == 3 and c1["wall_seconds"] == 3 * 3600.0  # failed trials are charged too
-    assert c1["cpu_hours"] == pytest.approx(6.0) and c1["gpu_hours"] == pytest.approx(1.5)
+    # the failed trial's two attempts (7200 s) are charged with the two ok trials (3600 s each)
+    assert (c1["n_trials"], c1["attempts"]) == (3, 4) and c1["wall_seconds"] == 4 * 3600.0
+    assert c1["cpu_hours"] == pytest.approx(8.0) and c1["gpu_hours"] == pytest.approx(2.0)
     assert c1["images_per_second"] == pytest.approx(100.5)  # mean over ok rows (seeds 0 and 1)
-    assert cost.iloc[2]["cpu_hours"] == pytest.approx(10.0)
+    assert cost.iloc[2]["cpu_hours"] == pytest.approx(12.0)

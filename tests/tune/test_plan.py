@@ -25,7 +25,7 @@ def test_expand_is_class_by_seed_in_order_with_stable_ids():
 
 def test_trial_id_depends_on_result_relevant_settings_only():
     base = get_preset("fmnist")
-    assert trial_id(base) == trial_id(base.replace(device="cpu", eval_every=3))
+    assert trial_id(base) == trial_id(base.replace(device="cpu", eval_every=3, threads=7))
     assert trial_id(base) != trial_id(base.replace(**{"optim.lr": 0.5}))
 
 
@@ -59,7 +59,7 @@ def test_spec_from_yaml_file(tmp_path):
             }
         )
     )
-    spec = load_spec(path, n_classes=10)
+    spec = spec_from_dict(load_spec(path), n_classes=10)
     assert spec.name == "demo" and spec.base.optim.epochs == 3 and spec.classes == tuple(range(10))
     assert spec.seeds == (3, 4) and spec.resources == Resources(2, 0.25) and spec.search.trials == 5
     with pytest.raises(FileNotFoundError, match="does not exist"):

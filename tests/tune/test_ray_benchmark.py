@@ -11,12 +11,16 @@ import time
 from datetime import datetime
 
 import optuna
+import pandas as pd
 import pytest
 
-from tune.benchmark import run_benchmark, run_search
+from tune.experiment import run_benchmark, run_search
 from tune.resources import InsufficientResourcesError
+from tune.runners.ray import RayRunner
 from tune.spec import spec_from_dict
 from tune.store import ResultsStore
+
+RAY = RayRunner()
 
 
 def _raw(tiny_fmnist, tiny_oe_folder, **extra):
@@ -40,11 +44,11 @@ def _raw(tiny_fmnist, tiny_oe_folder, **extra):
 def test_benchmark_fans_out_reports_and_skips_finished(ray_cluster, tiny_fmnist, tiny_oe_folder, tmp_path):
     spec = spec_from_dict(_raw(tiny_fmnist, tiny_oe_folder, classes=[0, 1], seeds=2, name="fan"), n_classes=10)
     out = tmp_path / "bench"
-    summary = run_benchmark(spec, out)
+    summary = run_benchmark(spec, out, RAY)
     assert (summary["trials"], summary["ran"], summary["ok"], summary["failed"]) == (4, 4, 4, 0)
     rows = ResultsStore(out).rows()
     assert sorted((r["normal_class"], r["seed"]) for r in rows) == [(0, 0), (0, 1), (1, 0), (1, 1)]
-    assert all(0 <= r["auc"] <= 1 and r["epochs"] == 2 for r in rows)
+    assert all(r["epochs"] == 2 and r["runner"] == "ray" and r["attempts"] == 1 for r in rows)
     # two CPUs, one per trial: some trials ran at the same time
     spans = sorted((datetime.fromisoformat(r["started_at"]), datetime.fromisoformat(r["finished_at"])) for r in rows)
     assert any(a_end > b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
@@ -56,7 +60,7 @@ def test_benchmark_fans_out_reports_and_skips_finished(ray_cluster, tiny_fmnist,
     assert (progress["total"], progress["finished"], progress["failed"], progress["running"]) == (4, 4, 0, [])
     assert {r["node_id"] for r in rows} == {ray_cluster.get_runtime_context().get_node_id()}
 
-    again = run_benchmark(spec, out)
+    again = run_benchmark(spec, out, RAY)
     assert (again["ran"], again["ok"]) == (0, 4)
     assert len((out / "trials.jsonl").read_text().splitlines()) == 4
 
@@ -73,11 +77,17 @@ def test_failing_trial_is_retried_then_reported(ray_cluster, tiny_fmnist, tiny_o
         ),
         n_classes=10,
     )
-    summary = run_benchmark(spec, tmp_path / "bench")
+    summary = run_benchmark(spec, tmp_path / "bench", RAY)
     assert (summary["ok"], summary["failed"]) == (1, 1)
     failed = [r for r in ResultsStore(tmp_path / "bench").rows() if r["status"] == "failed"][0]
     assert failed["setting"] == "diverges" and failed["attempts"] == 2
     assert "training loss is nan" in failed["error"]
+    # both attempts took time, and the cost table charges it
+    assert len(failed["attempt_seconds"]) == 2 and all(s > 0 for s in failed["attempt_seconds"])
+    assert failed["trial_seconds"] == pytest.approx(sum(failed["attempt_seconds"]))
+    cost = pd.read_csv(tmp_path / "bench" / "report" / "cost_by_class.csv")
+    diverges = cost[(cost["setting"] == "diverges") & (cost["class_name"] == "total")].iloc[0]
+    assert diverges["wall_seconds"] == pytest.approx(failed["trial_seconds"], rel=1e-5) and diverges["attempts"] == 2
     assert "diverges" in (tmp_path / "bench" / "report" / "report.html").read_text()
 
 
@@ -86,7 +96,7 @@ def test_gpu_trial_on_cpu_cluster_fails_before_anything_runs(ray_cluster, tiny_f
         _raw(tiny_fmnist, tiny_oe_folder, classes=[0], resources={"gpus_per_trial": 0.5}), n_classes=10
     )
     with pytest.raises(InsufficientResourcesError, match="no GPU"):
-        run_benchmark(spec, tmp_path / "bench")
+        run_benchmark(spec, tmp_path / "bench", RAY)
     assert not (tmp_path / "bench").exists()
 
 
@@ -111,7 +121,7 @@ def test_search_records_pruned_trials_and_reruns_the_best(ray_cluster, tiny_fmni
         ),
         n_classes=10,
     )
-    summary = run_search(spec, tmp_path / "tune", max_concurrent=2)
+    summary = run_search(spec, tmp_path / "tune", RAY, max_concurrent=2)
     study = optuna.load_study(study_name="search", storage=f"sqlite:///{tmp_path / 'tune' / 'study.db'}")
     states = [t.state for t in study.trials]
     assert len(states) == 8
@@ -127,7 +137,7 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(tiny_fmnist, ti
     cmd = [
         sys.executable,
         "-m",
-        "fcdd.cli",
+        "tune.cli",
         "benchmark",
         "--data-dir",
         str(tiny_fmnist),
@@ -176,7 +186,7 @@ def test_run_folders_on_remote_storage(ray_cluster, tiny_fmnist, tiny_oe_folder,
     # file:// goes through the same pyarrow filesystem layer as s3:// or gs://
     bucket = tmp_path / "bucket"
     spec = spec_from_dict(_raw(tiny_fmnist, tiny_oe_folder, classes=[0], seeds=2, name="remote"), n_classes=10)
-    summary = run_benchmark(spec, tmp_path / "out", remote_storage=f"file://{bucket}")
+    summary = run_benchmark(spec, tmp_path / "out", RayRunner(remote_storage=f"file://{bucket}"))
     assert summary["ok"] == 2
     for seed in (0, 1):
         assert (bucket / "runs" / "default" / "normal_0" / f"it_{seed}" / "snapshot.pt").is_file()
@@ -188,5 +198,5 @@ def test_run_folders_on_remote_storage(ray_cluster, tiny_fmnist, tiny_oe_folder,
 def test_unusable_remote_storage_fails_before_anything(tiny_fmnist, tiny_oe_folder, tmp_path):
     spec = spec_from_dict(_raw(tiny_fmnist, tiny_oe_folder, classes=[0]), n_classes=10)
     with pytest.raises(ValueError, match="--remote-storage nosuch://x: cannot open it"):
-        run_benchmark(spec, tmp_path / "out", remote_storage="nosuch://x")
+        run_benchmark(spec, tmp_path / "out", RayRunner(remote_storage="nosuch://x"))
     assert not (tmp_path / "out").exists()

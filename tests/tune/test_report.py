@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tune.report import build_report
+from tests.helpers import record
+from tune.report.build import build_report
 from tune.store import ResultsStore
 
 LABELS = np.array([0, 0, 1, 1])
@@ -32,14 +33,12 @@ def write_run(root, setting, cls, seed, scores):
 
 
 def trial_row(run_dir, setting, cls, seed, auc, status="ok", error=None):
-    return {
-        "trial_id": f"{setting}-{cls}-{seed}", "benchmark": "test", "setting": setting, "dataset": "fmnist",
-        "normal_class": cls, "class_name": ["T-shirt", "Trouser"][cls], "seed": seed, "status": status,
-        "error": error, "attempts": 1, "run_dir": str(run_dir), "auc": auc, "val_auc": None, "epochs": 1,
-        "train_seconds": 1.0, "eval_seconds": 0.1, "wall_seconds": 1.5, "images_per_second": 50.0, "cpus": 1.0,
-        "gpus": 0.0, "node": "local", "started_at": "2025-01-01T00:00:00", "finished_at": "2025-01-01T00:00:02",
-        "fcdd_version": "0.1.0", "torch_version": "2.14.1", "ray_version": "2.60.0", "config.optim.lr": 0.01,
-    }  # fmt: skip
+    metrics = {"auc": auc, "epochs": 1, "images_per_second": 50.0} if status == "ok" else {}
+    return record(
+        f"{setting}-{cls}-{seed}", status, benchmark="test", setting=setting, normal_class=cls,
+        class_name=["T-shirt", "Trouser"][cls], seed=seed, error=error, run_dir=str(run_dir), trial_seconds=1.5,
+        node="local", **metrics,
+    )  # fmt: skip
 
 
 def make_results(root, classes=(0, 1), settings=("default",)):

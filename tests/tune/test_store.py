@@ -8,59 +8,45 @@ import logging
 import pandas as pd
 import pytest
 
-from tune.store import ResultsStore
-
-
-def make_row(trial_id: str, status: str = "ok", **extra) -> dict:
-    row = {
-        "trial_id": trial_id, "benchmark": "b", "setting": "default", "dataset": "fmnist", "normal_class": 0,
-        "class_name": "T-shirt", "seed": 0, "status": status, "error": None if status == "ok" else "boom",
-        "attempts": 1, "run_dir": "/nowhere", "auc": 0.9 if status == "ok" else None, "val_auc": None,
-        "epochs": 2, "train_seconds": 1.0, "eval_seconds": 0.5, "wall_seconds": 2.0, "images_per_second": 100.0,
-        "cpus": 1.0, "gpus": 0.0, "node": "n1", "started_at": "2025-01-01T00:00:00",
-        "finished_at": "2025-01-01T00:00:02",
-        "fcdd_version": "0.1.0", "torch_version": "2.14.1", "ray_version": "2.60.0",
-        "config.optim.lr": 0.01, "config.optim.milestones": [], "config.data.data_dir": None,
-    }  # fmt: skip
-    row.update(extra)
-    return row
+from tests.helpers import record
+from tune.store import CORE_COLUMNS, ResultsStore, TrialRecord
 
 
 def test_last_line_wins_and_finished_ids(tmp_path):
     store = ResultsStore(tmp_path)
-    store.append(make_row("a", status="failed", attempts=1))
-    store.append(make_row("b", auc=0.7))
-    store.append(make_row("a", status="ok", attempts=2, auc=0.8))
-    store.append(make_row("c", status="failed"))
+    store.append(record("a", status="failed", attempts=1))
+    store.append(record("b", auc=0.7))
+    store.append(record("a", status="ok", attempts=2, auc=0.8))
+    store.append(record("c", status="failed"))
     rows = store.rows()
     assert [r["trial_id"] for r in rows] == ["a", "b", "c"]
     assert rows[0]["attempts"] == 2 and rows[0]["auc"] == 0.8
     assert store.finished_ids() == {"a", "b"}
     # ok then failed again: the latest (failed) row wins, so the trial is no longer finished
-    store.append(make_row("b", status="failed"))
+    store.append(record("b", status="failed"))
     assert store.finished_ids() == {"a"}
     assert len((tmp_path / "trials.jsonl").read_text().splitlines()) == 5
 
 
 def test_torn_last_line_is_skipped_and_next_append_survives(tmp_path, caplog):
     store = ResultsStore(tmp_path)
-    store.append(make_row("a"))
+    store.append(record("a"))
     with open(store.path, "a") as handle:  # a driver killed mid-write
         handle.write('{"trial_id": "b", "status": "o')
     with caplog.at_level(logging.WARNING, logger="tune.store"):
         assert [r["trial_id"] for r in store.rows()] == ["a"]
     assert "line 2" in caplog.text
-    store.append(make_row("c"))  # must not be glued onto the torn line
+    store.append(record("c"))  # must not be glued onto the torn line
     assert [r["trial_id"] for r in store.rows()] == ["a", "c"]
 
 
-def test_append_validates_and_writes_nan_as_null(tmp_path):
+def test_records_validate_and_nan_is_written_as_null(tmp_path):
     store = ResultsStore(tmp_path)
     with pytest.raises(ValueError, match="trial_id"):
-        store.append({"status": "ok"})
+        record("")
     with pytest.raises(ValueError, match="status"):
-        store.append({"trial_id": "x", "status": "done"})
-    store.append(make_row("n", auc=float("nan")))
+        record("x", status="done")
+    store.append(record("n", auc=float("nan")))
     assert json.loads(store.path.read_text())["auc"] is None
     assert store.rows()[0]["auc"] is None
 
@@ -68,12 +54,12 @@ def test_append_validates_and_writes_nan_as_null(tmp_path):
 def test_table_and_written_tables(tmp_path):
     store = ResultsStore(tmp_path)
     assert store.table().empty and "auc" in store.table().columns
-    store.append(make_row("a", seed=0, auc=0.75, **{"config.optim.milestones": [4, 8]}))
-    store.append(make_row("b", seed=1, status="failed", epochs=None, extra_key="x"))
+    store.append(record("a", seed=0, auc=0.75, config={"optim.milestones": [4, 8]}))
+    store.append(record("b", seed=1, status="failed"))
     table = store.table()
     assert list(table["trial_id"]) == ["a", "b"]
-    assert list(table.columns[:3]) == ["trial_id", "benchmark", "setting"]
-    assert table.columns[-1] == "extra_key"
+    assert list(table.columns[: len(CORE_COLUMNS)]) == list(CORE_COLUMNS)
+    assert table.columns[-1] == "config.optim.milestones"
     assert str(table["seed"].dtype) == "Int64" and table["epochs"].isna().tolist() == [False, True]
     assert table["auc"].dtype == "float64" and pd.isna(table["auc"].iloc[1])
 
@@ -86,3 +72,25 @@ def test_table_and_written_tables(tmp_path):
         assert frame["auc"].iloc[0] == pytest.approx(0.75)
     assert json.loads(parquet["config.optim.milestones"].iloc[0]) == [4, 8]
     assert not list(tmp_path.glob(".*.tmp"))  # temporary files were renamed into place
+
+
+def test_record_round_trips_through_the_store(tmp_path):
+    store = ResultsStore(tmp_path)
+    original = record("r", attempts=2, attempt_seconds=(1.5, 2.5), trial_seconds=4.0, pixel_auc=0.8, max_score_auc=0.7)
+    store.append(original)
+    assert store.records() == [original]
+    failed = record("f", status="failed", attempts=2, attempt_seconds=(3.0, 1.0), trial_seconds=4.0)
+    store.append(failed)
+    back = store.records()[1]
+    assert back == failed and back.metrics is None and back.trial_seconds == 4.0
+
+
+def test_every_record_field_and_metric_is_a_column():
+    import dataclasses
+
+    from fcdd.metrics import RunMetrics
+
+    names = {f.name for f in dataclasses.fields(TrialRecord)} - {"metrics", "config"}
+    names |= {f.name for f in dataclasses.fields(RunMetrics)}
+    assert set(CORE_COLUMNS) == names
+    assert set(record("x").to_row()) >= names

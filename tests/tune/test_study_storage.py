@@ -7,7 +7,7 @@ import socket
 import optuna
 import pytest
 
-from tune.benchmark import _redacted, open_study
+from tune.experiment import open_study, redacted
 
 
 def _closed_port() -> int:
@@ -17,10 +17,10 @@ def _closed_port() -> int:
 
 
 def test_password_never_reaches_messages():
-    assert _redacted("postgresql://fcdd:s3cret@db.internal:5432/studies") == (
+    assert redacted("postgresql://fcdd:s3cret@db.internal:5432/studies") == (
         "postgresql://fcdd:***@db.internal:5432/studies"
     )
-    assert _redacted("sqlite:////tmp/study.db") == "sqlite:////tmp/study.db"
+    assert redacted("sqlite:////tmp/study.db") == "sqlite:////tmp/study.db"
 
 
 def test_missing_database_driver_is_one_clear_error():

@@ -1,0 +1,47 @@
+"""Builders shared by the test folders (one home for each): seeded generators and results-store records."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+
+from fcdd.metrics import RunMetrics
+from tune.store import TrialRecord
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    """A CPU generator seeded with ``seed``."""
+    return torch.Generator().manual_seed(seed)
+
+
+def run_metrics(**changes: Any) -> RunMetrics:
+    """A plausible finished run's metrics, with ``changes``."""
+    base = RunMetrics(
+        auc=0.9, epochs=2, train_seconds=1.0, images_per_second=100.0, eval_seconds=0.5, wall_seconds=2.0,
+        final_loss=0.1, n_train=10, n_test=20, n_test_anomalous=10, device="cpu", precision="fp32", threads=1,
+        heatmap_scale=(0.0, 1.0),
+    )  # fmt: skip
+    return dataclasses.replace(base, **changes)
+
+
+_METRIC_NAMES = {f.name for f in dataclasses.fields(RunMetrics)}
+
+
+def record(trial_id: str, status: str = "ok", **changes: Any) -> TrialRecord:
+    """A results-store record; ``changes`` may name record fields, metric fields or ``config``."""
+    metric_changes = {k: changes.pop(k) for k in list(changes) if k in _METRIC_NAMES}
+    failed = status != "ok"
+    seconds = changes.pop("trial_seconds", 2.0)
+    fields: dict[str, Any] = {
+        "trial_id": trial_id, "benchmark": "b", "setting": "default", "dataset": "fmnist", "normal_class": 0,
+        "class_name": "T-shirt", "seed": 0, "status": status, "error": "boom" if failed else None, "attempts": 1,
+        "attempt_seconds": (seconds,), "trial_seconds": seconds, "run_dir": "/nowhere", "runner": "serial",
+        "cpus": 1.0, "gpus": 0.0, "node": "n1", "node_id": None, "started_at": "2025-01-01T00:00:00+00:00",
+        "finished_at": "2025-01-01T00:00:02+00:00", "fcdd_version": "0.1.0", "torch_version": "2.14.1",
+        "ray_version": "2.60.0", "metrics": None if failed else run_metrics(**metric_changes),
+        "config": {"optim.lr": 0.01, "optim.milestones": [], "data.data_dir": None},
+    }  # fmt: skip
+    fields.update(changes)
+    return TrialRecord(**fields)

@@ -1,0 +1,115 @@
+"""Conventions: every registry entry loads as what its table promises, and every list of names is its registry's."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import torch
+from torch import nn
+
+from fcdd import registry
+from fcdd.anomalies.registry import OE_FOLDER_SOURCES, OE_SOURCES, SUPERVISE_MODES, SYNTHETIC_NOISE, noise_mode_names
+from fcdd.anomalies.supervisor import OnlineSupervisor
+from fcdd.config import AnomalyConfig, DataConfig, NetworkConfig, RunConfig
+from fcdd.data.base import DatasetLoader
+from fcdd.data.registry import DATASETS
+from fcdd.methods.base import Method
+from fcdd.methods.build import get_method, method_of
+from fcdd.methods.registry import METHODS
+from fcdd.networks.autoencoders import AENet
+from fcdd.networks.build import list_networks, network_class
+from fcdd.networks.hsc import HSCNet
+from fcdd.networks.receptive_field import FCDDNet
+from fcdd.networks.registry import NETWORKS
+from fcdd.presets import PRESETS
+from tune.flags import add_config_arguments
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_dataset_entries_are_loaders_named_like_their_module(name):
+    loader = registry.lookup(DATASETS, name, "dataset")
+    assert isinstance(loader, DatasetLoader)
+    module = __import__(DATASETS[name].split(":")[0], fromlist=["NAME"])
+    assert module.NAME == name and loader.default_preprocessing in loader.recipes
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_network_entries_are_nets_of_exactly_one_method(name):
+    cls = network_class(name)
+    owners = [m for m in METHODS if issubclass(cls, get_method(m).network_base)]
+    assert len(owners) == 1, (name, owners)
+    assert method_of(name).name == owners[0]
+
+
+@pytest.mark.parametrize("name", sorted(SYNTHETIC_NOISE))
+def test_noise_entries_draw_the_asked_shape(name):
+    source = registry.lookup(SYNTHETIC_NOISE, name, "noise mode")
+    out = source(3, (1, 8, 8), torch.Generator().manual_seed(0))
+    assert out.shape == (3, 1, 8, 8) and out.dtype == torch.float32
+
+
+def test_oe_sources_are_functions_and_the_folder_table_names_sources():
+    for name in OE_SOURCES:
+        assert callable(registry.lookup(OE_SOURCES, name, "OE source")), name
+    assert set(OE_FOLDER_SOURCES) <= set(OE_SOURCES)
+    assert not set(SYNTHETIC_NOISE) & set(OE_SOURCES)  # one name, one meaning
+
+
+def test_method_entries_are_named_methods_whose_counterparts_cover_every_fcdd_net():
+    fcdd_nets = set(list_networks(FCDDNet))
+    for name in METHODS:
+        method = get_method(name)
+        assert isinstance(method, Method) and method.name == name
+        if method.counterparts:
+            assert set(method.counterparts) == fcdd_nets, name
+            for net in method.counterparts.values():
+                assert issubclass(network_class(net), method.network_base), (name, net)
+    assert {get_method(n).network_base for n in METHODS} == {FCDDNet, HSCNet, AENet}
+
+
+def test_supervise_modes_are_the_supervisors():
+    for mode in SUPERVISE_MODES:
+        source = None if mode == "unsupervised" else registry.lookup(SYNTHETIC_NOISE, "solid", "noise mode")
+        if mode == "other":
+            from fcdd.anomalies.outlier_exposure import OutlierPool
+
+            source = OutlierPool(torch.zeros(2, 1, 4, 4, dtype=torch.uint8))
+        OnlineSupervisor(mode, source)  # every listed mode is one the supervisor implements
+    with pytest.raises(ValueError, match="unknown supervise mode"):
+        OnlineSupervisor("semi", None)
+
+
+def test_config_accepts_exactly_the_registered_names():
+    for name in DATASETS:
+        DataConfig(dataset=name)
+    for name in NETWORKS:
+        NetworkConfig(name=name)
+    for name in noise_mode_names():
+        AnomalyConfig(noise_mode=name)
+    for name in SUPERVISE_MODES:
+        AnomalyConfig(supervise_mode=name)
+    for name in METHODS:
+        RunConfig(objective=name)
+    for bad in (lambda: DataConfig(dataset="mnist"), lambda: NetworkConfig(name="RESNET"),
+                lambda: AnomalyConfig(noise_mode="salt"), lambda: AnomalyConfig(supervise_mode="semi"),
+                lambda: RunConfig(objective="dsvdd")):  # fmt: skip
+        with pytest.raises(ValueError, match="unknown"):
+            bad()
+
+
+def test_cli_choices_are_the_registries():
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    choices = {a.option_strings[0]: a.choices for a in parser._actions if a.choices is not None}
+    assert list(choices["--noise-mode"]) == list(noise_mode_names())
+    assert list(choices["--supervise-mode"]) == list(SUPERVISE_MODES)
+    assert list(choices["--objective"]) == list(METHODS)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_are_valid_configs_of_registered_parts(name):
+    preset = PRESETS[name]
+    assert isinstance(preset, RunConfig)
+    assert RunConfig.from_dict(preset.to_dict()) == preset
+    assert issubclass(network_class(preset.network.name), nn.Module)

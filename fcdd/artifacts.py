@@ -13,7 +13,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -55,6 +55,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def write_bytes(path: Path, data: bytes) -> Path:
+    """A binary file (an encoded PNG, a copy), written atomically."""
+    return atomic_write(path, lambda f: f.write(data))
+
+
 def write_text(path: Path, text: str) -> Path:
     """A text file, written atomically."""
     return atomic_write(path, lambda f: f.write(text), mode="w")
@@ -68,7 +73,7 @@ def write_json(path: Path, data: Any) -> Path:
 def write_npz(path: Path, **arrays: np.ndarray) -> Path:
     """Compressed NumPy archive."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    np.savez_compressed(buffer, **cast(dict[str, Any], arrays))  # numpy's stubs read **arrays as allow_pickle
     return atomic_write(path, lambda f: f.write(buffer.getvalue()))
 
 

@@ -24,6 +24,10 @@ from fcdd.methods.registry import METHODS
 from fcdd.networks.registry import NETWORKS
 
 OPTIMIZERS = ("sgd", "adam")
+# Where and how a run executes, not what it is: left out of a trial's identity (so a benchmark
+# resumed on other hardware finds its finished trials) and free to change when a run resumes.
+# The thread count does change floating-point results; it is recorded with every run.
+EXECUTION_KEYS = ("device", "eval_every", "threads")
 SCHEDULERS = ("lambda", "milestones")
 PRECISIONS = ("auto", "fp32", "bf16")
 

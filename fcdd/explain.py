@@ -69,7 +69,9 @@ def read_image(path: Path, raw_shape: tuple[int, int, int]) -> Tensor:
     channels, height, width = raw_shape
     try:
         with Image.open(path) as image:
-            converted = image.convert("L" if channels == 1 else "RGB").resize((width, height), Image.Resampling.BILINEAR)
+            converted = image.convert("L" if channels == 1 else "RGB").resize(
+                (width, height), Image.Resampling.BILINEAR
+            )
             data = torch.frombuffer(bytearray(converted.tobytes()), dtype=torch.uint8)
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(f"cannot decode image {path}: {error}; pass a PNG/JPEG/... image file") from None

@@ -24,7 +24,7 @@ import torch
 
 from fcdd import artifacts
 from fcdd.anomalies.from_config import Supervision, prepare_supervision
-from fcdd.config import DataConfig, RunConfig
+from fcdd.config import EXECUTION_KEYS, DataConfig, RunConfig
 from fcdd.data.base import ADData
 from fcdd.data.loading import load_dataset
 from fcdd.data.subsets import subsample
@@ -41,16 +41,9 @@ from fcdd.pictures.grids import heatmap_scale, test_heatmap_grid, train_heatmap_
 
 log = logging.getLogger(__name__)
 
-# Settings that may change between a checkpoint and its resumption without invalidating it.
-RESUMABLE_CHANGES = (
-    "optim.epochs",
-    "eval_every",
-    "device",
-    "threads",
-    "heatmap.n_samples",
-    "heatmap.tile_size",
-    "heatmap.quantile",
-)
+# Settings that may change between a checkpoint and its resumption without invalidating it: how
+# the run executes, how long it trains, how its pictures look.
+RESUMABLE_CHANGES = (*EXECUTION_KEYS, "optim.epochs", "heatmap.n_samples", "heatmap.tile_size", "heatmap.quantile")
 
 
 @dataclass(frozen=True)
@@ -91,7 +84,9 @@ class PreparedRun:
         return evaluate(self.state.net, images, labels, transform, self.scorer, self.runtime, batch_size=batch_size)
 
     def save_checkpoint(self, state: TrainState) -> None:
-        artifacts.write_checkpoint(self.out / "snapshot.pt", {**state.state_dict(), "fingerprint": _fingerprint(self.config)})
+        artifacts.write_checkpoint(
+            self.out / "snapshot.pt", {**state.state_dict(), "fingerprint": _fingerprint(self.config)}
+        )
 
 
 def run(
@@ -320,4 +315,3 @@ def initial_state(config: RunConfig, runtime: Runtime) -> TrainState:
     scheduler = make_scheduler(optimizer, config.optim)
     generator = torch.Generator(device=runtime.device).manual_seed(config.seed)
     return TrainState(net=net, optimizer=optimizer, scheduler=scheduler, generator=generator)
-

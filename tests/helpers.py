@@ -1,11 +1,16 @@
-"""Builders shared by the test folders (one home for each): seeded generators and results-store records."""
+"""Builders shared by the test folders (one home for each): seeded randomness, networks, image folders, records."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
+from torch import Tensor, nn
 
 from fcdd.metrics import RunMetrics
 from tune.store import TrialRecord
@@ -14,6 +19,40 @@ from tune.store import TrialRecord
 def gen(seed: int = 0) -> torch.Generator:
     """A CPU generator seeded with ``seed``."""
     return torch.Generator().manual_seed(seed)
+
+
+def randn(*shape: int, seed: int = 1, dtype: torch.dtype = torch.float32) -> Tensor:
+    """Standard normal values of ``shape`` from a generator seeded with ``seed``."""
+    return torch.randn(*shape, generator=gen(seed), dtype=dtype)
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """The global RNG seeded for the block and restored after (weight init draws from it)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        yield
+
+
+def build(name: str, **kwargs: Any) -> nn.Module:
+    """Registered network ``name`` with seed-0 random weights (never pretrained)."""
+    from fcdd.networks.build import build_network
+
+    with seeded(0):
+        return build_network(name, pretrained=False, **kwargs)
+
+
+def write_custom_tree(
+    root: Path, classes: tuple[str, ...] = ("metal", "wood"), *, size: tuple[int, int] = (40, 30), images: int = 2
+) -> Path:
+    """A custom-folder dataset: ``train/<class>/normal/``, ``test/<class>/{normal,anomalous}/`` of flat PNGs."""
+    for cls in classes:
+        for sub in ("train/{}/normal", "test/{}/normal", "test/{}/anomalous"):
+            folder = root / sub.format(cls)
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(images):
+                Image.new("RGB", size, (60 * i, 100, 20)).save(folder / f"{i}.png")
+    return root
 
 
 def run_metrics(**changes: Any) -> RunMetrics:

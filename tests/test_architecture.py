@@ -1,4 +1,4 @@
-"""The layout's rules, read from the source: imports point one way, no cycles, Ray in one module, torch-free start-up."""
+"""The layout's rules, read from the source: imports point one way, no cycles, Ray in one module, cheap start-up."""
 
 from __future__ import annotations
 
@@ -15,8 +15,16 @@ ROOT = Path(__file__).resolve().parents[1]
 # Registries are tables of names with lazy references ("module:attribute"), so they sit at the
 # bottom: the config validates names against them without importing the implementations.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("registries", ("fcdd.registry", "fcdd.data.registry", "fcdd.networks.registry", "fcdd.anomalies.registry",
-                    "fcdd.methods.registry")),  # fmt: skip
+    (
+        "registries",
+        (
+            "fcdd.registry",
+            "fcdd.data.registry",
+            "fcdd.networks.registry",
+            "fcdd.anomalies.registry",
+            "fcdd.methods.registry",
+        ),
+    ),  # fmt: skip
     ("config", ("fcdd.config", "fcdd.metrics")),
     ("data", ("fcdd.data",)),
     ("networks", ("fcdd.networks",)),
@@ -143,7 +151,11 @@ CLI_MODULES = ("tune.cli", "fcdd.cli", "tune.flags", "fcdd.presets", "fcdd.confi
 
 
 def test_importing_the_cli_loads_no_torch():
-    code = "import sys; import " + ", ".join(CLI_MODULES) + "; print(sorted(m for m in ('torch', 'ray', 'pandas') if m in sys.modules))"
+    code = (
+        "import sys; import "
+        + ", ".join(CLI_MODULES)
+        + "; print(sorted(m for m in ('torch', 'ray', 'pandas') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
 

@@ -50,7 +50,9 @@ def load(root, normal_class, *, preprocessing="none", download=False, one_vs_res
         return (levels[labels].view(-1, 1, 1, 1) + noise).clamp(0, 255).to(torch.uint8)
 
     train, test = images(train_labels), images(test_labels)
-    pre = build_preprocessing(preprocessing, "dummy", normal_class, (1, 28, 28), recipes=RECIPES, mean=(0.5,), std=(0.25,))
+    pre = build_preprocessing(
+        preprocessing, "dummy", normal_class, (1, 28, 28), recipes=RECIPES, mean=(0.5,), std=(0.25,)
+    )
     return ADData(
         name="dummy", class_names=CLASSES, normal_class=normal_class,
         train_images=train[train_labels == normal_class], test_images=test,

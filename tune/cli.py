@@ -32,7 +32,9 @@ def _add_plan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classes", help="nominal classes: comma-separated indices or names, or 'all' (default all)")
     p.add_argument("--seeds", type=int, help="seeds 0..N-1 per class (default 1)")
     p.add_argument("--baselines", action="store_true", default=None, help="add the HSC and AE baselines as settings")
-    p.add_argument("--name", help="benchmark name (default <dataset>-benchmark); names the results folder and the study")
+    p.add_argument(
+        "--name", help="benchmark name (default <dataset>-benchmark); names the results folder and the study"
+    )
     p.add_argument("--out", type=Path, help="results folder (default results/<name>); rerunning resumes it")
     p.add_argument("--restart", action="store_true", help="rerun every trial from scratch instead of resuming")
     p.add_argument(

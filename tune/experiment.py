@@ -150,8 +150,10 @@ def _fail_zombies(study: Any) -> int:
     return len(zombies)
 
 
-def run_search(spec: BenchmarkSpec, out: str | Path, runner: Any, *, max_concurrent: int | None = None) -> dict[str, Any]:
-    """Optuna search on the validation split (Ray runner), then the best setting over all classes × seeds on the test split.
+def run_search(
+    spec: BenchmarkSpec, out: str | Path, runner: Any, *, max_concurrent: int | None = None
+) -> dict[str, Any]:
+    """Optuna search on the validation split (Ray runner), then the best setting over classes × seeds on the test split.
 
     The study lives in Optuna storage (SQLite in ``out`` by default) under the spec's name; running
     again resumes it and only adds the trials still missing.

@@ -33,7 +33,11 @@ VALUE_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ),
     ("--net", "network.name", {"help": "network (see `fcdd nets`)"}),
     ("--weights", "network.weights", {"help": "local vgg11_bn state-dict file for the pretrained VGG nets"}),
-    ("--objective", "objective", {"choices": lambda: tuple(METHODS), "help": "method: fcdd, or the hsc / ae baselines"}),
+    (
+        "--objective",
+        "objective",
+        {"choices": lambda: tuple(METHODS), "help": "method: fcdd, or the hsc / ae baselines"},
+    ),
     ("--supervise-mode", "anomalies.supervise_mode", {"choices": lambda: tuple(SUPERVISE_MODES)}),
     ("--noise-mode", "anomalies.noise_mode", {"choices": noise_mode_names}),
     (
@@ -66,7 +70,11 @@ VALUE_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
         {"type": lambda s: tuple(int(x) for x in s.split(",") if x), "help": "comma-separated epochs, e.g. 400,500"},
     ),
     ("--gauss-std", "heatmap.gauss_std", {"type": float, "help": "σ of the receptive-field upsampling"}),
-    ("--blur-std", "heatmap.blur_std", {"type": float, "help": "σ of the baselines' heatmap blur (default: --gauss-std)"}),
+    (
+        "--blur-std",
+        "heatmap.blur_std",
+        {"type": float, "help": "σ of the baselines' heatmap blur (default: --gauss-std)"},
+    ),
     ("--quantile", "heatmap.quantile", {"type": float, "help": "heatmap colour saturation quantile"}),
     ("--device", "device", {"help": "auto, cpu, cuda, cuda:N"}),
     ("--precision", "precision", {"choices": PRECISIONS}),

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from fcdd.config import RunConfig
+from fcdd.config import EXECUTION_KEYS, RunConfig
 from tune.spec import BenchmarkSpec
 
 
@@ -39,13 +39,11 @@ class TrialSpec:
         return cls(**raw)
 
 
-# Where and how fast a trial runs, not what it computes: left out of the id, so a benchmark
-# resumed on other hardware (another device, another core count) finds its finished trials.
-ID_IGNORES = ("device", "eval_every", "threads")
+ID_IGNORES = EXECUTION_KEYS
 
 
 def trial_id(config: RunConfig) -> str:
-    """Stable id of a resolved config: 12 hex digits of a SHA-256 over its sorted flat form (:data:`ID_IGNORES` left out)."""
+    """Stable id of a resolved config: 12 hex digits of a SHA-256 of its flat form, :data:`ID_IGNORES` left out."""
     return config.fingerprint(ignore=ID_IGNORES)
 
 

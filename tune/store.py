@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from fcdd.artifacts import atomic_write
+from fcdd.artifacts import write_bytes, write_text
 from fcdd.metrics import METRIC_FIELDS, RunMetrics
 
 logger = logging.getLogger(__name__)
@@ -82,14 +82,16 @@ class TrialRecord:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> TrialRecord:
         """Inverse of :meth:`to_row`."""
-        own = {name: row.get(name) for name in RECORD_FIELDS}
+        own: dict[str, Any] = {name: row.get(name) for name in RECORD_FIELDS}
         own["attempt_seconds"] = tuple(own["attempt_seconds"] or ())
         metrics = RunMetrics.from_dict(row) if row.get("status") == "ok" and row.get("auc", None) is not None else None
         config = {k.removeprefix("config."): v for k, v in row.items() if k.startswith("config.")}
         return cls(**own, metrics=metrics, config=config)
 
 
-RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrialRecord) if f.name not in ("metrics", "config"))
+RECORD_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(TrialRecord) if f.name not in ("metrics", "config")
+)
 # Column order of the table; config.* keys follow these, then anything else a row holds.
 CORE_COLUMNS: tuple[str, ...] = RECORD_FIELDS + METRIC_FIELDS
 
@@ -199,8 +201,8 @@ class ResultsStore:
         parquet = io.BytesIO()
         table.to_parquet(parquet, engine="pyarrow", index=False)
         return {
-            "csv": atomic_write(self.root / "results.csv", lambda f: f.write(csv_text), mode="w"),
-            "parquet": atomic_write(self.root / "results.parquet", lambda f: f.write(parquet.getvalue())),
+            "csv": write_text(self.root / "results.csv", csv_text),
+            "parquet": write_bytes(self.root / "results.parquet", parquet.getvalue()),
         }
 
 

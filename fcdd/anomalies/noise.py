@@ -19,6 +19,7 @@ from fcdd.anomalies.registry import OE_SOURCES, SYNTHETIC_NOISE
 
 AnomalySource = Callable[[int, tuple[int, int, int], torch.Generator], Tensor]
 
+
 def _check(n: int, shape: tuple[int, int, int]) -> tuple[int, int, int]:
     if n < 0:
         raise ValueError(f"number of anomalies `n` must be >= 0, got n={n}")
@@ -88,7 +89,7 @@ def get_noise_mode(name: str) -> AnomalySource:
     if name in OE_SOURCES:
         raise ValueError(
             f"noise mode {name!r} is outlier exposure, not synthetic noise; build it with "
-            "fcdd.anomalies.sources (its registry: fcdd.anomalies.registry.OE_SOURCES) or a loader of fcdd.anomalies.outlier_exposure"
+            "fcdd.anomalies.sources (registry: fcdd.anomalies.registry.OE_SOURCES) or fcdd.anomalies.outlier_exposure"
         )
     source: AnomalySource = registry.lookup(SYNTHETIC_NOISE, name, "synthetic noise mode")
     return source

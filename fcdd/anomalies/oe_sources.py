@@ -31,9 +31,9 @@ from fcdd.anomalies.outlier_exposure import (
     _subset,
 )
 from fcdd.data import imagenet
-from fcdd.data.images import IMAGE_EXTENSIONS
 from fcdd.data.idx import read_idx
 from fcdd.data.imagenet_classes import IMAGENET30_WNIDS, imagenet1k_classes, wnids_named_by
+from fcdd.data.images import IMAGE_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,9 @@ def load_imagenet22k_pool(
             files += [prefix + f for f in names if pattern is None or not pattern.search(f)]
     if not files:
         what = (
-            f"after excluding {len(excluded)} WordNet ids" if total else f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})"
+            f"after excluding {len(excluded)} WordNet ids"
+            if total
+            else f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})"
         )
         raise ValueError(f"no images in ImageNet-22k folder {str(root)!r} {what}; pass the extracted <wnid>/ folders")
     keep = _subset(len(files), pool_limit(len(files), limit, (c, h, w), "ImageNet-22k"), seed)

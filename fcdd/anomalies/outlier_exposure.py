@@ -138,8 +138,8 @@ def _decode(path: Path, mode: str, height: int, width: int) -> np.ndarray:
             # large photos (ImageNet) several times cheaper to decode. The colour mode is kept:
             # libjpeg's own greyscale output differs from PIL's RGB -> 'L' by up to ~9 levels.
             img.draft(img.mode, (2 * width, 2 * height))
-            img = img.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
-            return np.array(img, dtype=np.uint8)  # a writable copy for torch.from_numpy
+            resized = img.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
+            return np.array(resized, dtype=np.uint8)  # a writable copy for torch.from_numpy
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ValueError(f"cannot decode image {path}: {exc}; remove or replace it") from exc
 

@@ -32,12 +32,16 @@ OESource = Callable[[RunConfig, ADData], OutlierExposure]
 
 
 @lru_cache(maxsize=2)
-def _cached(load: Callable[..., OutlierPool], args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...]) -> OutlierPool:
+def _cached(
+    load: Callable[..., OutlierPool], args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...]
+) -> OutlierPool:
     # Two pools at most: a benchmark process alternates between few sources, and pools are large.
     return load(*args, **dict(kwargs))
 
 
-def _pool(config: RunConfig, data: ADData, load: Callable[..., OutlierPool], root: str, **extra: Any) -> OutlierExposure:
+def _pool(
+    config: RunConfig, data: ADData, load: Callable[..., OutlierPool], root: str, **extra: Any
+) -> OutlierExposure:
     a = config.anomalies
     # The seed only picks the subset of a limited pool: without a limit all seeds share one pool.
     seed = config.seed if a.oe_limit is not None else 0

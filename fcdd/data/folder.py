@@ -34,8 +34,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from fcdd.data.base import ADData, DatasetLoader
-from fcdd.data.images import IMAGE_EXTENSIONS
 from fcdd.data.folder_maps import check_consistency, decode_maps, find_maps, map_root
+from fcdd.data.images import IMAGE_EXTENSIONS
 from fcdd.data.preprocess import Recipe, build_preprocessing
 
 log = logging.getLogger(__name__)

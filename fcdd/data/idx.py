@@ -69,11 +69,14 @@ def read_idx(path: str | Path) -> Tensor:
     return torch.from_numpy(array.astype(dtype.newbyteorder("="), copy=True))
 
 
-def write_idx(path: str | Path, array: np.ndarray, compresslevel: int = 9) -> Path:
-    """Write a uint8 array as a gzipped IDX file: Fashion-MNIST's format, for synthetic or converted sets."""
+def write_idx(path: str | Path, array: np.ndarray, compresslevel: int = 9, *, compress: bool = True) -> Path:
+    """Write a uint8 array as an IDX file (gzipped unless ``compress`` is False): Fashion-MNIST's format."""
     path = Path(path)
     data = np.ascontiguousarray(array, dtype=np.uint8)
     header = struct.pack(">HBB", 0, 0x08, data.ndim) + struct.pack(f">{data.ndim}I", *data.shape)
+    if not compress:
+        path.write_bytes(header + data.tobytes())
+        return path
     with gzip.open(path, "wb", compresslevel=compresslevel) as handle:
         handle.write(header + data.tobytes())
     return path

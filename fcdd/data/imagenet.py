@@ -38,8 +38,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from fcdd.data.base import ADData, DatasetLoader, fixed_classes
-from fcdd.data.images import IMAGE_EXTENSIONS
 from fcdd.data.imagenet_classes import IMAGENET30, IMAGENET30_NAMES
+from fcdd.data.images import IMAGE_EXTENSIONS
 from fcdd.data.preprocess import Recipe, build_preprocessing
 
 log = logging.getLogger(__name__)

@@ -9,6 +9,7 @@ the FCDD net they are compared with. The original blurred only gradient maps, an
 from __future__ import annotations
 
 from functools import cache
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,7 @@ from torch import Tensor
 from fcdd.methods.base import check_images
 from fcdd.methods.upsample import gaussian_kernel_1d
 from fcdd.networks.build import build_network, network_class
+from fcdd.networks.receptive_field import FCDDNet
 
 __all__ = ["blur_heatmaps", "blur_kernel_size"]
 
@@ -60,5 +62,6 @@ def blur_kernel_size(fcdd_counterpart_name: str) -> int:
     # On the meta device the layers get shapes but no memory or initialisation: only the
     # receptive field, computed while building, is wanted.
     with torch.device("meta"):
-        extent = build_network(name, pretrained=False).receptive_field.extent
+        net = cast(FCDDNet, build_network(name, pretrained=False))
+    extent = int(net.receptive_field.extent)
     return extent if extent % 2 == 1 else extent - 1

@@ -19,9 +19,14 @@ from torch import Tensor
 class ReceptiveFieldLike(Protocol):
     """Anything with the receptive-field numbers of a network's output cells."""
 
-    extent: int
-    jump: int
-    start: float
+    @property
+    def extent(self) -> int: ...
+
+    @property
+    def jump(self) -> int: ...
+
+    @property
+    def start(self) -> float: ...
 
 
 def gaussian_kernel_1d(size: int, std: float) -> Tensor:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 from torch import nn
 
@@ -74,7 +74,7 @@ def describe_networks() -> list[dict[str, Any]]:
     rows = []
     for name in list_networks(FCDDNet):
         with torch.device("meta"):
-            net = build_network(name, pretrained=False)
+            net = cast(FCDDNet, build_network(name, pretrained=False))
         rf = net.receptive_field
         rows.append(
             {

@@ -133,7 +133,8 @@ class _VGG11Trunk(FCDDNet):
             # torchvision's VGG initialisation, so "random init" means the same as there.
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))

@@ -6,8 +6,6 @@ and flags, no memory, no compute); one VGG HSC and one VGG AE run for real.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from fcdd.networks.build import build_network, list_networks, network_class
 from fcdd.networks.hsc import HSCNet, _load_vgg11_bn_classifier
 from fcdd.networks.receptive_field import FCDDNet
 from fcdd.networks.vgg import N_FROZEN_MODULES
+from tests.helpers import build, randn, seeded
 
 # HSC net: (input shape, feature dim d, FCDD counterpart), from the method reference §3.2.
 HSC = {
@@ -52,14 +51,6 @@ VGG = sorted(n for n in [*HSC, *AE] if "VGG" in n)
 SMALL = sorted(n for n in [*HSC, *AE] if "VGG" not in n)
 
 
-@contextmanager
-def _seeded(seed: int) -> Iterator[None]:
-    # Weight init draws from the global RNG; fork it so tests do not leak state into each other.
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        yield
-
-
 def baselines_for(fcdd_name: str) -> tuple[str, str]:
     return hsc.METHOD.counterpart(fcdd_name), ae.METHOD.counterpart(fcdd_name)
 
@@ -68,18 +59,9 @@ def objective_of(net: nn.Module | str) -> str:
     return method_of(net).name
 
 
-def _build(name: str, **kwargs: object) -> nn.Module:
-    with _seeded(0):
-        return build_network(name, pretrained=False, **kwargs)  # type: ignore[arg-type]
-
-
 def _build_meta(name: str, **kwargs: object) -> nn.Module:
     with torch.device("meta"):
         return build_network(name, pretrained=False, **kwargs)  # type: ignore[arg-type]
-
-
-def _randn(*shape: int, seed: int = 1) -> Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
 def _expected_output_shape(name: str, batch: int) -> tuple[int, ...]:
@@ -117,8 +99,8 @@ def test_shapes_and_metadata_on_meta_device(name: str) -> None:
 
 @pytest.mark.parametrize("name", SMALL)
 def test_forward_backward(name: str) -> None:
-    net = _build(name).train()
-    x = _randn(2, *net.input_shape)
+    net = build(name).train()
+    x = randn(2, *net.input_shape)
     out = net(x)
     assert out.shape == _expected_output_shape(name, 2)
     assert torch.isfinite(out).all() and out.std() > 0
@@ -127,10 +109,10 @@ def test_forward_backward(name: str) -> None:
 
 def test_vgg_forward_backward() -> None:
     """One real VGG run (AE224_VGG_NOPT and so its encoder CNN224_VGG_NOPT); the rest is on meta."""
-    net = _build("AE224_VGG_NOPT").eval()  # batch 1: BatchNorm1d cannot train on one sample
+    net = build("AE224_VGG_NOPT").eval()  # batch 1: BatchNorm1d cannot train on one sample
     # torchvision's adaptive average pool hands the classifier 512×7×7 for any input >= 32×32, so
     # a 32×32 input runs every encoder layer cheaply; the decoder always rebuilds 224×224.
-    x = _randn(1, 3, 32, 32)
+    x = randn(1, 3, 32, 32)
     features = net.encoder(x)
     assert features.shape == (1, 4096) and torch.isfinite(features).all() and features.std() > 0
     # The two 25088×4096 Linears would need 800 MB of gradients; the error still flows through them.
@@ -145,7 +127,7 @@ def test_vgg_forward_backward() -> None:
 
 def test_cnn28_parameter_count_by_hand() -> None:
     # conv 1·8·25+8, BN 2·8, conv 8·4·25+4, BN 2·4, FC 196·48+48.
-    assert sum(p.numel() for p in _build("CNN28").parameters()) == 208 + 16 + 804 + 8 + 9456
+    assert sum(p.numel() for p in build("CNN28").parameters()) == 208 + 16 + 804 + 8 + 9456
 
 
 @pytest.mark.parametrize("name", sorted(AE))
@@ -163,9 +145,9 @@ def test_sigmoid_output_and_linear_output_flag(name: str) -> None:
 
 
 def test_linear_output_flag_in_values() -> None:
-    x = _randn(4, 1, 28, 28) * 5
-    original = _build("AE28").eval()(x)
-    linear = _build("AE28", linear_output=True).eval()(x)
+    x = randn(4, 1, 28, 28) * 5
+    original = build("AE28").eval()(x)
+    linear = build("AE28", linear_output=True).eval()(x)
     assert original.min() >= 0 and original.max() <= 1
     assert torch.allclose(original, torch.sigmoid(linear))  # same weights (same seed), no sigmoid
 
@@ -177,7 +159,7 @@ def test_linear_output_rejected_for_hsc_nets() -> None:
 
 @pytest.mark.parametrize("name", SMALL)
 def test_bias_false_removes_biases_and_affine(name: str) -> None:
-    net = _build(name, bias=False)
+    net = build(name, bias=False)
     weighted = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
     norms = [m for m in net.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
     assert weighted and all(m.bias is None for m in weighted)
@@ -257,7 +239,7 @@ def test_vgg_hsc_loads_local_feature_weights(
     features_file: tuple[Path, dict[str, Tensor]], caplog: pytest.LogCaptureFixture
 ) -> None:
     path, state = features_file
-    with _seeded(0):
+    with seeded(0):
         net = build_network("CNN224_VGG_F", weights=path)
     for key, value in net.features.state_dict().items():
         assert torch.equal(value, state[f"features.{key}"]), key
@@ -269,7 +251,7 @@ def test_classifier_loader_copies_kept_layers_and_rejects_bad_shapes(tmp_path: P
     def classifier() -> nn.Sequential:
         return nn.Sequential(nn.Linear(6, 4), nn.ReLU(), nn.Dropout(), nn.Linear(4, 4))
 
-    with _seeded(3):
+    with seeded(3):
         source = nn.Sequential(*classifier(), nn.ReLU(), nn.Dropout(), nn.Linear(4, 2))
     good = tmp_path / "good.pt"
     torch.save({f"classifier.{k}": v for k, v in source.state_dict().items()}, good)
@@ -314,8 +296,8 @@ def test_weights_for_a_net_without_pretraining_is_rejected(tmp_path: Path) -> No
 
 def test_objective_of_nets_and_names() -> None:
     assert objective_of(build_network("FCDD_CNN28")) == "fcdd"
-    assert objective_of(_build("CNN28")) == "hsc"
-    assert objective_of(_build("AE28")) == "ae"
+    assert objective_of(build("CNN28")) == "hsc"
+    assert objective_of(build("AE28")) == "ae"
     assert objective_of("FCDD_CNN224_VGG_F") == "fcdd"
     assert objective_of("CNN224_VGG_NOPT_1000") == "hsc"
     assert objective_of("AE224_VGG_F") == "ae"

@@ -8,10 +8,7 @@ import torch
 from fcdd.data import cifar, fmnist
 from fcdd.data.augment import black_center, black_center_bounds
 from fcdd.data.preprocess import Preprocessing, Recipe, build_preprocessing, lcn
-
-
-def _gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from tests.helpers import gen
 
 
 def test_bounds_by_hand() -> None:
@@ -26,7 +23,7 @@ def test_bounds_by_hand() -> None:
 
 @pytest.mark.parametrize("inverted", [False, True])
 def test_black_center_zeroes_exactly_the_window(inverted: bool) -> None:
-    x = torch.rand(2, 3, 32, 32, generator=_gen()) + 0.1  # no zeros to start with
+    x = torch.rand(2, 3, 32, 32, generator=gen()) + 0.1  # no zeros to start with
     out = black_center(x, 0.6, inverted)
     centre = torch.zeros(32, 32, dtype=torch.bool)
     centre[6:26, 6:26] = True
@@ -54,9 +51,9 @@ def test_recipes_blacken_in_training_only(module: object, shape: tuple[int, int,
     dataset = module.NAME  # type: ignore[attr-defined]
     pre = build_preprocessing(name, dataset, 0, shape, recipes=recipes)
     plain = build_preprocessing("aug1", dataset, 0, shape, recipes=recipes)
-    images = torch.randint(20, 256, (4, *shape), generator=_gen(0)).float()
-    x, _ = pre.train(images, _gen(1))
-    reference, _ = plain.train(images, _gen(1))  # black_center draws nothing: same random stream
+    images = torch.randint(20, 256, (4, *shape), generator=gen(0)).float()
+    x, _ = pre.train(images, gen(1))
+    reference, _ = plain.train(images, gen(1))  # black_center draws nothing: same random stream
     # Zero before normalisation: blackened pixels land exactly on -mean/std of their channel.
     black = [-shift / scale for shift, scale in zip(pre.shift, pre.scale, strict=True)]
     top, bottom, left, right = black_center_bounds(shape[1], shape[2], 0.6)
@@ -85,15 +82,15 @@ def test_lcn_and_none_recipes(module: object, shape: tuple[int, int, int]) -> No
     dataset = module.NAME  # type: ignore[attr-defined]
     assert recipes["lcn"] == Recipe(lcn=True)
     assert recipes["none"] == Recipe()
-    images = torch.randint(0, 256, (5, *shape), generator=_gen(2)).float()
+    images = torch.randint(0, 256, (5, *shape), generator=gen(2)).float()
     # none: per-class mean/std only, train == test (no randomness).
     none = build_preprocessing("none", dataset, 1, shape, recipes=recipes)
     expected = (images / 255 - torch.tensor(none.shift).view(1, -1, 1, 1)) / torch.tensor(none.scale).view(1, -1, 1, 1)
     assert torch.allclose(none.test(images), expected, atol=1e-6)
-    assert torch.equal(none.train(images, _gen(3))[0], none.test(images))
+    assert torch.equal(none.train(images, gen(3))[0], none.test(images))
     # lcn: LCN then the per-class LCN min-max.
     pre = build_preprocessing("lcn", dataset, 1, shape, recipes=recipes)
     low, high = pre.shift[0], pre.shift[0] + pre.scale[0]
     assert low < 0 < high
     assert torch.allclose(pre.test(images), (lcn(images / 255) - low) / (high - low), atol=1e-6)
-    assert torch.equal(pre.train(images, _gen(3))[0], pre.test(images))
+    assert torch.equal(pre.train(images, gen(3))[0], pre.test(images))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -11,14 +9,10 @@ import pytest
 import torch
 
 from fcdd.data import fmnist
+from fcdd.data.idx import write_idx
 from fcdd.data.preprocess import class_constants
 
 N_TRAIN, N_TEST = 30, 20
-
-
-def _idx(array: np.ndarray) -> bytes:
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + array.tobytes()
 
 
 def write_fmnist(folder: Path, *, fill: int = 0, compress: bool = True, skip: str | None = None) -> None:
@@ -32,8 +26,7 @@ def write_fmnist(folder: Path, *, fill: int = 0, compress: bool = True, skip: st
             name = f"{split}-{kind}-ubyte"
             if name == skip:
                 continue
-            data = _idx(array)
-            (folder / (name + ".gz" if compress else name)).write_bytes(gzip.compress(data) if compress else data)
+            write_idx(folder / (name + ".gz" if compress else name), array, compress=compress)
 
 
 @pytest.fixture(autouse=True)
@@ -141,14 +134,14 @@ def test_download_needs_root() -> None:
 
 def test_inconsistent_files(tmp_path: Path) -> None:
     write_fmnist(tmp_path, compress=False)
-    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(_idx(np.zeros(3, dtype=np.uint8)))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(3, dtype=np.uint8), compress=False)
     with pytest.raises(ValueError, match="t10k-images-idx3-ubyte holds images of shape"):
         fmnist.load_arrays(tmp_path)
 
 
 def test_bad_label_value(tmp_path: Path) -> None:
     write_fmnist(tmp_path, compress=False)
-    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(_idx(np.full(N_TEST, 12, dtype=np.uint8)))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.full(N_TEST, 12, dtype=np.uint8), compress=False)
     with pytest.raises(ValueError, match="holds label 12"):
         fmnist.load_arrays(tmp_path)
 

@@ -3,38 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import fcdd.data.cifar
 from fcdd.config import DataConfig
 from fcdd.data import fmnist
+from fcdd.data.idx import write_idx
 from fcdd.data.loading import dataset_classes, get_loader, list_datasets, load_dataset
 from fcdd.data.registry import DATASETS
+from tests.helpers import write_custom_tree
 
 
 def write_tiny_fmnist(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for split, n in (("train", 20), ("t10k", 10)):
-        for kind, array in (
-            ("images-idx3", np.zeros((n, 28, 28), np.uint8)),
-            ("labels-idx1", (np.arange(n) % 10).astype(np.uint8)),
-        ):
-            header = struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-            (folder / f"{split}-{kind}-ubyte.gz").write_bytes(gzip.compress(header + array.tobytes()))
+        write_idx(folder / f"{split}-images-idx3-ubyte.gz", np.zeros((n, 28, 28), np.uint8))
+        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", (np.arange(n) % 10).astype(np.uint8))
 
 
 def write_tiny_custom(root: Path) -> None:
-    for name in ("metal", "wood"):
-        for sub in ("train/{}/normal", "test/{}/normal", "test/{}/anomalous"):
-            path = root / sub.format(name) / "0.png"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            Image.new("RGB", (12, 12), (30, 60, 90)).save(path)
+    write_custom_tree(root, size=(12, 12), images=1)
 
 
 @pytest.fixture(autouse=True)

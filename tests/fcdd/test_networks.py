@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from torch import Tensor, nn
 from fcdd.networks.build import build_network, describe_networks, list_networks
 from fcdd.networks.receptive_field import FCDDNet, ReceptiveField, covering_cells
 from fcdd.networks.vgg import N_FROZEN_MODULES, N_TRUNK_MODULES
+from tests.helpers import build, randn, seeded
 
 # name: (input shape, output size, extent r, jump j, start s), from the method reference §3.1.
 EXPECTED = {
@@ -36,30 +35,13 @@ CUSTOM_NAMES = sorted(set(EXPECTED) - set(VGG_NAMES))
 PROBE_SIZE = {28: 28, 32: 32, 224: 72}
 
 
-@contextmanager
-def _seeded(seed: int) -> Iterator[None]:
-    # Weight init draws from the global RNG; fork it so tests do not leak state into each other.
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        yield
-
-
-def _build(name: str, **kwargs: object) -> FCDDNet:
-    with _seeded(0):
-        return build_network(name, pretrained=False, **kwargs)  # type: ignore[arg-type]
-
-
-def _randn(*shape: int, dtype: torch.dtype = torch.float32, seed: int = 1) -> Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
-
-
 def test_registry_lists_exactly_the_reference_nets() -> None:
     assert list_networks(FCDDNet) == sorted(EXPECTED)
 
 
 @pytest.mark.parametrize("name", list_networks(FCDDNet))
 def test_declared_receptive_field(name: str) -> None:
-    net = _build(name)
+    net = build(name)
     shape, size, extent, jump, start = EXPECTED[name]
     assert net.input_shape == shape
     assert net.receptive_field == ReceptiveField(size, extent=extent, jump=jump, start=start)
@@ -67,8 +49,8 @@ def test_declared_receptive_field(name: str) -> None:
 
 @pytest.mark.parametrize("name", list_networks(FCDDNet))
 def test_forward_backward(name: str) -> None:
-    net = _build(name).train()
-    out = net(_randn(2, *net.input_shape))
+    net = build(name).train()
+    out = net(randn(2, *net.input_shape))
     assert out.shape == (2, 1, *net.receptive_field.output_size)
     assert torch.isfinite(out).all()
     assert out.std() > 0  # not a degenerate constant map
@@ -83,9 +65,9 @@ def test_forward_backward(name: str) -> None:
 
 @pytest.mark.parametrize("name", list_networks(FCDDNet))
 def test_channels_last_and_bf16_autocast(name: str) -> None:
-    net = _build(name).eval()
+    net = build(name).eval()
     side = PROBE_SIZE[net.input_shape[1]]
-    x = _randn(2, net.input_shape[0], side, side).to(memory_format=torch.channels_last)
+    x = randn(2, net.input_shape[0], side, side).to(memory_format=torch.channels_last)
     with torch.no_grad():
         reference = net(x.contiguous())
         with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -101,7 +83,7 @@ def _changed_cells(net: FCDDNet, size: int, pixels: list[tuple[int, int]]) -> tu
     Both signs are tried because a max-pool may ignore a change in one direction. All variants
     run in one batch. Returns (output size, bool masks of shape (len(pixels), h, w)).
     """
-    x = _randn(1, net.input_shape[0], size, size, dtype=torch.float64)
+    x = randn(1, net.input_shape[0], size, size, dtype=torch.float64)
     variants = [x]
     for row, col in pixels:
         for delta in (1e3, -1e3):
@@ -118,7 +100,7 @@ def _changed_cells(net: FCDDNet, size: int, pixels: list[tuple[int, int]]) -> tu
 
 @pytest.mark.parametrize("name", list_networks(FCDDNet))
 def test_empirical_receptive_field(name: str) -> None:
-    net = _build(name).double().eval()
+    net = build(name).double().eval()
     size = PROBE_SIZE[net.input_shape[1]]
     # Corners exercise the padding; `jump` consecutive diagonal pixels in the middle hit every
     # position relative to the cell grid, so each patch edge (first/last pixel) gets tested.
@@ -148,7 +130,7 @@ def test_empirical_receptive_field(name: str) -> None:
 
 @pytest.mark.parametrize("name", CUSTOM_NAMES)
 def test_bias_false_removes_biases_and_bn_affine(name: str) -> None:
-    net = _build(name, bias=False)
+    net = build(name, bias=False)
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
     norms = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
     assert convs and all(m.bias is None for m in convs)
@@ -159,7 +141,7 @@ def test_bias_false_removes_biases_and_bn_affine(name: str) -> None:
 @pytest.mark.parametrize("name", VGG_NAMES)
 def test_vgg_requires_bias(name: str) -> None:
     with pytest.raises(ValueError, match="bias=True"):
-        _build(name, bias=False)
+        build(name, bias=False)
 
 
 def test_unknown_name_suggests_close_matches() -> None:
@@ -199,7 +181,7 @@ def vgg_state(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     # statistics get random values too, as the defaults (0, 1) would match any fresh net.
     with torch.device("meta"):
         vgg = torchvision.models.vgg11_bn(weights=None)
-    with _seeded(7):
+    with seeded(7):
         vgg.classifier = nn.Sequential(nn.Linear(3, 2))  # small stand-in: classifier.* is ignored
     vgg.features.to_empty(device="cpu")
     gen = torch.Generator().manual_seed(7)
@@ -247,7 +229,7 @@ def test_vgg_rejects_bad_weight_files(vgg_state: tuple[Path, dict[str, Tensor]],
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"definitely not a checkpoint")
     other_net = tmp_path / "cnn32.pt"
-    torch.save(_build("FCDD_CNN32").state_dict(), other_net)
+    torch.save(build("FCDD_CNN32").state_dict(), other_net)
     cases = [
         (missing, "1 missing key"),
         (wrong_shape, "shape mismatch"),
@@ -272,7 +254,7 @@ def test_vgg_download_failure_points_to_weights_option(monkeypatch: pytest.Monke
 
 
 def test_vgg_f_freezes_first_blocks_and_their_batchnorm() -> None:
-    net = _build("FCDD_CNN224_VGG_F")
+    net = build("FCDD_CNN224_VGG_F")
     frozen = net.features[:N_FROZEN_MODULES]
     assert [type(m) for m in frozen if isinstance(m, nn.Conv2d)] == [nn.Conv2d] * 4
     assert not any(p.requires_grad for p in frozen.parameters())
@@ -285,7 +267,7 @@ def test_vgg_f_freezes_first_blocks_and_their_batchnorm() -> None:
     assert net.training and free_bn.training and not any(m.training for m in frozen_bn)
     before = [m.running_mean.clone() for m in frozen_bn]
     free_before = free_bn.running_mean.clone()
-    net(_randn(2, 3, 64, 64)).sum().backward()
+    net(randn(2, 3, 64, 64)).sum().backward()
     assert all(torch.equal(m.running_mean, b) for m, b in zip(frozen_bn, before, strict=True))
     assert not torch.equal(free_bn.running_mean, free_before)
     assert all(p.grad is None for p in frozen.parameters())

@@ -21,14 +21,11 @@ from fcdd.anomalies.confetti import (
 )
 from fcdd.anomalies.noise import get_noise_mode
 from fcdd.anomalies.registry import SYNTHETIC_NOISE
+from tests.helpers import gen
 
 NOISE_MODES = {name: registry.load(entry) for name, entry in SYNTHETIC_NOISE.items()}
 
 SHAPES = [(1, 28, 28), (3, 32, 32)]
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def _blobs(image, cy, cx, side, angle_deg) -> Blobs:
@@ -48,20 +45,20 @@ def _blobs(image, cy, cx, side, angle_deg) -> Blobs:
 @pytest.mark.parametrize("name", sorted(NOISE_MODES))
 def test_noise_mode_contract(name: str, shape: tuple[int, int, int]) -> None:
     source = NOISE_MODES[name]
-    x = source(16, shape, _gen(0))
+    x = source(16, shape, gen(0))
     assert x.shape == (16, *shape)
     assert x.dtype == torch.float32
     assert x.device == torch.device("cpu")
     assert torch.isfinite(x).all()
-    assert torch.equal(x, source(16, shape, _gen(0))), "same seed must give the same noise"
-    assert not torch.equal(x, source(16, shape, _gen(1))), "different seeds must give different noise"
-    assert source(0, shape, _gen(0)).shape == (0, *shape)
+    assert torch.equal(x, source(16, shape, gen(0))), "same seed must give the same noise"
+    assert not torch.equal(x, source(16, shape, gen(1))), "different seeds must give different noise"
+    assert source(0, shape, gen(0)).shape == (0, *shape)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_noise_value_ranges(shape: tuple[int, int, int]) -> None:
     n = 32
-    g = _gen(3)
+    g = gen(3)
     gauss = NOISE_MODES["gaussian"](n, shape, g)
     assert abs(gauss.std().item() - 64.0) < 4.0
     assert abs(gauss.mean().item()) < 4.0
@@ -100,11 +97,11 @@ def test_get_noise_mode() -> None:
     with pytest.raises(ValueError, match=r"unknown synthetic noise mode 'confeti'.*did you mean 'confetti'"):
         get_noise_mode("confeti")
     with pytest.raises(
-        ValueError, match=r"outlier exposure, not synthetic noise.*a loader of fcdd\.anomalies\.outlier_exposure"
+        ValueError, match=r"outlier exposure, not synthetic noise.*fcdd\.anomalies\.sources"
     ):
         get_noise_mode("cifar100")
     with pytest.raises(ValueError, match=r"must be \(C, H, W\)"):
-        NOISE_MODES["gaussian"](2, (28, 28), _gen(0))  # type: ignore[arg-type]
+        NOISE_MODES["gaussian"](2, (28, 28), gen(0))  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- rasterisation by hand
@@ -180,7 +177,7 @@ def _naive_owner(blobs: Blobs, n: int, h: int, w: int) -> torch.Tensor:
 
 @pytest.mark.parametrize(("h", "w"), [(20, 20), (64, 56)])  # full-grid and windowed branches
 def test_rasterise_matches_naive_loop(h: int, w: int) -> None:
-    blobs = sample_blobs(3, h, w, _gen(5), p=0.003, side_range=(3, 17), max_rotation_deg=45.0)
+    blobs = sample_blobs(3, h, w, gen(5), p=0.003, side_range=(3, 17), max_rotation_deg=45.0)
     assert len(blobs) >= 3
     got = rasterise(blobs, 3, h, w, 45.0)
     expected = _naive_owner(blobs, 3, h, w)
@@ -190,25 +187,25 @@ def test_rasterise_matches_naive_loop(h: int, w: int) -> None:
 
 def test_sample_centres_is_conditioned_bernoulli() -> None:
     n, pixels, p = 20000, 100, 0.01
-    image, flat = sample_centres(n, 10, 10, p, _gen(0))
+    image, flat = sample_centres(n, 10, 10, p, gen(0))
     counts = torch.bincount(image, minlength=n)
     assert counts.min() >= 1
     # E[K | K >= 1] = N p / (1 - (1-p)^N) = 1.577; "add one centre to empty images" would give 1.366.
     expected = pixels * p / (1 - (1 - p) ** pixels)
     assert abs(counts.float().mean().item() - expected) < 0.03
     assert abs(flat.float().mean().item() - 49.5) < 1.0, "centres are uniform over the image"
-    without = torch.bincount(sample_centres(n, 10, 10, p, _gen(0), ensure_one=False)[0], minlength=n)
+    without = torch.bincount(sample_centres(n, 10, 10, p, gen(0), ensure_one=False)[0], minlength=n)
     assert abs((without == 0).float().mean().item() - (1 - p) ** pixels) < 0.02
 
 
 def test_confetti_blob_sizes_and_colours() -> None:
-    blobs = sample_blobs(64, 32, 32, _gen(2), p=0.01, side_range=(8, 54), max_rotation_deg=45.0)
+    blobs = sample_blobs(64, 32, 32, gen(2), p=0.01, side_range=(8, 54), max_rotation_deg=45.0)
     assert blobs.side.min() >= 8
     assert blobs.side.max() <= 54
     assert blobs.angle.abs().max() <= math.radians(45)
     assert len(blobs.side.unique()) >= 40, "sides are spread over 8..54"
     with pytest.raises(ValueError, match="must be in \\(0, 1\\)"):
-        sample_centres(1, 4, 4, 0.0, _gen(0))
+        sample_centres(1, 4, 4, 0.0, gen(0))
 
 
 # ---------------------------------------------------------------- blur
@@ -218,7 +215,7 @@ def test_gaussian_blur_matches_reflect_conv_and_keeps_constants() -> None:
     g = gaussian_kernel1d(25, 5.0)
     assert abs(g.sum().item() - 1) < 1e-6
     assert g.argmax() == 12
-    x = torch.randn(2, 3, 30, 27, generator=_gen(0))
+    x = torch.randn(2, 3, 30, 27, generator=gen(0))
     flat = F.pad(x.view(6, 1, 30, 27), (12, 12, 12, 12), mode="reflect")
     ref = F.conv2d(F.conv2d(flat, g.view(1, 1, 25, 1)), g.view(1, 1, 1, 25)).view(2, 3, 30, 27)
     assert torch.allclose(gaussian_blur(x), ref, atol=1e-4)
@@ -235,7 +232,7 @@ def test_confetti_blurs_a_delta_into_the_kernel() -> None:
 
 
 def test_confetti_is_darkening_and_blurred() -> None:
-    x = confetti_noise(4, (3, 64, 64), _gen(7))
+    x = confetti_noise(4, (3, 64, 64), gen(7))
     assert x.max() <= 0
     assert x.min() >= -511
     # Blur (sigma 5) leaves no hard edges: neighbouring pixels differ by far less than 255.

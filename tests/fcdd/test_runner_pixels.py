@@ -160,3 +160,22 @@ def test_imagenet30_and_voc_clever_hans_end_to_end(tmp_path):
     # horses are the anomalous side: without outlier exposure there is no nominal side to train on
     with pytest.raises(ValueError, match="training images are the anomalous side"):
         run(voc.replace(**{"anomalies.supervise_mode": "unsupervised"}), tmp_path / "voc_bad")
+
+
+def test_train_report_of_a_run_with_masks_shows_pixel_and_max_score_auc(tmp_path, capsys):
+    from tune.cli import main
+    from tune.store import ResultsStore
+
+    root = write_tree(tmp_path / "mvtec")
+    out = tmp_path / "out"
+    argv = ["train", "--preset", "mvtec", "--data-dir", str(root), "--classes", "0", "--net", "FCDD_CNN32",
+            "--image-size", "32", "--epochs", "1", "--batch-size", "4", "--gauss-std", "4", "--device", "cpu",
+            "--cpus-per-trial", "1", "--quiet", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    (row,) = ResultsStore(out).rows()
+    assert row["pixel_auc"] is not None and row["max_score_auc"] is not None
+    page = (out / "report" / "report.html").read_text()
+    assert "pixel AUC" in page and "max-score AUC" in page
+    assert f"{row['pixel_auc']:.3f} ± 0.000" in page and f"{row['max_score_auc']:.3f} ± 0.000" in page
+    summary = (out / "report" / "summary_by_class.csv").read_text().splitlines()[0]
+    assert "pixel_auc_mean" in summary and "max_score_auc_mean" in summary

@@ -11,12 +11,9 @@ from fcdd import registry
 from fcdd.anomalies.outlier_exposure import OutlierPool
 from fcdd.anomalies.registry import SUPERVISE_MODES, SYNTHETIC_NOISE
 from fcdd.anomalies.supervisor import OnlineSupervisor, SupervisedBatch, malform
+from tests.helpers import gen
 
 NOISE_MODES = {name: registry.load(entry) for name, entry in SYNTHETIC_NOISE.items()}
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 class RecordingSource:
@@ -31,18 +28,18 @@ class RecordingSource:
 
 
 def _batch(b: int = 64, shape: tuple[int, int, int] = (3, 4, 5)) -> torch.Tensor:
-    return torch.randint(0, 256, (b, *shape), generator=_gen(99)).float()
+    return torch.randint(0, 256, (b, *shape), generator=gen(99)).float()
 
 
 def test_unsupervised_passes_through() -> None:
     x = _batch()
-    out = OnlineSupervisor("unsupervised", None)(x, _gen(0))
+    out = OnlineSupervisor("unsupervised", None)(x, gen(0))
     assert isinstance(out, SupervisedBatch)
     assert torch.equal(out.images, x)
     assert out.gt_maps is None
     assert out.labels.dtype == torch.int64
     assert not out.labels.any()
-    with_maps = OnlineSupervisor("unsupervised", None, with_gt_maps=True)(x, _gen(0))
+    with_maps = OnlineSupervisor("unsupervised", None, with_gt_maps=True)(x, gen(0))
     assert with_maps.gt_maps is not None
     assert with_maps.gt_maps.shape == (64, 1, 4, 5)
     assert not with_maps.gt_maps.any()
@@ -53,10 +50,10 @@ def test_unsupervised_passes_through() -> None:
 @pytest.mark.parametrize("p", [0.5, 0.2])
 def test_label_fraction_is_about_p(p: float) -> None:
     x = torch.zeros(8000, 1, 2, 2)
-    labels = OnlineSupervisor("noise", NOISE_MODES["uniform"], p=p)(x, _gen(1)).labels
+    labels = OnlineSupervisor("noise", NOISE_MODES["uniform"], p=p)(x, gen(1)).labels
     assert abs(labels.float().mean().item() - p) < 0.02  # 4+ standard errors
-    never = OnlineSupervisor("noise", NOISE_MODES["uniform"], p=0.0)(x[:100], _gen(1)).labels
-    always = OnlineSupervisor("noise", NOISE_MODES["uniform"], p=1.0)(x[:100], _gen(1)).labels
+    never = OnlineSupervisor("noise", NOISE_MODES["uniform"], p=0.0)(x[:100], gen(1)).labels
+    always = OnlineSupervisor("noise", NOISE_MODES["uniform"], p=1.0)(x[:100], gen(1)).labels
     assert not never.any()
     assert always.all()
 
@@ -64,7 +61,7 @@ def test_label_fraction_is_about_p(p: float) -> None:
 def test_noise_replaces_samples_with_clamped_source_images() -> None:
     x = _batch()
     source = RecordingSource()
-    out = OnlineSupervisor("noise", source, with_gt_maps=True)(x, _gen(2))
+    out = OnlineSupervisor("noise", source, with_gt_maps=True)(x, gen(2))
     chosen = out.labels.bool()
     assert 0 < int(chosen.sum()) < 64
     assert source.last is not None
@@ -83,7 +80,7 @@ def test_noise_replaces_samples_with_clamped_source_images() -> None:
 def test_same_seed_same_batch_different_seed_different_batch() -> None:
     sup = OnlineSupervisor("noise", NOISE_MODES["confetti"])
     x = _batch(32, (3, 16, 16))
-    a, b, c = sup(x, _gen(5)), sup(x, _gen(5)), sup(x, _gen(6))
+    a, b, c = sup(x, gen(5)), sup(x, gen(5)), sup(x, gen(6))
     assert torch.equal(a.images, b.images)
     assert torch.equal(a.labels, b.labels)
     assert not torch.equal(a.images, c.images)
@@ -117,7 +114,7 @@ def test_malformed_normal_gt_marks_changed_pixels_in_any_channel() -> None:
         noise[:, 0, 4, 4] = 500.0  # clamped to 255, still a change
         return noise
 
-    out = OnlineSupervisor("malformed_normal_gt", one_pixel, p=1.0)(x, _gen(0))
+    out = OnlineSupervisor("malformed_normal_gt", one_pixel, p=1.0)(x, gen(0))
     assert out.labels.all()
     assert out.gt_maps is not None
     expected = torch.zeros(4, 1, 6, 6)
@@ -126,17 +123,17 @@ def test_malformed_normal_gt_marks_changed_pixels_in_any_channel() -> None:
     assert torch.equal(out.gt_maps, expected)
     assert (out.images[:, 1, 2, 3] == 130).all()
     assert (out.images[:, 0, 4, 4] == 255).all()
-    plain = OnlineSupervisor("malformed_normal", one_pixel, p=1.0)(x, _gen(0))
+    plain = OnlineSupervisor("malformed_normal", one_pixel, p=1.0)(x, gen(0))
     assert plain.gt_maps is None
     assert torch.equal(plain.images, out.images)
-    ones = OnlineSupervisor("malformed_normal", one_pixel, p=1.0, with_gt_maps=True)(x, _gen(0))
+    ones = OnlineSupervisor("malformed_normal", one_pixel, p=1.0, with_gt_maps=True)(x, gen(0))
     assert ones.gt_maps is not None
     assert (ones.gt_maps == 1).all()
 
 
 def test_malformed_confetti_on_black_images_is_inverted_to_brightening() -> None:
     x = torch.zeros(8, 3, 32, 32)
-    out = OnlineSupervisor("malformed_normal", NOISE_MODES["confetti"], p=1.0)(x, _gen(4))
+    out = OnlineSupervisor("malformed_normal", NOISE_MODES["confetti"], p=1.0)(x, gen(4))
     # Darkening a black image changes nothing, so every sample gets the negated (brightening) noise.
     assert (out.images.flatten(1).amax(1) > 10).all()
     assert out.images.min() >= 0
@@ -145,7 +142,7 @@ def test_malformed_confetti_on_black_images_is_inverted_to_brightening() -> None
 
 def test_works_with_an_outlier_pool() -> None:
     pool = OutlierPool(torch.arange(4, dtype=torch.uint8).view(4, 1, 1, 1).expand(4, 1, 3, 3).contiguous() * 60)
-    out = OnlineSupervisor("noise", pool, p=1.0)(torch.zeros(16, 1, 3, 3), _gen(0))
+    out = OnlineSupervisor("noise", pool, p=1.0)(torch.zeros(16, 1, 3, 3), gen(0))
     assert set(out.images.unique().tolist()) <= {0.0, 60.0, 120.0, 180.0}
 
 
@@ -160,4 +157,4 @@ def test_errors() -> None:
     with pytest.raises(ValueError, match=r"`p` must be in \[0, 1\], got p=1.5"):
         OnlineSupervisor("noise", NOISE_MODES["confetti"], p=1.5)
     with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
-        OnlineSupervisor("noise", NOISE_MODES["confetti"])(torch.zeros(3, 4, 4), _gen(0))
+        OnlineSupervisor("noise", NOISE_MODES["confetti"])(torch.zeros(3, 4, 4), gen(0))

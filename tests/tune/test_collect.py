@@ -27,7 +27,8 @@ def table():
     return rows_to_table([
         row(0, 0, 1.0), row(0, 1, 0.75),
         row(1, 0, 0.5), row(1, 1, 0.75),
-        row(1, 2, None, status="failed", error="oom", attempts=2, attempt_seconds=(1800.0, 5400.0), trial_seconds=7200.0),
+        row(1, 2, None, status="failed", error="oom", attempts=2, attempt_seconds=(1800.0, 5400.0),
+            trial_seconds=7200.0),
     ])  # fmt: skip
 
 

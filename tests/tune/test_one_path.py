@@ -11,7 +11,6 @@ from tune.cli import main, make_parser
 from tune.experiment import run_benchmark
 from tune.resolve import resolve_spec
 from tune.runners.ray import RayRunner
-from tune.runners.serial import SerialRunner
 from tune.store import ResultsStore
 
 
@@ -23,7 +22,9 @@ def _flags(tiny_fmnist, tiny_oe_folder, out, *extra):
 
 def _layout(out):
     skip = ("ray", "report")  # Ray Tune's own experiment state; the report is compared by its files below
-    files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.parts[len(out.parts)] not in skip}
+    files = {
+        p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.parts[len(out.parts)] not in skip
+    }
     return {f for f in files if not f.startswith(".")}
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import yaml
-from PIL import Image
 
+from tests.helpers import write_custom_tree
 from tune.cli import make_parser
 from tune.plan import expand
 from tune.resolve import resolve_spec
@@ -12,17 +12,6 @@ from tune.resolve import resolve_spec
 
 def _resolve(*argv: str):
     return resolve_spec(make_parser().parse_args(list(argv)))
-
-
-def _custom_tree(root):
-    for split, kinds in (("train", ("normal",)), ("test", ("normal", "anomalous"))):
-        for cls in ("metal", "wood"):
-            for kind in kinds:
-                folder = root / split / cls / kind
-                folder.mkdir(parents=True)
-                for i in range(2):
-                    Image.new("RGB", (40, 30), (60 * i, 100, 20)).save(folder / f"{i}.png")
-    return root
 
 
 def _configs(spec):
@@ -49,7 +38,7 @@ def test_identical_flags_identical_configs_through_every_command(tiny_fmnist, ti
 def test_oe_folder_flag_means_the_same_on_a_spec_with_another_base(tiny_oe_folder, tmp_path):
     # The custom preset trains on confetti-malformed images; --oe-folder switches it to outlier
     # exposure whether the preset comes from --preset or from a spec file.
-    data = _custom_tree(tmp_path / "custom")
+    data = write_custom_tree(tmp_path / "custom")
     spec_file = tmp_path / "custom.yaml"
     spec_file.write_text(yaml.safe_dump({"preset": "custom", "classes": "all"}))
     flags = ["--data-dir", str(data), "--oe-folder", str(tiny_oe_folder), "--cpus-per-trial", "2"]

@@ -30,11 +30,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tune.report import figures
+from fcdd.artifacts import write_bytes, write_text
 from tune.collect import EXTRA_METRICS, OVERALL, cost_by_class, mean_roc, roc_from_scores, summary_by_class
-from tune.report.html import Bullets, Details, Gallery, Image, Paragraph, Section, Table, render_html, render_markdown
+from tune.report import figures
+from tune.report.html import (
+    Block,
+    Bullets,
+    Details,
+    Gallery,
+    Image,
+    Paragraph,
+    Section,
+    Table,
+    render_html,
+    render_markdown,
+)
 from tune.report.search import search_section
-from tune.store import ResultsStore, atomic_write
+from tune.store import ResultsStore
 
 logger = logging.getLogger(__name__)
 
@@ -89,12 +101,12 @@ def build_report(
         by_class = figures.roc_by_class_png(classes, f"ROC per class — {label}")
         overview = figures.roc_summary_png(classes, f"mean ROC per class — {label}")
         if rank == 0:
-            written["roc_by_class"] = atomic_write(out / "roc_by_class.png", lambda f, b=by_class: f.write(b))
-            written["roc_summary"] = atomic_write(out / "roc_summary.png", lambda f, b=overview: f.write(b))
+            written["roc_by_class"] = write_bytes(out / "roc_by_class.png", by_class)
+            written["roc_summary"] = write_bytes(out / "roc_summary.png", overview)
         if len(ranked) > 1:
             for kind, data in (("roc_by_class", by_class), ("roc_summary", overview)):
                 name = f"{kind}_{slugs[setting]}.png"
-                written[f"{kind}:{setting}"] = atomic_write(out / name, lambda f, b=data: f.write(b))
+                written[f"{kind}:{setting}"] = write_bytes(out / name, data)
         prefix = "" if len(ranked) == 1 else f"_{slugs[setting]}"
         roc_blocks += [
             Image(f"roc_by_class{prefix}.png", f"{label}: each seed's ROC (thin), mean ± std over seeds (black)"),
@@ -106,7 +118,7 @@ def build_report(
     sections.append(_auc_section(summary, ranked, shown))
     if roc_blocks:
         sections.append(Section("ROC curves", roc_blocks))
-    gallery = _gallery(table, results_dir, out, ranked[0] if ranked else None, written)
+    gallery: list[Block] = [*_gallery(table, results_dir, out, ranked[0] if ranked else None, written)]
     sections.append(Section("Test heatmaps", gallery or [Paragraph("No heatmaps_test.png found for any ok run.")]))
     sections.append(_cost_section(cost))
     if study is not None:
@@ -115,16 +127,16 @@ def build_report(
         sections[0].blocks.append(Bullets(notes))
 
     title = title or f"fcdd report — {results_dir.name}"
-    written["markdown"] = atomic_write(out / "report.md", lambda f: f.write(render_markdown(title, sections)), "w")
+    written["markdown"] = write_text(out / "report.md", render_markdown(title, sections))
     page = render_html(title, sections, out)
-    written["html"] = atomic_write(out / "report.html", lambda f: f.write(page), "w")
+    written["html"] = write_text(out / "report.html", page)
     logger.info("report written to %s", written["html"])
     return written
 
 
 def _write_csv(path: Path, frame: pd.DataFrame) -> Path:
     text = frame.to_csv(index=False, float_format="%.6f")
-    return atomic_write(path, lambda f: f.write(text), mode="w")
+    return write_text(path, text)
 
 
 def _rank_settings(summary: pd.DataFrame) -> list[Any]:
@@ -197,7 +209,7 @@ def _gallery(table: pd.DataFrame, results_dir: Path, out: Path, best: Any, writt
                 continue
             name = f"gallery/class_{int(normal_class)}.png"
             data = source.read_bytes()
-            written[f"gallery:{int(normal_class)}"] = atomic_write(out / name, lambda f, d=data: f.write(d))
+            written[f"gallery:{int(normal_class)}"] = write_bytes(out / name, data)
             caption = f"class {int(normal_class)} ({row.class_name}): setting {row.setting}, seed {row.seed}"
             images.append(Image(name, caption))
             break

@@ -97,7 +97,7 @@ def roc_summary_png(classes: list[ClassCurves], title: str) -> bytes:
     axes = figure.subplots()
     colours = _colours(len(classes))
     for colour, item in zip(colours, classes, strict=True):
-        if item.mean_tpr is None:
+        if item.mean_tpr is None or item.grid is None:
             continue
         axes.plot(item.grid, item.mean_tpr, color=colour, linewidth=1.5,
                   label=f"{item.class_name or item.normal_class} ({np.mean(item.aucs):.3f})")  # fmt: skip
@@ -129,11 +129,11 @@ def search_history_png(
     trials = zip(numbers, values, states, strict=True)
     complete = sorted((n, v) for n, v, s in trials if s == "COMPLETE" and v is not None)
     if complete:
-        xs = [n for n, _ in complete]
+        steps = [n for n, _ in complete]
         best = list((np.maximum if maximize else np.minimum).accumulate([v for _, v in complete]))
-        if max(numbers) > xs[-1]:  # carry the best value on to the last trial, pruned ones included
-            xs, best = [*xs, max(numbers)], [*best, best[-1]]
-        axes.step(xs, best, where="post", color="tab:red", linewidth=1.5, label="best so far", zorder=2)
+        if max(numbers) > steps[-1]:  # carry the best value on to the last trial, pruned ones included
+            steps, best = [*steps, max(numbers)], [*best, best[-1]]
+        axes.step(steps, best, where="post", color="tab:red", linewidth=1.5, label="best so far", zorder=2)
     axes.set_xlabel("trial number")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_ylabel(objective)

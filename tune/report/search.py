@@ -11,9 +11,9 @@ from typing import Any
 
 import pandas as pd
 
+from fcdd.artifacts import write_bytes, write_text
 from tune.report import figures
 from tune.report.html import Image, Paragraph, Section, Table
-from tune.store import atomic_write
 
 
 def trials_frame(study: Any) -> pd.DataFrame:
@@ -62,7 +62,7 @@ def search_section(study: Any, out: Path, written: dict[str, Path], notes: list[
     """Write search_history.png, param_importances.png and search_trials.csv; return the report section."""
     frame = trials_frame(study)
     csv_text = frame.to_csv(index=False)
-    written["search_trials"] = atomic_write(out / "search_trials.csv", lambda f: f.write(csv_text), "w")
+    written["search_trials"] = write_text(out / "search_trials.csv", csv_text)
     objective = (getattr(study, "metric_names", None) or ["objective"])[0]
     maximize = study.directions[0].name == "MAXIMIZE"
     blocks: list[Any] = []
@@ -79,7 +79,7 @@ def search_section(study: Any, out: Path, written: dict[str, Path], notes: list[
             maximize=maximize,
             objective=objective,
         )
-        written["search_history"] = atomic_write(out / "search_history.png", lambda f: f.write(png))
+        written["search_history"] = write_bytes(out / "search_history.png", png)
         blocks.append(Image("search_history.png", "objective per trial; pruned trials at their last reported value"))
     complete = frame[frame["state"] == "COMPLETE"] if len(frame) else frame
     if len(complete):
@@ -91,7 +91,7 @@ def search_section(study: Any, out: Path, written: dict[str, Path], notes: list[
     importances, message = _importances(study, len(complete), n_params)
     if importances:
         png = figures.param_importances_png(importances)
-        written["param_importances"] = atomic_write(out / "param_importances.png", lambda f: f.write(png))
+        written["param_importances"] = write_bytes(out / "param_importances.png", png)
         blocks.append(Image("param_importances.png", message))
     else:
         notes.append(message)

@@ -93,9 +93,12 @@ def _run_trial(trial: TrialSpec, out: str, storage: str | None) -> None:
     finally:
         if torch.cuda.is_available():  # actors are reused: hand cached GPU memory back for the next trial
             torch.cuda.empty_cache()
+    final = result.metrics.to_dict()
     tune.report(
         {
-            "metrics": result.metrics.to_dict(),
+            # The searcher and the schedulers read the objective from the top level of every result.
+            **{key: final[key] for key in ("auc", "val_auc") if final[key] is not None},
+            "metrics": final,
             "epoch": result.metrics.epochs,
             "node": socket.gethostname(),
             "node_id": _node_id(),

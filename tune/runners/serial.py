@@ -78,7 +78,9 @@ class SerialRunner:
         for trial in trials:
             self._run_trial(trial, out, spec, store, progress)
 
-    def _run_trial(self, trial: TrialSpec, out: Path, spec: BenchmarkSpec, store: ResultsStore, progress: Progress) -> None:
+    def _run_trial(
+        self, trial: TrialSpec, out: Path, spec: BenchmarkSpec, store: ResultsStore, progress: Progress
+    ) -> None:
         config = trial.run_config()
         label = f"[{trial.setting} class {trial.normal_class} seed {trial.seed}]"
         log.info("%s %s (%s) → %s", label, config.objective, trial.class_name, trial.run_dir(out))

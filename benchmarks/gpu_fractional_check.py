@@ -98,13 +98,11 @@ def overrides(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
 
 
 def _one_process_trial(config_flat: dict[str, Any], out: str, threads: int) -> dict[str, Any]:
-    import torch
-
     from fcdd.config import RunConfig
     from fcdd.runner import run
 
-    torch.set_num_threads(threads)
-    return dict(run(RunConfig.from_flat(config_flat), out).metrics)
+    config = RunConfig.from_flat(config_flat).replace(threads=threads)
+    return run(config, out).metrics.to_dict()
 
 
 def run_processes(args: argparse.Namespace, data_dir: Path, out: Path) -> list[dict[str, Any]]:
@@ -125,7 +123,8 @@ def run_processes(args: argparse.Namespace, data_dir: Path, out: Path) -> list[d
 
 def run_ray(args: argparse.Namespace, data_dir: Path, out: Path) -> list[dict[str, Any]]:
     """N Ray Tune trials through `run_benchmark`, each with 1/N of the GPU."""
-    from tune.benchmark import run_benchmark
+    from tune.experiment import run_benchmark
+    from tune.runners.ray import RayRunner
     from tune.spec import spec_from_dict
     from tune.store import ResultsStore
 
@@ -144,7 +143,7 @@ def run_ray(args: argparse.Namespace, data_dir: Path, out: Path) -> list[dict[st
         },
         n_classes=10,
     )
-    run_benchmark(spec, out, report=False)
+    run_benchmark(spec, out, RayRunner(), report=False)
     return ResultsStore(out).rows()
 
 

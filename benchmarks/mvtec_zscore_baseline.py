@@ -16,9 +16,9 @@ import resource
 
 import torch
 
-from fcdd.data import dataset_classes, load_dataset
-from fcdd.data.registry import resolve_classes
-from fcdd.evaluation import evaluate_pixels, sample_roc
+from fcdd.config import DataConfig
+from fcdd.data.loading import dataset_classes, load_dataset, resolve_classes
+from fcdd.engine.evaluate import evaluate_pixels, sample_roc
 
 
 def zscore_maps(train: torch.Tensor, test: torch.Tensor) -> torch.Tensor:
@@ -38,11 +38,13 @@ def main() -> None:
     parser.add_argument("--classes", default="all")
     parser.add_argument("--image-size", type=int, default=224)
     args = parser.parse_args()
-    names = dataset_classes("mvtec", args.data_dir)
+    names = dataset_classes(DataConfig(dataset="mvtec", data_dir=args.data_dir))
     print(f"{'class':<14} {'pixel AUC':>10} {'max-score AUC':>14} {'mean-score AUC':>15}")
     for cls in resolve_classes(args.classes, names):
-        data = load_dataset("mvtec", args.data_dir, cls, image_size=args.image_size)
-        size = tuple(data.input_shape[-2:])
+        data = load_dataset(
+            DataConfig(dataset="mvtec", data_dir=args.data_dir, normal_class=cls, image_size=args.image_size)
+        )
+        size = (data.input_shape[1], data.input_shape[2])
         maps = zscore_maps(_resized(data.train_images, size), _resized(data.test_images, size))
         pixels = evaluate_pixels(maps, data.test_labels, data.test_mask_files, lambda m: m)
         mean_auc = sample_roc(maps.flatten(1).mean(dim=1), data.test_labels).auc

@@ -17,13 +17,16 @@ from pathlib import Path
 
 import torch
 
-from fcdd.anomalies import OnlineSupervisor, get_noise_mode, load_folder_pool
-from fcdd.config import OptimConfig
-from fcdd.data import load_dataset
-from fcdd.networks import build_network
-from fcdd.objectives import fcdd_loss
-from fcdd.scoring import FCDDScorer
-from fcdd.training import Batcher, Runtime, TrainState, make_optimizer, make_scheduler, train_epoch
+from fcdd.anomalies.noise import get_noise_mode
+from fcdd.anomalies.outlier_exposure import load_folder_pool
+from fcdd.anomalies.supervisor import OnlineSupervisor
+from fcdd.config import DataConfig, OptimConfig
+from fcdd.data.loading import load_dataset
+from fcdd.engine.batching import Batcher
+from fcdd.engine.fit import TrainState, make_optimizer, make_scheduler, train_epoch
+from fcdd.engine.runtime import Runtime
+from fcdd.methods.fcdd import FCDDScorer, fcdd_sample_losses
+from fcdd.networks.build import build_network
 
 DEFAULT_OE = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10_jpeg" / "test"
 
@@ -54,7 +57,7 @@ def bare_step(runtime: Runtime, inputs: torch.Tensor, steps: int, batch: int = 1
         if runtime.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast:
-            loss = fcdd_loss(state.net(x).float(), labels)
+            loss = fcdd_sample_losses(state.net(x).float(), labels).mean()
         state.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         state.optimizer.step()
@@ -95,7 +98,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    data = load_dataset("fmnist", None, 0)
+    data = load_dataset(DataConfig(dataset="fmnist"))
     if args.oe_folder.is_dir():
         source = load_folder_pool(args.oe_folder, data.raw_shape, show_progress=False)
         oe_name = f"OE {args.oe_folder.name} ({len(source.images)} images)"

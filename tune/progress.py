@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,18 +25,21 @@ PROGRESS_FILE = "progress.json"
 class Progress:
     """Counts and running trials of one benchmark run, written to ``<root>/progress.json``."""
 
-    def __init__(self, root: Path, *, benchmark: str, trials: list[TrialSpec]) -> None:
+    def __init__(self, root: Path, *, benchmark: str, totals: dict[int, int]) -> None:
         self.root = Path(root)
         self.benchmark = benchmark
-        self.total = len(trials)
+        self.totals = dict(totals)  # trials to run per nominal class
+        self.total = sum(self.totals.values())
         self.started = time.time()
-        self.totals: dict[int, int] = {}
-        for trial in trials:
-            self.totals[trial.normal_class] = self.totals.get(trial.normal_class, 0) + 1
         self.done: dict[int, int] = {}
         self.finished = 0
         self.failed = 0
         self.running: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def of(cls, root: Path, benchmark: str, trials: list[TrialSpec]) -> Progress:
+        """The progress of running ``trials``."""
+        return cls(root, benchmark=benchmark, totals=dict(Counter(t.normal_class for t in trials)))
 
     def eta_seconds(self) -> float | None:
         """Seconds left at the mean pace of the trials finished so far (None before the first)."""

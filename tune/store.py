@@ -32,7 +32,7 @@ from fcdd.metrics import METRIC_FIELDS, RunMetrics
 logger = logging.getLogger(__name__)
 
 STORE_FILE = "trials.jsonl"
-STATUSES = ("ok", "failed")
+STATUSES = ("ok", "failed", "pruned")  # pruned: a search trial its scheduler stopped early
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,8 @@ class TrialRecord:
     normal_class: int
     class_name: str
     seed: int
-    status: str  # "ok" | "failed"
-    error: str | None  # the last line of the last failure; None when ok
+    status: str  # "ok" | "failed" | "pruned"
+    error: str | None  # the last line of the last failure (or why it was pruned); None when ok
     attempts: int  # attempts made, the successful one included
     attempt_seconds: tuple[float, ...]  # wall time of every attempt, failed ones included
     trial_seconds: float  # their sum: what the trial cost (the cost tables count it)

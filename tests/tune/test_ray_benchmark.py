@@ -127,6 +127,12 @@ def test_search_records_pruned_trials_and_reruns_the_best(ray_cluster, tiny_fmni
     assert len(states) == 8
     assert states.count(optuna.trial.TrialState.PRUNED) >= 1
     assert states.count(optuna.trial.TrialState.COMPLETE) >= 1
+    # the search store says the same: a row per trial, pruned ones without final metrics
+    rows = ResultsStore(tmp_path / "tune" / "search").rows()
+    assert len(rows) == 8 and sum(r["status"] == "pruned" for r in rows) == states.count(optuna.trial.TrialState.PRUNED)
+    assert all(
+        r["auc"] is None and "stopped by the search scheduler" in r["error"] for r in rows if r["status"] == "pruned"
+    )
     assert summary["ok"] == 1 and (tmp_path / "tune" / "best" / "report" / "report.html").is_file()
     best = json.loads((tmp_path / "tune" / "best_params.json").read_text())
     assert best["value"] == pytest.approx(study.best_value)

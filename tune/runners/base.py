@@ -54,11 +54,12 @@ def make_record(
     metrics: RunMetrics | None,
     error: str | None,
     attempt_seconds: list[float],
+    status: str | None = None,
     started: float | None,
     node: str | None = None,
     node_id: str | None = None,
 ) -> TrialRecord:
-    """The record of a trial that ended: ok with ``metrics``, or failed with ``error``."""
+    """The record of a trial that ended: ok with ``metrics``, else failed (or ``status``) with ``error``."""
     config = trial.run_config()
     return TrialRecord(
         trial_id=trial.trial_id,
@@ -68,7 +69,7 @@ def make_record(
         normal_class=trial.normal_class,
         class_name=trial.class_name or spec.class_name(trial.normal_class),
         seed=trial.seed,
-        status="ok" if metrics is not None else "failed",
+        status=status or ("ok" if metrics is not None else "failed"),
         error=None if metrics is not None else error or "unknown error",
         attempts=len(attempt_seconds),
         attempt_seconds=tuple(attempt_seconds),

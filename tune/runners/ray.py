@@ -10,6 +10,7 @@ one :class:`~tune.store.TrialRecord` per trial, with the wall time of every atte
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -60,6 +61,10 @@ def _node_id() -> str:
 
 
 def _report_epoch(report: Any) -> None:
+    # The last epoch rides in the final report: a scheduler that stops a trial when it reaches its
+    # last epoch (ASHA at max_t) would otherwise stop it before the run wrote and reported its metrics.
+    if report.epoch >= report.epochs:
+        return
     metrics = {k: v for k, v in report.to_dict().items() if v is not None}
     tune.report({**metrics, "node_id": _node_id()})
 
@@ -93,12 +98,11 @@ def _run_trial(trial: TrialSpec, out: str, storage: str | None) -> None:
     finally:
         if torch.cuda.is_available():  # actors are reused: hand cached GPU memory back for the next trial
             torch.cuda.empty_cache()
-    final = result.metrics.to_dict()
+    # Flat: Tune flattens nested results on some paths (searchers), and reads the objective at the top.
+    final = {key: value for key, value in result.metrics.to_dict().items() if value is not None}
     tune.report(
         {
-            # The searcher and the schedulers read the objective from the top level of every result.
-            **{key: final[key] for key in ("auc", "val_auc") if final[key] is not None},
-            "metrics": final,
+            **final,
             "epoch": result.metrics.epochs,
             "node": socket.gethostname(),
             "node_id": _node_id(),
@@ -154,7 +158,7 @@ class ResultsCallback(tune.Callback):
         if started is not None:
             self._seconds.setdefault(trial.trial_id, []).append(time.time() - started)
 
-    def _record(self, trial: Any, metrics: RunMetrics | None, error: str | None) -> None:
+    def _record(self, trial: Any, metrics: RunMetrics | None, error: str | None, status: str | None = None) -> None:
         result = trial.last_result or {}
         self.store.append(
             make_record(
@@ -164,6 +168,7 @@ class ResultsCallback(tune.Callback):
                 runner="ray",
                 metrics=metrics,
                 error=error,
+                status=status,
                 attempt_seconds=self._seconds.get(trial.trial_id, []),
                 started=self._first_start.get(trial.trial_id),
                 node=result.get("node"),
@@ -200,12 +205,13 @@ class ResultsCallback(tune.Callback):
         spec = self._trial(trial)
         if self.fetch is not None:
             self.fetch(spec)
-        final = (trial.last_result or {}).get("metrics")
-        if final is None:  # stopped early by the scheduler: the last epoch's report, no final metrics
-            self._record(trial, None, "stopped early by the search scheduler")
-            self.progress.trial_finished(spec, ok=False)
+        last = trial.last_result or {}
+        if not last.get("done_marker"):  # stopped early by the scheduler: the last epoch's report, no final metrics
+            why = f"stopped by the search scheduler after epoch {last.get('epoch')} (val_auc {last.get('val_auc')})"
+            self._record(trial, None, why, status="pruned")
+            self.progress.trial_finished(spec, ok=True)
             return
-        self._record(trial, RunMetrics.from_dict(final), None)
+        self._record(trial, RunMetrics.from_dict(last), None)
         self.progress.trial_finished(spec, ok=True)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -337,7 +343,7 @@ class RayRunner:
         callback = ResultsCallback(
             ResultsStore(out),
             spec,
-            Progress(out, benchmark=spec.name, trials=trials),
+            Progress.of(out, spec.name, trials),
             describe=lambda trial: by_id[trial.config["trial"]["trial_id"]],
             fetch=_fetcher(out, self.remote_storage),
         )
@@ -395,16 +401,16 @@ class RayRunner:
 
         def describe(trial: Any) -> TrialSpec:
             planned = search_trial(base, {k: v for k, v in trial.config.items() if k not in constants})
-            return TrialSpec(**{**planned.to_dict(), "class_name": spec.class_name(planned.normal_class)})
+            return dataclasses.replace(planned, class_name=spec.class_name(planned.normal_class))
 
+        search_class = base.data.normal_class
         callback = ResultsCallback(
             ResultsStore(out / "search"),
             spec,
-            Progress(out / "search", benchmark=spec.name, trials=[]),
+            Progress(out / "search", benchmark=spec.name, totals={search_class: n_trials}),
             describe=describe,
             fetch=_fetcher(out, remote),
         )
-        callback.progress.total = n_trials
         tuner = tune.Tuner(
             tune.with_resources(search_trainable, spec.resources.as_ray()),
             tune_config=tune.TuneConfig(

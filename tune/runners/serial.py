@@ -74,7 +74,7 @@ class SerialRunner:
     def run(self, trials: list[TrialSpec], out: Path, spec: BenchmarkSpec) -> None:
         """Run every trial; each outcome is appended to ``<out>/trials.jsonl``."""
         store = ResultsStore(out)
-        progress = Progress(out, benchmark=spec.name, trials=trials)
+        progress = Progress.of(out, spec.name, trials)
         for trial in trials:
             self._run_trial(trial, out, spec, store, progress)
 

@@ -1,7 +1,7 @@
 """fcdd: explainable deep one-class anomaly detection (FCDD, ICLR 2021).
 
 The public surface is small: a frozen :class:`RunConfig` (or a preset) goes into :func:`run`,
-which returns a :class:`RunResult` with metrics and artifact paths.
+which returns a :class:`RunResult` with :class:`RunMetrics` and artifact paths.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ _EXPORTS = {
     "PRESETS": "fcdd.presets",
     "run": "fcdd.runner",
     "RunResult": "fcdd.runner",
-    "EpochReport": "fcdd.training",
+    "RunMetrics": "fcdd.metrics",
+    "EpochReport": "fcdd.engine.fit",
 }
 
 __all__ = sorted(_EXPORTS)

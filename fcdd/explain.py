@@ -40,7 +40,8 @@ def load_trained_run(run_dir: str | Path, device: str = "auto") -> TrainedRun:
     missing = [p.name for p in needed if not p.is_file()]
     if missing:
         raise FileNotFoundError(
-            f"{run_dir} is not a finished run folder (missing {', '.join(missing)}); pass --run <out>/normal_<c>/it_<s>"
+            f"{run_dir} is not a finished run folder (missing {', '.join(missing)}); "
+            "pass --run <out>/runs/<setting>/normal_<c>/it_<s>"
         )
     config = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
     prep = json.loads((run_dir / "preprocessing.json").read_text())

@@ -169,3 +169,10 @@ def test_cheap_commands_load_no_torch(argv):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stderr.strip().splitlines()[-1] == "NO TORCH", out.stderr
+
+
+def test_the_package_exports_resolve():
+    import fcdd
+
+    for name in fcdd.__all__:
+        assert getattr(fcdd, name) is not None, name

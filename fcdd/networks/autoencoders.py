@@ -1,7 +1,7 @@
 """AE baseline nets: the matching HSC net as encoder, a deconvolution decoder back to the input size.
 
 The autoencoder baseline (reference §1.2, §3.3) scores an image by its mean squared
-reconstruction error; its heatmap is the per-pixel error (:mod:`fcdd.baseline_heatmaps`).
+reconstruction error; its heatmap is the per-pixel error (:mod:`fcdd.methods.ae`).
 
 Output activation: AE28, AE28_W and AE224 end in a sigmoid, as in the original, although the
 inputs they reconstruct are standardised and can be negative (or above 1), so part of every

@@ -1,7 +1,7 @@
 """HSC baseline nets: a conv body and a fully connected head that map an image to a vector φ ∈ ℝ^d.
 
 The hypersphere classifier (HSC, reference §1.2) scores an image by ℓ = sqrt(‖φ‖² + 1) − 1 of
-this vector; its heatmaps are input gradients (:mod:`fcdd.baseline_heatmaps`). Each net names its
+this vector; its heatmaps are input gradients (:mod:`fcdd.methods.hsc`). Each net names its
 ``fcdd_counterpart``: the FCDD net whose receptive field sizes the heatmap blur kernel.
 
 Layer widths, kernels and head sizes are the reference's (§3.2). Custom nets use LeakyReLU and

@@ -1,6 +1,6 @@
 """Pure picture-making: colour maps, display scaling, overlays and tile grids (tensors in, tensors out).
 
-Nothing here writes files; :mod:`fcdd.outputs` does that.
+Nothing here writes files; :mod:`fcdd.artifacts` does that.
 """
 
 from __future__ import annotations

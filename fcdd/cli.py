@@ -68,8 +68,9 @@ def _add_presets(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:
-    from fcdd.presets import PRESETS
+    from fcdd.presets import DEFAULT_SEEDS, DEVIATIONS, PRESETS
 
+    print(f"(each: the original runner's settings, {DEFAULT_SEEDS} seeds per class; * marks a deviation)")
     for name, preset in PRESETS.items():
         o, a = preset.optim, preset.anomalies
         milestones = f" @{','.join(map(str, o.milestones))}" if o.milestones else ""
@@ -79,6 +80,8 @@ def _cmd_presets(args: argparse.Namespace) -> int:
             f"wd {o.weight_decay:g}, {o.scheduler} γ {o.gamma:g}{milestones}, σ {preset.heatmap.gauss_std:g}, "
             f"quantile {preset.heatmap.quantile:g}"
         )
+        for deviation in DEVIATIONS.get(name, ()):
+            print(f"  * differs from the original: {deviation.what} ({deviation.why}); original: {deviation.faithful}")
     return 0
 
 

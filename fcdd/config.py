@@ -27,7 +27,7 @@ OPTIMIZERS = ("sgd", "adam")
 # Where and how a run executes, not what it is: left out of a trial's identity (so a benchmark
 # resumed on other hardware finds its finished trials) and free to change when a run resumes.
 # The thread count does change floating-point results; it is recorded with every run.
-EXECUTION_KEYS = ("device", "eval_every", "threads")
+EXECUTION_KEYS = ("device", "eval_every", "threads", "deterministic")
 SCHEDULERS = ("lambda", "milestones")
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -191,6 +191,9 @@ class RunConfig:
     # recorded config because the thread count changes the floating-point reduction order, and
     # so the trained model: same config, same threads, same AUC.
     threads: int | None = None
+    # Deterministic kernels only (cuDNN deterministic, torch.use_deterministic_algorithms): what
+    # makes GPU runs repeatable; CPU runs repeat bit for bit with the same threads anyway.
+    deterministic: bool = False
 
     def __post_init__(self) -> None:
         registry.check(METHODS, self.objective, "objective")

@@ -45,13 +45,17 @@ def load_trained_run(run_dir: str | Path, device: str = "auto") -> TrainedRun:
         )
     config = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
     prep = json.loads((run_dir / "preprocessing.json").read_text())
-    runtime = resolve_runtime(device, "fp32")
+    metrics_path = run_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    # The precision the run was evaluated in: the same image then gets the same score here.
+    precision = {"bfloat16": "bf16", "fp32": "fp32"}.get(str(metrics.get("precision")), config.precision)
+    runtime = resolve_runtime(device, precision)
     net = build_model(config, pretrained=False)  # the weights come from the snapshot
     state = artifacts.read_checkpoint(run_dir / "snapshot.pt")
     net.load_state_dict(state["net"])
     net.to(runtime.device).eval()
-    metrics_path = run_dir / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    if runtime.channels_last:
+        net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     scale = metrics.get("heatmap_scale") or [0.0, 1.0]
     return TrainedRun(
         config=config,
@@ -90,7 +94,7 @@ def explain_images(trained: TrainedRun, paths: Sequence[Path], out_dir: Path) ->
     scorer = make_scorer(trained.config, trained.net)
     scores, maps = score_images(trained.net, images, prep.test, scorer, runtime, batch_size=64)
     inputs = prep.test(images.float())
-    heat = scorer.upsample(trained.net, maps, (int(inputs.shape[-2]), int(inputs.shape[-1])))
+    heat = scorer.picture(trained.net, maps, (int(inputs.shape[-2]), int(inputs.shape[-1])))
     coloured = colourise(normalise(heat, *trained.heat_scale))
     shown = to_display(inputs)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -32,9 +32,14 @@ class RunMetrics:
     heatmap_scale: tuple[float, float]  # (low, high) colour scale of the test heatmaps; `fcdd explain` reuses it
     removed_test_anomalies: int = 0  # anomalous test images moved into training (mvtec noise modes)
     peak_gpu_memory_mb: float | None = None  # CUDA only: what a fractional --gpus-per-trial must fit
-    # Datasets with ground-truth masks:
+    # Datasets with ground-truth masks (each pixel metric beside its floors, fcdd.engine.floors):
     pixel_auc: float | None = None  # pooled over every test pixel at the masks' resolution
+    pixel_aupro: float | None = None  # area under the per-region-overlap curve to FPR 0.3, / 0.3
     max_score_auc: float | None = None  # sample AUC with an image's score = the maximum of its heatmap
+    constant_pixel_auc: float | None = None  # a constant low-resolution map, upsampled like the method's
+    constant_pixel_aupro: float | None = None
+    zscore_pixel_auc: float | None = None  # per-pixel z-score against the nominal training images
+    zscore_pixel_aupro: float | None = None
     anomalous_pixels: int | None = None
     pixels: int | None = None
     # Runs that hold out validation data (searches):

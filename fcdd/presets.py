@@ -1,8 +1,14 @@
-"""Presets: the original runners' defaults (reference §6.2), each a plain RunConfig."""
+"""Presets: the original runners' defaults (reference §6.2), each a plain RunConfig.
+
+Every field is the original runner's (``tests/fcdd/test_presets.py`` pins each one), except where
+:data:`DEVIATIONS` names the difference, why, and the flags that restore the original; `fcdd
+presets` and the README's "where this differs" list show the same entries.
+"""
 
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 
 from fcdd.config import AnomalyConfig, DataConfig, HeatmapConfig, NetworkConfig, OptimConfig, RunConfig
 from fcdd.data.imagenet_classes import VOC_CLASS_WORDS
@@ -35,7 +41,9 @@ PRESETS: dict[str, RunConfig] = {
         ),
         heatmap=HeatmapConfig(gauss_std=1.2, quantile=0.85),
     ),
-    # run_mvtec: confetti-malformed nominal images, per-pixel loss, data x10 per epoch, batch 16 x 8.
+    # run_mvtec: confetti-malformed nominal images, per-pixel loss, data x10 per epoch. The original's
+    # batch is 16 x 8 loader batches concatenated into ONE forward/backward of 128 (not gradient
+    # accumulation), so BatchNorm sees 128 samples: batch 128, no micro-batches.
     "mvtec": RunConfig(
         data=DataConfig(dataset="mvtec", preprocessing="lcnaug1", epoch_repeats=10),
         anomalies=AnomalyConfig(supervise_mode="malformed_normal", noise_mode="confetti"),
@@ -47,7 +55,6 @@ PRESETS: dict[str, RunConfig] = {
             scheduler="lambda",
             gamma=0.985,
             batch_size=128,
-            micro_batch_size=16,
             epochs=200,
         ),
         heatmap=HeatmapConfig(gauss_std=12.0, quantile=0.99),
@@ -91,8 +98,7 @@ PRESETS: dict[str, RunConfig] = {
         ),
         heatmap=HeatmapConfig(gauss_std=8.0, quantile=0.99),
     ),
-    # run_custom uses ImageNet-22k OE by default; until that source exists the preset uses
-    # confetti-malformed nominal images, which need no external data (pass --oe-folder for OE).
+    # run_custom: as the original, except its outlier exposure (see DEVIATIONS).
     "custom": RunConfig(
         data=DataConfig(dataset="custom", preprocessing="aug1"),
         anomalies=AnomalyConfig(supervise_mode="malformed_normal", noise_mode="confetti"),
@@ -104,11 +110,29 @@ PRESETS: dict[str, RunConfig] = {
     ),
 }
 
-# The paper's per-class sample AUCs (reference §8.1/8.2) for reports to compare against.
-PAPER_AUC: dict[str, tuple[float, ...]] = {
-    "fmnist": (0.82, 0.98, 0.84, 0.92, 0.87, 0.90, 0.75, 0.99, 0.86, 0.94),
-    "cifar10": (0.95, 0.96, 0.91, 0.90, 0.94, 0.93, 0.97, 0.96, 0.97, 0.96),
+
+@dataclass(frozen=True)
+class Deviation:
+    """Where a preset differs from its original runner, why, and how to get the original back."""
+
+    what: str
+    why: str
+    faithful: str  # the flags that restore the original runner's setting
+
+
+DEVIATIONS: dict[str, tuple[Deviation, ...]] = {
+    "custom": (
+        Deviation(
+            what="confetti-malformed nominal images (malformed_normal/confetti) instead of outlier exposure "
+            "from ImageNet-22k (noise/imagenet22k)",
+            why="ImageNet-22k (about 14M images, 1.3 TB) is rarely at hand; confetti needs no external data",
+            faithful="--supervise-mode noise --noise-mode imagenet22k --oe-folder DIR (an extracted ImageNet-22k)",
+        ),
+    ),
 }
+
+# The original runners' repeats (`--it`, §6.2): the seeds a benchmark runs per class by default.
+DEFAULT_SEEDS = 5
 
 
 def get_preset(name: str) -> RunConfig:

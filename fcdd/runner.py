@@ -31,7 +31,9 @@ from fcdd.data.subsets import subsample
 from fcdd.engine.batching import Batcher, make_batcher
 from fcdd.engine.evaluate import EvalResult, PixelEvalResult, evaluate, evaluate_pixels
 from fcdd.engine.fit import EpochCallback, TrainState, fit, make_optimizer, make_scheduler
-from fcdd.engine.runtime import Runtime, resolve_runtime, torch_threads
+from fcdd.engine.floors import pixel_floors
+from fcdd.engine.pixel_metrics import MaskFiles
+from fcdd.engine.runtime import Runtime, deterministic_algorithms, resolve_runtime, torch_threads
 from fcdd.engine.validation import ValidationSet, hold_out_validation
 from fcdd.methods.base import Scorer
 from fcdd.methods.build import build_model, make_scorer
@@ -104,7 +106,7 @@ def run(
     :class:`~fcdd.engine.fit.EpochReport` after each epoch (and after its checkpoint is written).
     ``config.threads`` CPU threads are used for the run, and the process's setting restored after.
     """
-    with torch_threads(config.threads) as threads:
+    with torch_threads(config.threads) as threads, deterministic_algorithms(config.deterministic):
         prepared = prepare(config, Path(out_dir).resolve(), resume=resume)
         started = time.perf_counter()
         train(prepared, on_epoch_end=on_epoch_end, show_progress=show_progress)
@@ -174,11 +176,15 @@ def finish(run_: PreparedRun, *, started: float, threads: int) -> RunResult:
     eval_started = time.perf_counter()
     result = run_.evaluate_on(data.test_images, data.test_labels)
     size = (data.input_shape[1], data.input_shape[2])
-    pixels = None
+    pixels, floors = None, {}
     if data.test_mask_files is not None:
-        pixels = evaluate_pixels(
-            result.maps, result.labels, data.test_mask_files, lambda m: run_.scorer.upsample(state.net, m, size)
-        )
+        masks = MaskFiles(data.test_mask_files, center_square=data.mask_files_center_square)
+
+        def upsample(maps: torch.Tensor) -> torch.Tensor:
+            return run_.scorer.upsample(state.net, maps, size)
+
+        pixels = evaluate_pixels(lambda part: upsample(result.maps[part]), result.labels, masks)
+        floors = pixel_floors(data.train_images, data.test_images, result.labels, masks, result.maps, upsample, size)
     val_auc = None
     if run_.validation is not None:
         val_auc = run_.evaluate_on(run_.validation.images, run_.validation.labels).roc.auc
@@ -208,7 +214,12 @@ def finish(run_: PreparedRun, *, started: float, threads: int) -> RunResult:
             torch.cuda.max_memory_allocated(run_.runtime.device) / 2**20 if run_.runtime.device.type == "cuda" else None
         ),
         pixel_auc=None if pixels is None else pixels.auc,
+        pixel_aupro=None if pixels is None else pixels.aupro,
         max_score_auc=None if pixels is None else pixels.max_score_auc,
+        constant_pixel_auc=floors["constant"].auc if floors else None,
+        constant_pixel_aupro=floors["constant"].aupro if floors else None,
+        zscore_pixel_auc=floors["zscore"].auc if floors else None,
+        zscore_pixel_aupro=floors["zscore"].aupro if floors else None,
         anomalous_pixels=None if pixels is None else pixels.anomalous_pixels,
         pixels=None if pixels is None else pixels.pixels,
         val_auc=val_auc,

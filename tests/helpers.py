@@ -84,3 +84,12 @@ def record(trial_id: str, status: str = "ok", **changes: Any) -> TrialRecord:
     }  # fmt: skip
     fields.update(changes)
     return TrialRecord(**fields)
+
+
+def scores_auc(run_dir: Path) -> float:
+    """The sample AUC recomputed from a run folder's scores.npz with scikit-learn."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    with np.load(Path(run_dir) / "scores.npz") as saved:
+        return float(roc_auc_score(saved["label"], saved["score"]))

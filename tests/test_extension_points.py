@@ -112,8 +112,8 @@ def test_registered_noise_mode_dataset_and_network_run_end_to_end(registered, tm
 def test_registered_entries_work_through_the_cli(registered, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["train", "--dataset", "dummy", "--preprocessing", "none", "--net", "TINY_FCDD", "--noise-mode", "stripes",
-            "--classes", "bright", "--epochs", "1", "--batch-size", "16", "--device", "cpu", "--cpus-per-trial", "1",
-            "--quiet", "--out", str(out)]  # fmt: skip
+            "--classes", "bright", "--seeds", "1", "--epochs", "1", "--batch-size", "16", "--device", "cpu",
+            "--cpus-per-trial", "1", "--quiet", "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     assert "class 1 (bright)" in capsys.readouterr().out
     assert main(["nets"]) == 0 and "TINY_FCDD" in capsys.readouterr().out

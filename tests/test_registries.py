@@ -113,3 +113,15 @@ def test_presets_are_valid_configs_of_registered_parts(name):
     assert isinstance(preset, RunConfig)
     assert RunConfig.from_dict(preset.to_dict()) == preset
     assert issubclass(network_class(preset.network.name), nn.Module)
+
+
+def test_the_papers_class_names_are_the_datasets():
+    from fcdd.data import cifar, fmnist, mvtec
+    from fcdd.paper import PAPER
+
+    names = {"fmnist": fmnist.CLASS_NAMES, "cifar10": cifar.CLASS_NAMES, "mvtec": mvtec.CATEGORIES}
+    for table in PAPER:
+        assert table.dataset in DATASETS
+        if table.per_class:
+            assert tuple(table.per_class) == names[table.dataset], (table.dataset, table.variant)
+            assert abs(sum(table.per_class.values()) / len(table.per_class) - table.mean) < 0.006, table.source

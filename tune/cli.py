@@ -30,7 +30,7 @@ def _add_plan_arguments(p: argparse.ArgumentParser) -> None:
     source.add_argument("--config", type=Path, help="a run's config.json to start from instead of a preset")
     source.add_argument("--spec", type=Path, help="benchmark spec YAML (see tune/spec.py); flags below override it")
     p.add_argument("--classes", help="nominal classes: comma-separated indices or names, or 'all' (default all)")
-    p.add_argument("--seeds", type=int, help="seeds 0..N-1 per class (default 1)")
+    p.add_argument("--seeds", type=int, help="seeds 0..N-1 per class (default 5, as the original runners)")
     p.add_argument("--baselines", action="store_true", default=None, help="add the HSC and AE baselines as settings")
     p.add_argument(
         "--name", help="benchmark name (default <dataset>-benchmark); names the results folder and the study"
@@ -133,7 +133,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from fcdd.presets import PAPER_AUC
+    from fcdd.paper import PAPER
     from tune.report.build import build_report
 
     results = args.results.expanduser().resolve()
@@ -143,7 +143,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         results = results / "best"
     if not (results / "trials.jsonl").exists():
         raise CliError(f"{results} holds no trials.jsonl; pass the --out folder of `fcdd train`, `benchmark` or `tune`")
-    files = build_report(results, paper_auc=PAPER_AUC, study=study)
+    files = build_report(results, paper=PAPER, study=study, gallery_seeds=args.gallery_seeds)
     for role, path in sorted(files.items()):
         print(f"{role}: {path}")
     return 0
@@ -212,6 +212,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="(re)build the report of a results folder (train, benchmark or tune)")
     p.add_argument("results", type=Path, help="the --out folder of `fcdd train`, `benchmark` or `tune`")
     p.add_argument("--storage", help="Optuna storage URL of a `fcdd tune` study (default: the one it was run with)")
+    p.add_argument("--gallery-seeds", type=int, help="heatmaps of the lowest N seeds per class (default: every seed)")
     p.set_defaults(func=_cmd_report)
 
 

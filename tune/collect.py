@@ -7,12 +7,24 @@ table, charged for the time they used.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
+from fcdd.paper import PaperTable, paper_table, variant_of
+
 OVERALL = "overall"  # class_name of the per-setting row over all classes
 # Per-run metrics besides the sample AUC that the summary averages where runs have them.
-EXTRA_METRICS = ("pixel_auc", "max_score_auc")
+EXTRA_METRICS = (
+    "pixel_auc",
+    "pixel_aupro",
+    "max_score_auc",
+    "constant_pixel_auc",
+    "constant_pixel_aupro",
+    "zscore_pixel_auc",
+    "zscore_pixel_aupro",
+)
 TOTAL = "total"  # class_name of the per-setting row of the cost table
 
 _GROUP = ["setting", "normal_class"]
@@ -29,18 +41,21 @@ def _first_valid(values: pd.Series) -> object:
     return values.iloc[0] if len(values) else None
 
 
-def summary_by_class(table: pd.DataFrame, paper_auc: dict[str, tuple[float, ...]] | None = None) -> pd.DataFrame:
+def summary_by_class(table: pd.DataFrame, paper: Sequence[PaperTable] | None = None) -> pd.DataFrame:
     """AUC mean ± std over seeds per (setting, normal_class), plus one "overall" row per setting.
 
     Columns: setting, dataset, normal_class (nullable; <NA> on "overall" rows), class_name,
     auc_mean, auc_std (sample std over seeds, 0 for one seed), n_seeds (ok runs), n_failed,
-    then <metric>_mean / <metric>_std for each of :data:`EXTRA_METRICS` (pixel AUC, max-score
-    AUC) that some ok row has, then paper_auc when ``paper_auc`` is given
-    (``paper_auc[dataset][normal_class]``).
+    epochs (mean over ok runs), then <metric>_mean / <metric>_std for each of
+    :data:`EXTRA_METRICS` that some ok row has, then, with ``paper`` (``fcdd.paper.PAPER``):
+    paper_auc and paper_pixel_auc (the paper's values for the class, looked up by class name and,
+    for MVTec, by whether the setting trains on real defects), paper_epochs and paper_seeds (the
+    budget behind them).
 
     The "overall" row's auc_mean is the mean of the class means (the paper's dataset-level
     number), auc_std the sample std of the class means; classes without an ok run are left out of
-    it. Its paper_auc is the mean of the paper values of the same classes, so the two compare.
+    it. Its paper values are the means of the paper's values of the same classes, so the two
+    compare (the paper's own mean where it gives no per-class values).
     Settings keep their order of first appearance; classes are sorted.
     """
     _require(table, ["setting", "dataset", "normal_class", "class_name", "status", "auc"])
@@ -49,41 +64,60 @@ def summary_by_class(table: pd.DataFrame, paper_auc: dict[str, tuple[float, ...]
     records = []
     for setting in pd.unique(table["setting"]):
         in_setting = table[table["setting"] == setting]
+        tables = _paper_tables(in_setting, paper) if paper is not None else {}
         class_rows = []
         for normal_class, group in in_setting.groupby("normal_class", sort=True):
             good = group[group["status"] == "ok"]
-            dataset = _first_valid(group["dataset"])
+            class_name = _first_valid(group["class_name"])
             record = {
                 "setting": setting,
-                "dataset": dataset,
+                "dataset": _first_valid(group["dataset"]),
                 "normal_class": int(normal_class),
-                "class_name": _first_valid(group["class_name"]),
+                "class_name": class_name,
                 "auc_mean": float(good["auc"].mean()) if good["auc"].notna().any() else float("nan"),
                 "auc_std": _sample_std(good["auc"]),
                 "n_seeds": int(good["auc"].notna().sum()),
                 "n_failed": int((group["status"] != "ok").sum()),
+                "epochs": float(good["epochs"].mean()) if "epochs" in good and good["epochs"].notna().any() else np.nan,
             }
             for metric in extras:
                 values = good[metric]
                 record[f"{metric}_mean"] = float(values.mean()) if values.notna().any() else float("nan")
                 record[f"{metric}_std"] = _sample_std(values)
-            if paper_auc is not None:
-                record["paper_auc"] = _paper_value(paper_auc, dataset, int(normal_class))
+            for column, found in tables.items():
+                record[column] = float(found.per_class.get(str(class_name), np.nan)) if found else np.nan
             class_rows.append(record)
         records.extend(class_rows)
-        records.append(_overall_row(setting, class_rows, extras, paper_auc is not None))
-    columns = ["setting", "dataset", "normal_class", "class_name", "auc_mean", "auc_std", "n_seeds", "n_failed"]
+        records.append(_overall_row(setting, class_rows, extras, tables))
+    columns = ["setting", "dataset", "normal_class", "class_name", "auc_mean", "auc_std", "n_seeds", "n_failed",
+               "epochs"]  # fmt: skip
     for metric in extras:
         columns += [f"{metric}_mean", f"{metric}_std"]
-    if paper_auc is not None:
-        columns.append("paper_auc")
+    if paper is not None:
+        columns += [*PAPER_COLUMNS, "paper_epochs", "paper_seeds"]
     summary = pd.DataFrame.from_records(records, columns=columns)
     return summary.astype({"normal_class": "Int64", "n_seeds": "int64", "n_failed": "int64"})
 
 
-def _overall_row(setting: object, class_rows: list[dict], extras: list[str], has_paper: bool) -> dict:
+# Summary column -> the paper's metric it holds.
+PAPER_COLUMNS = {"paper_auc": "auc", "paper_pixel_auc": "pixel_auc"}
+
+
+def _paper_tables(rows: pd.DataFrame, paper: Sequence[PaperTable]) -> dict[str, PaperTable | None]:
+    """The paper's column per summary column for one setting's rows (MVTec: by its supervision)."""
+    dataset = _first_valid(rows["dataset"])
+    supervise = (
+        _first_valid(rows["config.anomalies.supervise_mode"]) if "config.anomalies.supervise_mode" in rows else None
+    )
+    noise = _first_valid(rows["config.anomalies.noise_mode"]) if "config.anomalies.noise_mode" in rows else None
+    variant = variant_of(supervise, noise)
+    return {column: paper_table(dataset, metric, variant, paper) for column, metric in PAPER_COLUMNS.items()}
+
+
+def _overall_row(setting: object, class_rows: list[dict], extras: list[str], tables: dict) -> dict:
     means = pd.Series([r["auc_mean"] for r in class_rows], dtype="float64").dropna()
     datasets = {r["dataset"] for r in class_rows if r["dataset"] is not None}
+    epochs = pd.Series([r["epochs"] for r in class_rows], dtype="float64").dropna()
     row = {
         "setting": setting,
         "dataset": datasets.pop() if len(datasets) == 1 else None,
@@ -93,21 +127,27 @@ def _overall_row(setting: object, class_rows: list[dict], extras: list[str], has
         "auc_std": _sample_std(means),
         "n_seeds": sum(r["n_seeds"] for r in class_rows),
         "n_failed": sum(r["n_failed"] for r in class_rows),
+        "epochs": float(epochs.mean()) if len(epochs) else float("nan"),
     }
     for metric in extras:
         means_of = pd.Series([r[f"{metric}_mean"] for r in class_rows], dtype="float64").dropna()
         row[f"{metric}_mean"] = float(means_of.mean()) if len(means_of) else float("nan")
         row[f"{metric}_std"] = _sample_std(means_of)
-    if has_paper:
-        # Only classes that have results: a partial run compares against the same classes.
-        paper = [r["paper_auc"] for r in class_rows if not np.isnan(r["auc_mean"])]
-        row["paper_auc"] = float(np.mean(paper)) if paper and not np.isnan(paper).any() else float("nan")
+    budget = next((t for t in tables.values() if t is not None), None)
+    for column, found in tables.items():
+        if found is None:
+            row[column] = float("nan")
+        elif not found.per_class:  # only the mean is published (ImageNet-30)
+            row[column] = found.mean
+        else:
+            # Only classes that have results: a partial run compares against the same classes.
+            values = [r[column] for r in class_rows if not np.isnan(r["auc_mean"])]
+            row[column] = float(np.mean(values)) if values and not np.isnan(values).any() else float("nan")
+    if tables:
+        for r in (*class_rows, row):
+            r["paper_epochs"] = budget.epochs if budget else np.nan
+            r["paper_seeds"] = budget.seeds if budget else np.nan
     return row
-
-
-def _paper_value(paper_auc: dict[str, tuple[float, ...]], dataset: object, normal_class: int) -> float:
-    values = paper_auc.get(str(dataset), ()) if dataset is not None else ()
-    return float(values[normal_class]) if 0 <= normal_class < len(values) else float("nan")
 
 
 def mean_roc(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fcdd import artifacts
-from fcdd.presets import PAPER_AUC
+from fcdd.paper import PAPER
 from tune.plan import TrialSpec, expand, format_plan
 from tune.preflight import check_plan
 from tune.runners.base import Runner
@@ -36,6 +36,7 @@ def _write_plan(out: Path, spec: BenchmarkSpec, trials: list[TrialSpec], runner:
             "resources": dataclasses.asdict(spec.resources),
             "max_failures": spec.max_failures,
             "base_config": spec.base.to_dict(),
+            "notes": list(spec.notes),
             "trial_ids": [t.trial_id for t in trials],
         },
     )
@@ -91,7 +92,7 @@ def run_benchmark(
         if report:
             from tune.report.build import build_report
 
-            files = build_report(out, paper_auc=PAPER_AUC, study=study, title=title or f"fcdd {spec.name}")
+            files = build_report(out, paper=PAPER, study=study, title=title or f"fcdd {spec.name}")
         push = getattr(runner, "push_results", None)
         if push is not None:
             push(out)

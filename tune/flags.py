@@ -57,7 +57,11 @@ VALUE_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     (
         "--micro-batch-size",
         "optim.micro_batch_size",
-        {"type": int, "help": "forward/backward in chunks of this size (bounds memory)"},
+        {
+            "type": int,
+            "help": "forward/backward in chunks of this size, gradients summed: bounds memory, but BatchNorm then "
+            "normalises each chunk alone (not the method's statistics over the whole batch)",
+        },
     ),
     ("--optimizer", "optim.optimizer", {"choices": OPTIMIZERS}),
     ("--lr", "optim.lr", {"type": float, "help": "learning rate"}),
@@ -93,6 +97,7 @@ SWITCH_FLAGS: list[tuple[str, str, bool, str]] = [
     ("--offline", "anomalies.offline", True, "offline supervision: N anomalies for N nominal images, made once"),
     ("--ground-truth-maps", "data.ground_truth_maps", True, "custom folders: read train_maps/ and test_maps/"),
     ("--blur-heatmaps", "heatmap.blur", True, "blur HSC/AE heatmaps over the FCDD counterpart's receptive field"),
+    ("--deterministic", "deterministic", True, "deterministic kernels only (cuDNN, torch): repeatable GPU runs"),
 ]
 
 _PATH_KEYS = ("data.data_dir", "anomalies.oe_folder", "network.weights")

@@ -14,6 +14,7 @@ from typing import Any
 
 from fcdd.cli import CliError
 from tune.flags import config_overrides
+from tune.preflight import offline_fallback
 from tune.spec import BenchmarkSpec, dry_run, load_spec, spec_from_dict
 
 # Plan-level flags: argparse dest → (section of the raw spec or None for the top level, key).
@@ -58,5 +59,10 @@ def resolve_spec(args: argparse.Namespace) -> BenchmarkSpec:
             raw[section] = {**(raw.get(section) or {}), key: value}
     if getattr(args, "baselines", False):
         raw["baselines"] = True
-    spec = spec_from_dict(raw, overrides=config_overrides(args))
-    return dry_run(spec) if args.dry_run else spec
+    overrides = config_overrides(args)
+    if getattr(args, "command", None) == "tune" and "data.validation_fraction" in overrides:
+        # For a search the flag sizes the search's validation split; the final reruns of the best
+        # setting train on the whole training split and are judged on the test split.
+        raw["search"] = {**(raw.get("search") or {}), "validation_fraction": overrides.pop("data.validation_fraction")}
+    spec = spec_from_dict(raw, overrides=overrides)
+    return offline_fallback(dry_run(spec)) if args.dry_run else spec

@@ -8,7 +8,7 @@ same frozen :class:`BenchmarkSpec`. Example YAML::
     preset: fmnist          # or `config: {...}`, a RunConfig as config.json holds it
     overrides: {optim.epochs: 10, anomalies.oe_folder: /data/cifar10/test}
     classes: all            # or [0, 3], or "0,3", or class names
-    seeds: 5                # or [0, 1, 2]
+    seeds: 5                # or [0, 1, 2]; default 5, the original runners' repeats
     settings:               # optional: named variants, each a set of overrides
       - {name: default}
       - {name: low-lr, overrides: {optim.lr: 0.001}}
@@ -34,7 +34,7 @@ from typing import Any
 
 from fcdd.anomalies.registry import OE_FOLDER_SOURCES
 from fcdd.config import RunConfig
-from fcdd.presets import get_preset
+from fcdd.presets import DEFAULT_SEEDS, get_preset
 
 SCHEDULERS = ("asha", "median", "none")
 PARAM_TYPES = ("loguniform", "uniform", "int", "categorical")
@@ -163,6 +163,7 @@ class BenchmarkSpec:
     resources: Resources = field(default_factory=Resources)
     max_failures: int = 1  # retries of a failing trial before it is reported as failed
     search: SearchSpec = field(default_factory=SearchSpec)
+    notes: tuple[str, ...] = ()  # what the plan changed on its own (a dry run's substitutions), for the report
 
     def __post_init__(self) -> None:
         if not self.classes:
@@ -297,7 +298,7 @@ def spec_from_dict(
         name=str(raw.get("name") or default_name(base)),
         base=base,
         classes=resolve_classes(raw.get("classes", "all"), names),
-        seeds=parse_seeds(raw.get("seeds", 1)),
+        seeds=parse_seeds(raw.get("seeds", DEFAULT_SEEDS)),
         class_names=tuple(names),
         settings=_settings(raw, base),
         resources=resources,

@@ -34,9 +34,8 @@ OE_SOURCES: dict[str, Entry] = {
     "mvtec_gt": f"{_SOURCES}:mvtec_gt",  # the same, trained with their masks
 }
 
-# The sources that read `anomalies.oe_folder` (as their images or their dataset root), and
-# whether they need it (emnist falls back to the data folder).
-OE_FOLDER_SOURCES: dict[str, bool] = {"folder": True, "imagenet": True, "imagenet22k": True, "emnist": False}
+# The sources that read `anomalies.oe_folder` (as their images or their dataset root).
+OE_FOLDER_SOURCES = ("folder", "emnist", "imagenet", "imagenet22k")
 
 # What each supervise mode does with a training batch (implemented by
 # fcdd.anomalies.supervisor.OnlineSupervisor and fcdd.anomalies.offline).

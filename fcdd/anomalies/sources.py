@@ -1,10 +1,12 @@
 """Outlier-exposure sources: one function per ``noise_mode`` of real images (registry:
 :data:`fcdd.anomalies.registry.OE_SOURCES`).
 
-Each source has the signature ``(config, data) -> OutlierExposure``: the pool of real images to
-mix in, and the data it leaves (the ``mvtec`` sources move real defects out of the test split).
-Pools are decoded once per process and shared by the runs that ask for the same images, so the
-classes and seeds of a benchmark process decode a folder only once.
+Each source is an :class:`OESource`: ``load(config, data) -> OutlierExposure`` gives the pool of
+real images to mix in and the data it leaves (the ``mvtec`` sources move real defects out of the
+test split); ``check(config)``, where there is one, says before anything starts whether the
+source's files are at hand. Pools are decoded once per process and shared by the runs that ask
+for the same images, so the classes and seeds of a benchmark process decode a folder only once.
+A plain function ``(config, data) -> OutlierExposure`` is a source too (one without a check).
 """
 
 from __future__ import annotations
@@ -12,9 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from fcdd.anomalies.outlier_exposure import OutlierPool, load_cifar100_pool, load_folder_pool
+from fcdd.anomalies.outlier_exposure import (
+    CIFAR100_TRAIN,
+    OutlierPool,
+    list_images,
+    load_cifar100_pool,
+    load_folder_pool,
+)
 from fcdd.config import RunConfig
 from fcdd.data.base import ADData
 
@@ -28,7 +37,30 @@ class OutlierExposure:
     removed_test_anomalies: int = 0  # how many anomalous test images became training anomalies
 
 
-OESource = Callable[[RunConfig, ADData], OutlierExposure]
+Load = Callable[[RunConfig, ADData], OutlierExposure]
+
+
+@dataclass(frozen=True)
+class OESource:
+    """An outlier-exposure source: how to load it, and how to check that it can load."""
+
+    load: Load
+    check: Callable[[RunConfig], None] | None = None  # raises FileNotFoundError / ValueError naming the fix
+
+    def __call__(self, config: RunConfig, data: ADData) -> OutlierExposure:
+        return self.load(config, data)
+
+
+def check_source(config: RunConfig) -> None:
+    """Raise a one-line error when the outlier exposure of ``config`` cannot load (no check: nothing raised)."""
+    from fcdd import registry
+    from fcdd.anomalies.registry import OE_SOURCES
+
+    if config.anomalies.supervise_mode in ("unsupervised", "other") or config.anomalies.noise_mode not in OE_SOURCES:
+        return
+    check = getattr(registry.lookup(OE_SOURCES, config.anomalies.noise_mode, "OE source"), "check", None)
+    if check is not None:
+        check(config)
 
 
 @lru_cache(maxsize=2)
@@ -56,33 +88,68 @@ def _folder_of(config: RunConfig) -> str:
     return a.oe_folder
 
 
-def folder(config: RunConfig, data: ADData) -> OutlierExposure:
-    """Any folder of images (searched recursively), resized straight to the dataset's raw size."""
+def _folder(config: RunConfig, data: ADData) -> OutlierExposure:
     return _pool(config, data, load_folder_pool, _folder_of(config))
 
 
-def cifar100(config: RunConfig, data: ADData) -> OutlierExposure:
-    """The CIFAR-100 train split, read from ``<data_dir>/cifar-100-python/`` (``--download`` fetches it)."""
+def _check_folder(config: RunConfig) -> None:
+    list_images(_folder_of(config))  # a missing or empty folder fails here, naming it
+
+
+def _existing_folder(config: RunConfig) -> None:
+    folder = Path(_folder_of(config))
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"--noise-mode {config.anomalies.noise_mode}: --oe-folder {folder} does not exist; "
+            "pass the folder of its images"
+        )
+
+
+def cifar100_path(config: RunConfig) -> Path:
+    """Where the CIFAR-100 train split of ``config`` is read from."""
+    return Path(config.data.data_dir or ".") / CIFAR100_TRAIN
+
+
+def _cifar100(config: RunConfig, data: ADData) -> OutlierExposure:
     return _pool(config, data, load_cifar100_pool, config.data.data_dir or ".", download=config.data.download)
 
 
-def emnist(config: RunConfig, data: ADData) -> OutlierExposure:
-    """EMNIST letters, from ``--oe-folder`` or the data folder."""
+def _check_cifar100(config: RunConfig) -> None:
+    path = cifar100_path(config)
+    if not config.data.download and not path.is_file():
+        raise FileNotFoundError(
+            f"CIFAR-100 (the outlier exposure of --noise-mode cifar100) is not at {path}; pass --download "
+            "(needs internet), a --data-dir holding cifar-100-python/, or --oe-folder DIR with natural images"
+        )
+
+
+def _emnist_root(config: RunConfig) -> str:
+    return config.anomalies.oe_folder or config.data.data_dir or "."
+
+
+def _emnist(config: RunConfig, data: ADData) -> OutlierExposure:
     from fcdd.anomalies.oe_sources import load_emnist_pool
 
-    root = config.anomalies.oe_folder or config.data.data_dir or "."
-    return _pool(config, data, load_emnist_pool, root, download=config.data.download)
+    return _pool(config, data, load_emnist_pool, _emnist_root(config), download=config.data.download)
 
 
-def imagenet22k(config: RunConfig, data: ADData) -> OutlierExposure:
-    """An extracted ImageNet-22k without the ImageNet-30 classes."""
+def _check_emnist(config: RunConfig) -> None:
+    from fcdd.anomalies.oe_sources import EMNIST_FILE, _find_emnist
+
+    if not config.data.download and _find_emnist(_emnist_root(config)) is None:
+        raise FileNotFoundError(
+            f"EMNIST ({EMNIST_FILE}) is not under {_emnist_root(config)}; pass --download (needs internet) or "
+            "--oe-folder DIR holding torchvision's EMNIST/raw/"
+        )
+
+
+def _imagenet22k(config: RunConfig, data: ADData) -> OutlierExposure:
     from fcdd.anomalies.oe_sources import load_imagenet22k_pool
 
     return _pool(config, data, load_imagenet22k_pool, _folder_of(config))
 
 
-def imagenet(config: RunConfig, data: ADData) -> OutlierExposure:
-    """The ImageNet-1k val split, without the classes named by ``anomalies.exclude_words``."""
+def _imagenet(config: RunConfig, data: ADData) -> OutlierExposure:
     from fcdd.anomalies.oe_sources import load_imagenet1k_val_pool
 
     a = config.anomalies
@@ -96,24 +163,36 @@ def imagenet(config: RunConfig, data: ADData) -> OutlierExposure:
     )
 
 
+# Any folder of images (searched recursively), resized straight to the dataset's raw size.
+folder = OESource(_folder, _check_folder)
+# The CIFAR-100 train split, read from <data_dir>/cifar-100-python/ (--download fetches it).
+cifar100 = OESource(_cifar100, _check_cifar100)
+# EMNIST letters, from --oe-folder or the data folder.
+emnist = OESource(_emnist, _check_emnist)
+# An extracted ImageNet-22k without the ImageNet-30 classes.
+imagenet22k = OESource(_imagenet22k, _existing_folder)
+# The ImageNet-1k val split, without the classes named by anomalies.exclude_words.
+imagenet = OESource(_imagenet, _existing_folder)
+
+
 def _real_test_anomalies(config: RunConfig, data: ADData, *, with_masks: bool) -> OutlierExposure:
     from fcdd.anomalies.real_anomalies import take_test_anomalies
 
     a = config.anomalies
-    if a.oe_limit is not None:
-        raise ValueError(
-            f"--oe-limit sizes an outlier-exposure pool; --noise-mode {a.noise_mode} takes real defects "
-            "from the test split, as many per defect type as --defects-per-type says"
-        )
+    _check_real(config)
     reduced, pool, removed = take_test_anomalies(data, a.defects_per_type, config.seed)
     return OutlierExposure(pool if with_masks else OutlierPool(pool.images), reduced, removed)
 
 
-def mvtec(config: RunConfig, data: ADData) -> OutlierExposure:
-    """``defects_per_type`` real defect images per defect type, moved out of the test split."""
-    return _real_test_anomalies(config, data, with_masks=False)
+def _check_real(config: RunConfig) -> None:
+    if config.anomalies.oe_limit is not None:
+        raise ValueError(
+            f"--oe-limit sizes an outlier-exposure pool; --noise-mode {config.anomalies.noise_mode} takes real "
+            "defects from the test split, as many per defect type as --defects-per-type says"
+        )
 
 
-def mvtec_gt(config: RunConfig, data: ADData) -> OutlierExposure:
-    """As :func:`mvtec`, with the defects' masks, so they train with the per-pixel loss on their true pixels."""
-    return _real_test_anomalies(config, data, with_masks=True)
+# `defects_per_type` real defect images per defect type, moved out of the test split.
+mvtec = OESource(lambda config, data: _real_test_anomalies(config, data, with_masks=False), _check_real)
+# The same, with the defects' masks, so they train with the per-pixel loss on their true pixels.
+mvtec_gt = OESource(lambda config, data: _real_test_anomalies(config, data, with_masks=True), _check_real)

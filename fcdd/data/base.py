@@ -46,6 +46,9 @@ class ADData:
     train_anomaly_masks: Tensor | None = None  # uint8 (K,1,H,W) maps of train_anomalies (custom folders with maps)
     # A group name per test image, e.g. the MVTec defect type ("good", "cut", ...).
     test_groups: tuple[str, ...] | None = None
+    # The images show only the central square of their files (custom folders keep the aspect
+    # ratio): the pixel metrics cut the original-resolution masks the same way before comparing.
+    mask_files_center_square: bool = False
 
     def __post_init__(self) -> None:
         images = {"train_images": self.train_images, "test_images": self.test_images}

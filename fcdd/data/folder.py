@@ -9,8 +9,9 @@ Two layouts under the data dir::
     test/<class>/anomalous/...
 
 Class names are the sorted folder names under ``train/``. Images are decoded with
-PIL, converted to RGB (or L), resized to a square raw size (``image_size * 248/224``,
-so 248 for the default input of 224) and kept in memory as uint8.
+PIL, converted to RGB (or L), cut to their central square (the short side, so the aspect
+ratio is kept, like the original's short-side resize and centre crop), resized to the raw
+size (``image_size * 248/224``, so 248 for the default input of 224) and kept in memory as uint8.
 
 With ``ground_truth_maps``, binary maps in ``train_maps/`` and ``test_maps/`` (same
 relative file names) are loaded too, resized like their images (nearest); see
@@ -35,7 +36,7 @@ from tqdm.auto import tqdm
 
 from fcdd.data.base import ADData, DatasetLoader
 from fcdd.data.folder_maps import check_consistency, decode_maps, find_maps, map_root
-from fcdd.data.images import IMAGE_EXTENSIONS
+from fcdd.data.images import IMAGE_EXTENSIONS, fit_square
 from fcdd.data.preprocess import Recipe, build_preprocessing
 
 log = logging.getLogger(__name__)
@@ -140,11 +141,16 @@ def raw_size_for(image_size: int) -> int:
     return round(image_size * RAW_RATIO)
 
 
-def decode_images(paths: list[Path], size: int, channels: int = 3, show_progress: bool = True) -> Tensor:
+def decode_images(
+    paths: list[Path], size: int, channels: int = 3, show_progress: bool = True, *, crop_square: bool = False
+) -> Tensor:
     """Decode, convert and resize image files into a uint8 ``(N, channels, size, size)`` tensor.
 
-    Threads overlap the decoding (PIL releases the GIL); a corrupt file raises a
-    ``ValueError`` that names it.
+    ``crop_square`` takes each image's central square (its short side) before resizing, so the
+    aspect ratio is kept (custom folders, like the original's short-side resize and centre crop);
+    without it the whole image is squashed into the square (Pascal VOC, like the original).
+    Threads overlap the decoding (PIL releases the GIL); a corrupt file raises a ``ValueError``
+    that names it.
     """
     mode = {1: "L", 3: "RGB"}[channels]
     out = torch.empty((len(paths), channels, size, size), dtype=torch.uint8)
@@ -153,7 +159,11 @@ def decode_images(paths: list[Path], size: int, channels: int = 3, show_progress
         path = paths[index]
         try:
             with Image.open(path) as file:
-                image = file.convert(mode).resize((size, size), Image.Resampling.BILINEAR)
+                converted = file.convert(mode)
+                if crop_square:
+                    image = fit_square(converted, size, Image.Resampling.BILINEAR)
+                else:
+                    image = converted.resize((size, size), Image.Resampling.BILINEAR)
                 array = np.array(image, dtype=np.uint8).reshape(size, size, channels)
         except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
             raise ValueError(f"cannot decode image {path}: {err}; replace or remove the file") from err
@@ -246,7 +256,9 @@ def load(
         if ground_truth_maps
         else {}
     )
-    decode = functools.partial(decode_images, size=raw, channels=channels, show_progress=show_progress)
+    decode = functools.partial(
+        decode_images, size=raw, channels=channels, show_progress=show_progress, crop_square=True
+    )
     train_images = decode(nominal)
     mean, std = channel_stats(train_images)
     pre = build_preprocessing(
@@ -269,6 +281,7 @@ def load(
         test_classes=torch.tensor([s.class_index for s in test], dtype=torch.int64),
         preprocessing=pre,
         train_anomalies=decode(outliers) if outliers else None,
+        mask_files_center_square=ground_truth_maps,
         **maps,
     )
 

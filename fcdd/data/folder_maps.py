@@ -19,7 +19,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from fcdd.data.images import IMAGE_EXTENSIONS
+from fcdd.data.images import IMAGE_EXTENSIONS, fit_square
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,8 @@ def _image_size(path: Path) -> tuple[int, int]:
 def read_map(map_path: Path, image_path: Path, size: int) -> np.ndarray:
     """One map as a uint8 ``(size, size)`` array in {0, 1}, checked against its image.
 
-    Binarised (> 0) at full resolution, then resized with nearest neighbours, as its
-    image is resized to the square raw size.
+    Binarised (> 0) at full resolution, then cut and resized (nearest neighbours) exactly
+    as its image: the central square, at the square raw size.
     """
     try:
         with Image.open(map_path) as file:
@@ -99,7 +99,7 @@ def read_map(map_path: Path, image_path: Path, size: int) -> np.ndarray:
                 "save maps as black (nominal) / white (anomalous) images, e.g. PNG"
             )
     binary = Image.fromarray((grey > 0).astype(np.uint8))
-    return np.array(binary.resize((size, size), Image.Resampling.NEAREST), dtype=np.uint8)  # writable copy
+    return np.array(fit_square(binary, size, Image.Resampling.NEAREST), dtype=np.uint8)  # writable copy
 
 
 def decode_maps(

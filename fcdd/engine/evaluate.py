@@ -10,6 +10,7 @@ import torch
 from sklearn.metrics import roc_auc_score, roc_curve
 from torch import Tensor, nn
 
+from fcdd.engine.pixel_metrics import MaskFiles, pixel_curves
 from fcdd.engine.runtime import Runtime, autocast_context
 from fcdd.methods.base import Scorer
 
@@ -102,7 +103,8 @@ class PixelEvalResult:
     """Pixel-level results against ground-truth masks at their original resolution."""
 
     auc: float  # pooled pixel AUC over every test pixel
-    max_score_auc: float  # sample AUC when an image's score is the maximum of its upsampled map
+    aupro: float  # area under the per-region-overlap curve up to FPR 0.3, divided by 0.3
+    max_score_auc: float  # sample AUC when an image's score is the maximum of its heatmap
     fpr: np.ndarray
     tpr: np.ndarray
     anomalous_pixels: int
@@ -110,35 +112,32 @@ class PixelEvalResult:
 
 
 def evaluate_pixels(
-    maps: Tensor,
+    heatmaps: Callable[[slice], Tensor],
     labels: Tensor,
-    mask_files: tuple[str | None, ...],
-    upsample: Callable[[Tensor], Tensor],
+    masks: MaskFiles,
     *,
     batch_size: int = 32,
 ) -> PixelEvalResult:
-    """Upsample low-res maps batch by batch and pool pixel scores with a streaming binned ROC.
+    """Pixel AUC, AUPRO and max-score AUC of full-resolution heatmaps, batch by batch, in bounded memory.
 
-    Two light passes over the low-res maps: one finds the score range for the bins, one fills
-    them; only one batch of full-resolution maps exists at a time.
+    ``heatmaps(slice)`` gives the heatmaps (B, 1, H, W) at input resolution of the test images in
+    that slice (``len(labels)`` images). Two light passes: one finds the score range for the bins
+    and each image's peak, one fills the bins; only one batch of heatmaps exists at a time.
     """
-    from fcdd.engine.pixel_metrics import original_size, pixel_roc
-
+    n = len(labels)
+    slices = [slice(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
     low, high, peaks = float("inf"), float("-inf"), []
-    for start in range(0, len(maps), batch_size):
-        up = upsample(maps[start : start + batch_size])
+    for part in slices:
+        up = heatmaps(part)
         low, high = min(low, float(up.min())), max(high, float(up.max()))
         peaks.append(up.flatten(1).max(dim=1).values)
-    fallback = next((original_size(f, (1, 1)) for f in mask_files if f is not None), (1, 1))
-    batches = (
-        (upsample(maps[start : start + batch_size]), list(mask_files[start : start + batch_size]))
-        for start in range(0, len(maps), batch_size)
-    )
-    roc = pixel_roc(batches, low=low, high=high, fallback_size=fallback)
-    fpr, tpr = roc.curve()
-    positives, negatives = roc.counts
+    batches = ((heatmaps(part), range(part.start, part.stop)) for part in slices)
+    curves = pixel_curves(batches, masks, low=low, high=high)
+    fpr, tpr = curves.roc.curve()
+    positives, negatives = curves.roc.counts
     return PixelEvalResult(
-        auc=roc.auc(),
+        auc=curves.roc.auc(),
+        aupro=curves.aupro(),
         max_score_auc=sample_roc(torch.cat(peaks), labels).auc,
         fpr=fpr,
         tpr=tpr,

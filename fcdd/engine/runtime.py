@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -64,6 +65,35 @@ def autocast_context(runtime: Runtime) -> contextlib.AbstractContextManager:
     if runtime.autocast_dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=runtime.device.type, dtype=runtime.autocast_dtype)
+
+
+@contextlib.contextmanager
+def deterministic_algorithms(on: bool) -> Iterator[None]:
+    """Within the block, deterministic kernels only (``on``); the process's settings are restored after.
+
+    cuDNN is told to pick deterministic algorithms and not to benchmark, torch to use deterministic
+    implementations (warn-only: an operation without one warns rather than stopping the run), and
+    cuBLAS gets the fixed workspace it needs for repeatable results.
+    """
+    if not on:
+        yield
+        return
+    cudnn = torch.backends.cudnn
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+              cudnn.deterministic, cudnn.benchmark, os.environ.get(_CUBLAS_KEY))  # fmt: skip
+    os.environ.setdefault(_CUBLAS_KEY, ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        cudnn.deterministic, cudnn.benchmark = before[2], before[3]
+        if before[4] is None:
+            os.environ.pop(_CUBLAS_KEY, None)
+
+
+_CUBLAS_KEY = "CUBLAS_WORKSPACE_CONFIG"
 
 
 @contextlib.contextmanager

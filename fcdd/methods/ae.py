@@ -13,8 +13,7 @@ from torch import Tensor, nn
 
 from fcdd.config import HeatmapConfig
 from fcdd.methods.base import Method, check_images, resize_nearest
-from fcdd.methods.blur import blur_heatmaps
-from fcdd.methods.hsc import blur_settings
+from fcdd.methods.hsc import blur_picture, blur_settings
 from fcdd.networks.autoencoders import AENet
 
 # FCDD net -> AE (the original's pairs, §3.3). FCDD_CNN28_W gets the narrow AE28 (AE28_W exists and
@@ -51,7 +50,7 @@ def reconstruction_heatmaps(reconstructions: Tensor, inputs: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class AEScorer:
-    """Scores and heatmaps are reconstruction errors; heatmaps blurred when ``blur_kernel`` > 0."""
+    """Scores and heatmaps are reconstruction errors; heatmaps shown blurred when ``blur_kernel`` > 0."""
 
     blur_kernel: int = 0
     blur_sigma: float = 1.0
@@ -62,14 +61,13 @@ class AEScorer:
     def score(self, net: nn.Module, inputs: Tensor) -> tuple[Tensor, Tensor]:
         with torch.no_grad():
             recon = net(inputs).float()
-        scores = ae_sample_losses(recon, inputs.float())
-        maps = reconstruction_heatmaps(recon, inputs.float())
-        if self.blur_kernel:
-            maps = blur_heatmaps(maps, self.blur_kernel, self.blur_sigma)
-        return scores, maps
+        return ae_sample_losses(recon, inputs.float()), reconstruction_heatmaps(recon, inputs.float())
 
     def upsample(self, net: nn.Module, maps: Tensor, size: tuple[int, int]) -> Tensor:
         return resize_nearest(maps.float(), size)
+
+    def picture(self, net: nn.Module, maps: Tensor, size: tuple[int, int]) -> Tensor:
+        return self.upsample(net, blur_picture(maps, self.blur_kernel, self.blur_sigma), size)
 
 
 def _scorer(heatmap: HeatmapConfig, net: nn.Module) -> AEScorer:

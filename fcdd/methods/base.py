@@ -52,7 +52,11 @@ class Scorer(Protocol):
         ...
 
     def upsample(self, net: nn.Module, maps: Tensor, size: tuple[int, int]) -> Tensor:
-        """Heatmaps of :meth:`score` at input resolution ``size``."""
+        """Heatmaps of :meth:`score` at input resolution ``size``: what the pixel metrics evaluate."""
+        ...
+
+    def picture(self, net: nn.Module, maps: Tensor, size: tuple[int, int]) -> Tensor:
+        """Heatmaps of :meth:`score` as figures and `fcdd explain` show them (baselines' blur is visual only)."""
         ...
 
 

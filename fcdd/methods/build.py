@@ -8,9 +8,9 @@ from fcdd import registry
 from fcdd.config import RunConfig
 from fcdd.methods.base import Method, Scorer
 from fcdd.methods.registry import METHODS
-from fcdd.networks.build import build_network, network_class
+from fcdd.networks.build import build_network, network_class, takes_pretrained
 
-__all__ = ["build_model", "get_method", "make_scorer", "method_of"]
+__all__ = ["build_model", "check_model", "check_pretraining", "get_method", "make_scorer", "method_of"]
 
 
 def get_method(name: str) -> Method:
@@ -39,8 +39,33 @@ def build_model(config: RunConfig, *, pretrained: bool | None = None) -> nn.Modu
             f"--net {n.name} is a network for objective {owner.name}, not {method.name}; {fix} "
             "(or add the baselines with --baselines)"
         )
+    check_pretraining(config)
     use_pretrained = n.pretrained if pretrained is None else pretrained
     return build_network(n.name, bias=n.bias, pretrained=use_pretrained, weights=n.weights if use_pretrained else None)
+
+
+def check_pretraining(config: RunConfig) -> None:
+    """Refuse a net that freezes its pretrained layers when the config asks for no pretraining."""
+    n = config.network
+    if not n.pretrained and getattr(network_class(n.name), "freezes_pretrained_layers", False):
+        raise ValueError(
+            f"--net {n.name} freezes its first layers, which only makes sense with ImageNet weights, but "
+            "--no-pretrained asks for random ones; drop --no-pretrained (or pass --weights PATH), "
+            "or use --net FCDD_CNN224_VGG_NOPT, which trains every layer from scratch"
+        )
+
+
+def check_model(config: RunConfig) -> None:
+    """The pre-flight of a config's network, nothing built: its method, its pretraining, its weights at hand."""
+    n = config.network
+    method, owner = get_method(config.objective), method_of(n.name)
+    if owner is not method:
+        build_model(config)  # raises the one-line error that names the matching net
+    check_pretraining(config)
+    if n.pretrained and takes_pretrained(n.name):
+        from fcdd.networks.vgg import ensure_weights
+
+        ensure_weights(n.weights)
 
 
 def make_scorer(config: RunConfig, net: nn.Module) -> Scorer:

@@ -81,6 +81,10 @@ class FCDDScorer:
         """Receptive-field Gaussian upsampling to input resolution."""
         return receptive_upsample(maps.float(), _receptive_field(net), size, self.gauss_std)
 
+    def picture(self, net: nn.Module, maps: Tensor, size: tuple[int, int]) -> Tensor:
+        """The upsampled map: FCDD's explanation is its own output."""
+        return self.upsample(net, maps, size)
+
 
 def _scorer(heatmap: HeatmapConfig, net: nn.Module) -> FCDDScorer:
     return FCDDScorer(heatmap.gauss_std)

@@ -64,7 +64,7 @@ def hsc_scores_and_gradient_heatmaps(net: nn.Module, inputs: Tensor) -> tuple[Te
 
 @dataclass(frozen=True)
 class HSCScorer:
-    """Scores are ℓ; heatmaps are input gradients, blurred when ``blur_kernel`` > 0."""
+    """Scores are ℓ; heatmaps are input gradients, shown blurred when ``blur_kernel`` > 0."""
 
     blur_kernel: int = 0  # 0: no blur
     blur_sigma: float = 1.0
@@ -74,13 +74,21 @@ class HSCScorer:
 
     def score(self, net: nn.Module, inputs: Tensor) -> tuple[Tensor, Tensor]:
         scores, maps = hsc_scores_and_gradient_heatmaps(net, inputs)
-        scores, maps = scores.detach().float(), maps.detach().float()
-        if self.blur_kernel:
-            maps = blur_heatmaps(maps, self.blur_kernel, self.blur_sigma)
-        return scores, maps
+        return scores.detach().float(), maps.detach().float()
 
     def upsample(self, net: nn.Module, maps: Tensor, size: tuple[int, int]) -> Tensor:
         return resize_nearest(maps.float(), size)
+
+    def picture(self, net: nn.Module, maps: Tensor, size: tuple[int, int]) -> Tensor:
+        return self.upsample(net, blur_picture(maps, self.blur_kernel, self.blur_sigma), size)
+
+
+def blur_picture(maps: Tensor, kernel: int, sigma: float) -> Tensor:
+    """The baselines' heatmaps as pictures: blurred with ``kernel`` taps of σ ``sigma`` (0 taps: as they are).
+
+    As in the original, the blur is for the pictures only: the pixel metrics see the raw maps.
+    """
+    return blur_heatmaps(maps.float(), kernel, sigma) if kernel else maps
 
 
 def blur_settings(heatmap: HeatmapConfig, net: nn.Module) -> tuple[int, float]:

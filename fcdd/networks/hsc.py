@@ -264,6 +264,7 @@ class CNN224_VGG_F(CNN224_VGG):  # noqa: N801
     """
 
     fcdd_counterpart = "FCDD_CNN224_VGG_F"
+    freezes_pretrained_layers = True
 
     def __init__(self, *, bias: bool = True, pretrained: bool = True, weights: str | os.PathLike | None = None) -> None:
         super().__init__(bias=bias, pretrained=pretrained, weights=weights)

@@ -55,16 +55,49 @@ def _read_state_dict(path: str | os.PathLike) -> Mapping[str, Tensor]:
     return state
 
 
+NO_WEIGHTS_HINT = (
+    "pass --weights PATH with a local vgg11_bn state dict (torch.save(vgg11_bn().state_dict(), PATH)), "
+    "or use --net FCDD_CNN224_VGG_NOPT, which trains from scratch"
+)
+
+
+def _weights_error(err: BaseException) -> ValueError:
+    reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return ValueError(
+        f"cannot fetch the ImageNet weights of vgg11_bn ({type(err).__name__}: {reason}); {NO_WEIGHTS_HINT}"
+    )
+
+
 def _download_state_dict() -> Mapping[str, Tensor]:
     import torchvision  # imported here: only this path needs it
 
     try:
         return torchvision.models.VGG11_BN_Weights.IMAGENET1K_V1.get_state_dict(progress=True)
     except Exception as err:  # offline, proxy, corrupt cache, ...: all end the same way for the user
-        raise RuntimeError(
-            f"could not fetch ImageNet vgg11_bn weights via torchvision ({type(err).__name__}: {err}); "
-            "pass weights=PATH (CLI: --weights PATH) with a local vgg11_bn state dict file"
-        ) from err
+        raise _weights_error(err) from err
+
+
+def ensure_weights(weights: str | os.PathLike | None) -> None:
+    """Make sure the pretrained weights a run needs are at hand, before anything starts.
+
+    A ``weights`` file must exist; without one, torchvision's ImageNet vgg11_bn file must be in the
+    torch hub cache or download into it now (offline, that is a one-line error naming the ways out).
+    """
+    if weights is not None:
+        if not os.path.isfile(weights):
+            raise FileNotFoundError(f"vgg11_bn weights file not found: {os.fspath(weights)!r}; {NO_WEIGHTS_HINT}")
+        return
+    import torchvision
+
+    url = torchvision.models.VGG11_BN_Weights.IMAGENET1K_V1.url
+    cached = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(url))
+    if os.path.isfile(cached):
+        return
+    os.makedirs(os.path.dirname(cached), exist_ok=True)
+    try:
+        torch.hub.download_url_to_file(url, cached, progress=True)
+    except Exception as err:  # noqa: BLE001 - offline, proxy, disk: one message
+        raise _weights_error(err) from err
 
 
 def load_vgg11_bn_features(features: nn.Sequential, weights: str | os.PathLike | None = None) -> None:
@@ -115,7 +148,11 @@ def load_vgg11_bn_features(features: nn.Sequential, weights: str | os.PathLike |
 
 
 class _VGG11Trunk(FCDDNet):
-    """VGG11-BN trunk + 1×1 head (28×28 map, r 62, j 8, s 3.5). Random init like torchvision."""
+    """VGG11-BN trunk + 1×1 head (28×28 map, r 62, j 8, s 3.5), PyTorch's default initialisation.
+
+    The original's FCDD_CNN224_VGG_NOPT keeps PyTorch's default init of its layers (not
+    torchvision's kaiming VGG init), so random weights here mean the same as there.
+    """
 
     def __init__(self, *, bias: bool = True) -> None:
         if not bias:
@@ -129,12 +166,6 @@ class _VGG11Trunk(FCDDNet):
         super().__init__(INPUT_SHAPE, b.receptive_field)
         self.features = nn.Sequential(*layers)
         self.head = head
-        for m in self.features.modules():
-            # torchvision's VGG initialisation, so "random init" means the same as there.
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))
@@ -167,6 +198,9 @@ class FCDD_CNN224_VGG_F(FCDD_CNN224_VGG):  # noqa: N801
     their running statistics in train mode (drifting away from the pretrained ones), the frozen
     BatchNorm layers here stay in eval mode even after ``train()``: they are truly frozen.
     """
+
+    # Its frozen layers only make sense with pretrained weights (fcdd.methods.build refuses otherwise).
+    freezes_pretrained_layers = True
 
     def __init__(self, *, bias: bool = True, pretrained: bool = True, weights: str | os.PathLike | None = None) -> None:
         super().__init__(bias=bias, pretrained=pretrained, weights=weights)

@@ -51,7 +51,7 @@ def heatmap_scale(
     """(low, high) colour bounds of a run's test heatmaps, from a label-balanced subsample."""
     generator = torch.Generator().manual_seed(config.seed)
     idx = balanced_subset(result.labels, generator)[: 2 * _NORM_SAMPLES]
-    low, high = quantile_bounds(scorer.upsample(net, result.maps[idx], size), config.heatmap.quantile)
+    low, high = quantile_bounds(scorer.picture(net, result.maps[idx], size), config.heatmap.quantile)
     return float(low), float(high)
 
 
@@ -66,7 +66,7 @@ def test_heatmap_grid(
         masks = None
         if data.test_masks is not None:  # shown at input size; exact geometry is in the pixel metrics
             masks = torch.nn.functional.interpolate(data.test_masks[idx].float(), size=size, mode="nearest")
-        groups.append((caption, inputs, scorer.upsample(net, result.maps[idx], size), masks))
+        groups.append((caption, inputs, scorer.picture(net, result.maps[idx], size), masks))
     return _compose(groups, scale[0], scale[1], config.heatmap.tile_size)
 
 
@@ -83,7 +83,7 @@ def train_heatmap_grid(
     _, maps = score_images(net, inputs, lambda x: x, scorer, runtime, batch_size=len(inputs))
     size = (int(inputs.shape[-2]), int(inputs.shape[-1]))
     labels = mixed.labels.cpu()
-    heat = scorer.upsample(net, maps, size)
+    heat = scorer.picture(net, maps, size)
     low, high = quantile_bounds(heat, config.heatmap.quantile)
     groups: list[Group] = []
     for value, caption in ((0, "train nominal"), (1, "train anomalous")):

@@ -155,3 +155,19 @@ def test_blurred_gradient_heatmaps_end_to_end() -> None:
     blurred = blur_heatmaps(raw, blur_kernel_size(net.fcdd_counterpart), 1.2)
     assert blurred.shape == raw.shape and torch.isfinite(blurred).all()
     assert blurred.std() < raw.std()
+
+
+@pytest.mark.parametrize("name", ["CNN28_W", "AE28"])
+def test_blur_is_visual_only_as_in_the_original(name: str) -> None:
+    from fcdd.methods.ae import AEScorer
+    from fcdd.methods.hsc import HSCScorer
+
+    net = build_network(name, pretrained=False).eval()
+    inputs = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    cls = HSCScorer if name.startswith("CNN") else AEScorer
+    plain, blurred = cls(0, 1.2), cls(15, 1.2)
+    (s0, m0), (s1, m1) = plain.score(net, inputs), blurred.score(net, inputs)
+    assert torch.equal(s0, s1) and torch.equal(m0, m1)  # scores and the maps the pixel metrics see
+    assert torch.equal(plain.upsample(net, m0, (28, 28)), blurred.upsample(net, m1, (28, 28)))
+    shown_plain, shown_blurred = plain.picture(net, m0, (28, 28)), blurred.picture(net, m1, (28, 28))
+    assert torch.equal(shown_plain, m0) and not torch.allclose(shown_blurred, m0)  # only the pictures blur

@@ -214,7 +214,7 @@ def test_vgg_without_pretraining_never_downloads(name: str, monkeypatch: pytest.
 @pytest.mark.parametrize("name", ["CNN224_VGG", "CNN224_VGG_F", "AE224_VGG", "AE224_VGG_F"])
 def test_vgg_pretrained_download_failure_points_to_weights(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = _no_downloads(monkeypatch)
-    with torch.device("meta"), pytest.raises(RuntimeError, match="--weights PATH"):
+    with torch.device("meta"), pytest.raises(ValueError, match="--weights PATH"):
         build_network(name)
     assert calls == ["download"]
 

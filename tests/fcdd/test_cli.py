@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from PIL import Image
 
 from tune.cli import main
@@ -17,6 +18,8 @@ def _train_args(tiny_fmnist, tiny_oe_folder, out, *extra):
         str(tiny_fmnist),
         "--classes",
         "0,1",
+        "--seeds",
+        "1",
         "--epochs",
         "1",
         "--batch-size",
@@ -109,3 +112,26 @@ def test_unknown_network_suggests(tiny_fmnist, tiny_oe_folder, tmp_path, capsys)
 def test_explain_rejects_corrupt_image_and_missing_run(tmp_path, capsys):
     assert main(["explain", "--run", str(tmp_path), str(tmp_path / "x.png")]) == 2
     assert "not a finished run folder" in _error_line(capsys)
+
+
+def test_explain_scores_a_test_image_exactly_as_the_evaluation_did(tiny_fmnist, tiny_oe_folder, tmp_path, capsys):
+    import numpy as np
+
+    from fcdd.config import DataConfig
+    from fcdd.data.loading import load_dataset
+
+    out = tmp_path / "results"
+    assert main(_train_args(tiny_fmnist, tiny_oe_folder, out, "--classes", "0")) == 0
+    run = out / "runs" / "default" / "normal_0" / "it_0"
+    evaluated = np.load(run / "scores.npz")["score"]
+    test = load_dataset(DataConfig(dataset="fmnist", data_dir=str(tiny_fmnist))).test_images
+    paths = []
+    for index in (0, 5, 33):  # the raw uint8 test images, losslessly as PNG
+        paths.append(tmp_path / f"test{index}.png")
+        Image.fromarray(test[index, 0].numpy()).save(paths[-1])
+    capsys.readouterr()
+    assert main(["explain", "--run", str(run), *map(str, paths), "--out", str(tmp_path / "ex")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    for line, index in zip(lines, (0, 5, 33), strict=True):
+        # same image, same precision, same preprocessing: the same score (to the digits printed)
+        assert float(line.split("\t")[0]) == pytest.approx(float(evaluated[index]), rel=1e-5, abs=1e-6)

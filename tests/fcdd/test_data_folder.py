@@ -184,3 +184,18 @@ def test_decode_many_in_threads(tmp_path: Path) -> None:
     out = folder.decode_images(paths, 5, show_progress=False)
     assert out.shape == (40, 3, 5, 5)
     assert out[:, 0, 2, 2].tolist() == list(range(40))
+
+
+def test_non_square_images_keep_their_aspect_ratio(tmp_path: Path) -> None:
+    # 60 x 20: red left third, green middle, blue right third. The original resizes the short side
+    # and centre-crops, so the image shows the green middle only; squashing would show all three.
+    image = Image.new("RGB", (60, 20), (0, 255, 0))
+    image.paste((255, 0, 0), (0, 0, 20, 20))
+    image.paste((0, 0, 255), (40, 0, 60, 20))
+    for sub in ("train/a/normal", "test/a/normal", "test/a/anomalous"):
+        (tmp_path / sub).mkdir(parents=True)
+        image.save(tmp_path / sub / "0.png")
+    data = folder.load(tmp_path, 0, image_size=16, show_progress=False)
+    pixels = data.train_images[0].flatten(1)
+    assert data.raw_shape == (3, 18, 18)
+    assert (pixels[1] == 255).all() and (pixels[0] == 0).all() and (pixels[2] == 0).all()

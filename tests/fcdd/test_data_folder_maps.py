@@ -62,9 +62,10 @@ def _load(root: Path, **kwargs: object) -> folder.ADData:
     )
 
 
-# PIL nearest from 30 rows to 35: row r reads source row floor((r + 0.5) * 30 / 35), so source rows
-# 0..14 land on rows 0..16 and 15..29 on rows 17..34; source columns 0..19 of 40 on columns 0..17.
-TOP, LEFT = 17, 18
+# Images and maps are 40 x 30: their central square is columns 5..34, all 30 rows. PIL nearest from
+# 30 to 35: position r reads source floor((r + 0.5) * 30 / 35), so source rows 0..14 land on rows
+# 0..16 and 15..29 on 17..34; map columns 0..19 of the file are square columns 0..14, which land on 0..16.
+TOP, LEFT = 17, 17
 
 
 @pytest.mark.parametrize("mode", ["RGB", "L"])

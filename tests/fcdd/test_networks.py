@@ -249,7 +249,7 @@ def test_vgg_download_failure_points_to_weights_option(monkeypatch: pytest.Monke
         raise OSError("network unreachable")
 
     monkeypatch.setattr(torchvision.models.VGG11_BN_Weights, "get_state_dict", offline)
-    with pytest.raises(RuntimeError, match="--weights PATH"):
+    with pytest.raises(ValueError, match="--weights PATH.*--net FCDD_CNN224_VGG_NOPT"):
         build_network("FCDD_CNN224_VGG_F")
 
 
@@ -271,3 +271,15 @@ def test_vgg_f_freezes_first_blocks_and_their_batchnorm() -> None:
     assert all(torch.equal(m.running_mean, b) for m, b in zip(frozen_bn, before, strict=True))
     assert not torch.equal(free_bn.running_mean, free_before)
     assert all(p.grad is None for p in frozen.parameters())
+
+
+def test_vgg_nopt_keeps_pytorch_default_init_like_the_original() -> None:
+    # PyTorch's conv default draws weights and biases from U(-1/sqrt(fan_in), 1/sqrt(fan_in));
+    # torchvision's VGG init (kaiming normal on fan_out, zero bias) breaks both bounds.
+    net = build("FCDD_CNN224_VGG_NOPT")
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 7
+    for conv in convs:
+        bound = 1 / conv.weight[0].numel() ** 0.5
+        assert conv.weight.abs().max() <= bound + 1e-6
+        assert conv.bias is not None and conv.bias.abs().max() <= bound + 1e-6 and conv.bias.abs().sum() > 0

@@ -9,6 +9,7 @@ import pytest
 from fcdd.presets import get_preset
 from fcdd.runner import run
 from tests.fcdd.mvtec_fixtures import write_tree
+from tests.helpers import scores_auc
 
 
 @pytest.fixture
@@ -32,7 +33,12 @@ def mvtec_config(tmp_path):
 def test_mvtec_reports_pixel_and_max_score_auc(mvtec_config, tmp_path):
     result = run(mvtec_config, tmp_path / "run")
     m = result.metrics
-    assert 0 <= m.pixel_auc <= 1 and 0 <= m.max_score_auc <= 1
+    for value in (m.pixel_auc, m.max_score_auc, m.pixel_aupro, m.constant_pixel_aupro, m.zscore_pixel_aupro):
+        assert value is not None and 0 <= value <= 1
+    # The defects are flat squares mid-image: the z-score finds them, and the centre-weighted constant
+    # map already beats chance (what the floors are for).
+    assert m.zscore_pixel_auc > 0.95 and 0.6 < m.constant_pixel_auc < m.zscore_pixel_auc
+    assert m.auc == pytest.approx(scores_auc(result.out_dir), abs=1e-12)
     # 7 test images of 48 x 32 pixels at the masks' original resolution; 5 defect squares of 16 x 16
     assert (m.pixels, m.anomalous_pixels) == (7 * 48 * 32, 5 * 16 * 16)
     assert (result.out_dir / "pixel_roc.png").is_file()
@@ -50,7 +56,7 @@ def test_semi_supervised_mvtec_gt_removes_its_anomalies_from_the_test_set(mvtec_
 
 def test_offline_supervision_trains(mvtec_config, tmp_path):
     m = run(mvtec_config.replace(**{"anomalies.offline": True}), tmp_path / "run").metrics
-    assert m.epochs == 1 and 0 <= m.auc <= 1
+    assert m.epochs == 1 and m.auc == pytest.approx(scores_auc(tmp_path / "run"), abs=1e-12)
 
 
 def test_baselines_flag_runs_hsc_and_ae(tiny_fmnist, tmp_path, capsys):
@@ -65,6 +71,8 @@ def test_baselines_flag_runs_hsc_and_ae(tiny_fmnist, tmp_path, capsys):
         str(tiny_fmnist),
         "--classes",
         "0",
+        "--seeds",
+        "1",
         "--epochs",
         "1",
         "--batch-size",
@@ -114,6 +122,8 @@ def test_mask_size_mismatch_is_one_line_exit_2_and_writes_nothing(tmp_path, caps
             str(root),
             "--classes",
             "0",
+            "--seeds",
+            "1",
             "--net",
             "FCDD_CNN32",
             "--image-size",
@@ -149,14 +159,14 @@ def test_imagenet30_and_voc_clever_hans_end_to_end(tmp_path):
         **small, **{"data.data_dir": str(imagenet), "anomalies.noise_mode": "confetti"}
     )
     m = run(inet, tmp_path / "inet").metrics
-    assert m.n_test == 30 * 2 and 0 <= m.auc <= 1
+    assert m.n_test == 30 * 2 and m.auc == pytest.approx(scores_auc(tmp_path / "inet"), abs=1e-12)
 
     voc_root = write_voc(tmp_path / "voc")
     voc = get_preset("pascalvoc").replace(
         **small, **{"data.data_dir": str(voc_root), "anomalies.oe_folder": str(imagenet)}
     )
     m = run(voc, tmp_path / "voc_run").metrics
-    assert 0 <= m.auc <= 1 and m.n_train >= 1
+    assert m.n_train >= 1 and m.auc == pytest.approx(scores_auc(tmp_path / "voc_run"), abs=1e-12)
     # horses are the anomalous side: without outlier exposure there is no nominal side to train on
     with pytest.raises(ValueError, match="training images are the anomalous side"):
         run(voc.replace(**{"anomalies.supervise_mode": "unsupervised"}), tmp_path / "voc_bad")
@@ -168,14 +178,57 @@ def test_train_report_of_a_run_with_masks_shows_pixel_and_max_score_auc(tmp_path
 
     root = write_tree(tmp_path / "mvtec")
     out = tmp_path / "out"
-    argv = ["train", "--preset", "mvtec", "--data-dir", str(root), "--classes", "0", "--net", "FCDD_CNN32",
-            "--image-size", "32", "--epochs", "1", "--batch-size", "4", "--gauss-std", "4", "--device", "cpu",
-            "--cpus-per-trial", "1", "--quiet", "--out", str(out)]  # fmt: skip
+    argv = ["train", "--preset", "mvtec", "--data-dir", str(root), "--classes", "0", "--seeds", "1",
+            "--net", "FCDD_CNN32", "--image-size", "32", "--epochs", "1", "--batch-size", "4", "--gauss-std", "4",
+            "--device", "cpu", "--cpus-per-trial", "1", "--quiet", "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     (row,) = ResultsStore(out).rows()
     assert row["pixel_auc"] is not None and row["max_score_auc"] is not None
     page = (out / "report" / "report.html").read_text()
-    assert "pixel AUC" in page and "max-score AUC" in page
-    assert f"{row['pixel_auc']:.3f} ± 0.000" in page and f"{row['max_score_auc']:.3f} ± 0.000" in page
+    for header in ("pixel AUC", "max-score AUC", "AUPRO@0.3", "constant-map pixel AUC", "z-score pixel AUC",
+                   "constant-map AUPRO", "z-score AUPRO"):  # fmt: skip
+        assert f"<th>{header}</th>" in page, header
+    for key in ("pixel_auc", "max_score_auc", "pixel_aupro", "constant_pixel_auc", "zscore_pixel_aupro"):
+        assert f"{row[key]:.3f} ± 0.000" in page, key
     summary = (out / "report" / "summary_by_class.csv").read_text().splitlines()[0]
-    assert "pixel_auc_mean" in summary and "max_score_auc_mean" in summary
+    assert "pixel_auc_mean" in summary and "max_score_auc_mean" in summary and "zscore_pixel_aupro_mean" in summary
+
+
+def _offline(monkeypatch, tmp_path):
+    """No torch hub cache and no network: the ImageNet weights cannot be had."""
+    import torch
+
+    def unreachable(*args, **kwargs):
+        raise OSError("<urlopen error [Errno -2] Name or service not known>")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", unreachable)
+
+
+def test_offline_pretrained_net_is_one_line_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    from tune.cli import main
+
+    _offline(monkeypatch, tmp_path)
+    root = write_tree(tmp_path / "mvtec")
+    out = tmp_path / "out"
+    common = ["train", "--preset", "mvtec", "--data-dir", str(root), "--classes", "0", "--seeds", "1", "--epochs", "1",
+              "--device", "cpu", "--quiet", "--out", str(out)]  # fmt: skip
+    assert main(common) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("fcdd: error: cannot fetch the ImageNet weights of vgg11_bn")
+    assert "--weights PATH" in err[0] and "--net FCDD_CNN224_VGG_NOPT" in err[0]
+    assert not out.exists()
+    # the net without pretraining needs no weights: it trains
+    assert main([*common, "--net", "FCDD_CNN224_VGG_NOPT", "--batch-size", "4", "--epoch-repeats", "1"]) == 0
+
+
+def test_frozen_vgg_without_pretraining_is_refused_with_the_way_out(tmp_path, capsys):
+    from tune.cli import main
+
+    root = write_tree(tmp_path / "mvtec")
+    argv = ["train", "--preset", "mvtec", "--data-dir", str(root), "--classes", "0", "--no-pretrained",
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "freezes its first layers" in err[0] and "FCDD_CNN224_VGG_NOPT" in err[0]
+    assert not (tmp_path / "out").exists()

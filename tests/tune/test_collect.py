@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fcdd.paper import PaperTable
 from tests.helpers import record
 from tune.collect import cost_by_class, mean_roc, roc_from_scores, summary_by_class
 from tune.store import rows_to_table
@@ -33,7 +34,10 @@ def table():
 
 
 def test_summary_by_class_hand_computed(table):
-    summary = summary_by_class(table, {"fmnist": (0.8, 0.9)})
+    paper = [
+        PaperTable("fmnist", "auc", "", 0.85, epochs=400, seeds=5, source="test", per_class={"c0": 0.8, "c1": 0.9})
+    ]
+    summary = summary_by_class(table, paper)
     assert list(summary["class_name"]) == ["c0", "c1", "overall"]
     c0, c1, overall = (summary.iloc[i] for i in range(3))
     assert c0["auc_mean"] == pytest.approx(0.875) and c0["auc_std"] == pytest.approx(SQRT_HALF_DIFF)
@@ -44,6 +48,7 @@ def test_summary_by_class_hand_computed(table):
     assert overall["auc_std"] == pytest.approx(SQRT_HALF_DIFF)
     assert pd.isna(overall["normal_class"]) and (overall["n_seeds"], overall["n_failed"]) == (4, 1)
     assert list(summary["paper_auc"]) == pytest.approx([0.8, 0.9, 0.85])
+    assert summary["paper_pixel_auc"].isna().all() and list(summary["paper_epochs"]) == [400] * 3
     assert "pixel_auc_mean" not in summary.columns and "max_score_auc_mean" not in summary.columns
 
 

@@ -15,9 +15,9 @@ from tune.store import ResultsStore
 
 
 def _flags(tiny_fmnist, tiny_oe_folder, out, *extra):
-    return ["--data-dir", str(tiny_fmnist), "--oe-folder", str(tiny_oe_folder), "--classes", "0,1", "--epochs", "2",
-            "--batch-size", "32", "--device", "cpu", "--cpus-per-trial", "1", "--name", "same", "--out", str(out),
-            *extra]  # fmt: skip
+    return ["--data-dir", str(tiny_fmnist), "--oe-folder", str(tiny_oe_folder), "--classes", "0,1", "--seeds", "1",
+            "--epochs", "2", "--batch-size", "32", "--device", "cpu", "--cpus-per-trial", "1", "--name", "same",
+            "--out", str(out), *extra]  # fmt: skip
 
 
 def _layout(out):

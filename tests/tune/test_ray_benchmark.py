@@ -24,6 +24,7 @@ RAY = RayRunner()
 
 
 def _raw(tiny_fmnist, tiny_oe_folder, **extra):
+    extra.setdefault("seeds", 1)
     return {
         "preset": "fmnist",
         "overrides": {

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from fcdd.paper import PAPER
 from tests.helpers import record
 from tune.report.build import build_report
 from tune.store import ResultsStore
@@ -36,7 +37,7 @@ def trial_row(run_dir, setting, cls, seed, auc, status="ok", error=None):
     metrics = {"auc": auc, "epochs": 1, "images_per_second": 50.0} if status == "ok" else {}
     return record(
         f"{setting}-{cls}-{seed}", status, benchmark="test", setting=setting, normal_class=cls,
-        class_name=["T-shirt", "Trouser"][cls], seed=seed, error=error, run_dir=str(run_dir), trial_seconds=1.5,
+        class_name=["T-shirt/top", "Trouser"][cls], seed=seed, error=error, run_dir=str(run_dir), trial_seconds=1.5,
         node="local", **metrics,
     )  # fmt: skip
 
@@ -54,15 +55,17 @@ def make_results(root, classes=(0, 1), settings=("default",)):
 
 def test_report_writes_every_file(tmp_path):
     make_results(tmp_path)
-    written = build_report(tmp_path, paper_auc={"fmnist": (0.82, 0.98)}, title="Tiny <benchmark>")
+    written = build_report(tmp_path, paper=PAPER, title="Tiny <benchmark>")
     report = tmp_path / "report"
     for name in ("summary_by_class.csv", "cost_by_class.csv", "roc_by_class.png", "roc_summary.png",
-                 "gallery/class_0.png", "gallery/class_1.png", "report.md", "report.html"):  # fmt: skip
+                 "gallery/class_0_seed_0.png", "gallery/class_0_seed_1.png", "gallery/class_1_seed_1.png",
+                 "report.md", "report.html"):  # fmt: skip
         assert (report / name).is_file(), name
     assert all(path.is_file() for path in written.values())
-    assert written["gallery:1"] == report / "gallery" / "class_1.png"
-    # the gallery holds the lowest-seed run's heatmaps (seed 0 colour)
-    assert Image.open(report / "gallery" / "class_1.png").getpixel((0, 0)) == (40, 200, 0)
+    assert written["gallery:1:0"] == report / "gallery" / "class_1_seed_0.png"
+    # the gallery holds every seed's heatmaps, each its own run's (seed colour in the blue channel)
+    assert Image.open(report / "gallery" / "class_1_seed_0.png").getpixel((0, 0)) == (40, 200, 0)
+    assert Image.open(report / "gallery" / "class_1_seed_1.png").getpixel((0, 0)) == (40, 200, 40)
 
     summary = pd.read_csv(report / "summary_by_class.csv")
     assert summary["auc_mean"].tolist() == pytest.approx([0.875, 0.625, 0.75])
@@ -74,22 +77,34 @@ def test_report_writes_every_file(tmp_path):
     assert "Tiny &lt;benchmark&gt;" in page  # escaped title
     assert "0.875 ± 0.177" in page and "0.750 ± 0.177" in page  # class 0 and the overall row
     assert "RuntimeError: CUDA OOM" in page and "trials: 5 (4 ok, 1 failed)" in page
-    assert page.count("<img ") == 4  # two ROC figures + two gallery pictures
+    assert page.count("<img ") == 6  # two ROC figures + a gallery picture per class and seed
+    assert "Budget: this run 1 epochs × 2 seed(s) per class; the paper 400 epochs × 5 seeds." in page
+    assert "compares unlike budgets" in page
     markdown = (report / "report.md").read_text()
-    assert "(roc_by_class.png)" in markdown and "(gallery/class_0.png)" in markdown
+    assert "(roc_by_class.png)" in markdown and "(gallery/class_0_seed_1.png)" in markdown
+    limited = build_report(tmp_path, gallery_seeds=1)
+    assert {k for k in limited if k.startswith("gallery:")} == {"gallery:0:0", "gallery:1:0"}
 
 
 def test_partial_run_and_moved_results_folder(tmp_path):
     make_results(tmp_path / "orig", classes=(1,))  # class 0 never ran
+    (tmp_path / "orig" / "benchmark.json").write_text('{"classes": [0, 1]}')  # the plan had both
     (tmp_path / "orig").rename(tmp_path / "moved")  # run_dir paths in the store now point nowhere
-    written = build_report(tmp_path / "moved", paper_auc={"fmnist": (0.82, 0.98)})
+    written = build_report(tmp_path / "moved", paper=PAPER)
     report = tmp_path / "moved" / "report"
-    assert "gallery:0" not in written and (report / "gallery" / "class_1.png").is_file()
+    assert not any(k.startswith("gallery:0") for k in written)
+    assert (report / "gallery" / "class_1_seed_0.png").is_file()
     page = (report / "report.html").read_text()
-    assert "no trials yet for fmnist classes [0]" in page
+    assert "no trials yet for planned classes [0]" in page
     assert "no scores.npz" not in page  # run folders were found under the moved results folder
     summary = pd.read_csv(report / "summary_by_class.csv")
     assert summary["class_name"].tolist() == ["Trouser", "overall"]
+
+
+def test_classes_the_plan_never_named_are_not_missing(tmp_path):
+    make_results(tmp_path, classes=(1,))
+    (tmp_path / "benchmark.json").write_text('{"classes": [1]}')
+    assert "no trials yet" not in build_report(tmp_path, paper=PAPER)["html"].read_text()
 
 
 def test_several_settings_get_their_own_figures(tmp_path):
@@ -129,7 +144,7 @@ def test_search_section(tmp_path):
     assert trials["state"].tolist() == ["COMPLETE"] * 4 + ["PRUNED"]
     page = (report / "report.html").read_text()
     assert "PRUNED" in page and "Best trial #" in page
-    assert len(re.findall(r"<img ", page)) == 6
+    assert len(re.findall(r"<img ", page)) == 8  # 2 ROC figures, 4 gallery pictures, 2 search figures
 
 
 def test_search_with_too_few_trials_skips_importances(tmp_path):

@@ -90,3 +90,16 @@ def test_config_file_source(tiny_fmnist, tmp_path):
     path.write_text(json.dumps(get_preset("fmnist").replace(**{"optim.lr": 0.07}).to_dict()))
     spec = _resolve("train", "--config", str(path), "--data-dir", str(tiny_fmnist), "--classes", "3")
     assert spec.base.optim.lr == 0.07 and spec.classes == (3,)
+
+
+def test_tune_validation_fraction_sizes_the_search_split_only(tiny_fmnist):
+    from tune.search import search_base_config
+
+    spec = _resolve("tune", "--data-dir", str(tiny_fmnist), "--classes", "0", "--validation-fraction", "0.3")
+    assert spec.search.validation_fraction == 0.3
+    assert search_base_config(spec).data.validation_fraction == 0.3  # what the search trials hold out
+    assert spec.base.data.validation_fraction == 0.0  # the best setting's reruns train on everything
+    assert all(t.run_config().data.validation_fraction == 0.0 for t in expand(spec))
+    # a benchmark keeps the flag's plain meaning: its trials hold out that share
+    bench = _resolve("benchmark", "--data-dir", str(tiny_fmnist), "--classes", "0", "--validation-fraction", "0.3")
+    assert bench.base.data.validation_fraction == 0.3

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ import numpy as np
 import pandas as pd
 
 from fcdd.artifacts import write_bytes, write_text
-from tune.collect import EXTRA_METRICS, OVERALL, cost_by_class, mean_roc, roc_from_scores, summary_by_class
+from fcdd.paper import PaperTable
+from tune.collect import OVERALL, cost_by_class, mean_roc, roc_from_scores, summary_by_class
 from tune.report import figures
 from tune.report.html import (
     Block,
@@ -51,21 +53,22 @@ from tune.store import ResultsStore
 logger = logging.getLogger(__name__)
 
 REPORT_DIR = "report"
-_EXTRA_HEADERS = {"pixel_auc": "pixel AUC", "max_score_auc": "max-score AUC"}
 
 
 def build_report(
     results_dir: str | Path,
     *,
-    paper_auc: dict[str, tuple[float, ...]] | None = None,
+    paper: Sequence[PaperTable] | None = None,
     study: Any = None,
     title: str | None = None,
     max_settings: int = 6,
+    gallery_seeds: int | None = None,
 ) -> dict[str, Path]:
     """Write the report of ``results_dir`` into ``<results_dir>/report/`` and return what was written.
 
-    ``paper_auc`` (``fcdd.presets.PAPER_AUC``) adds the paper's per-class AUC column; ``study`` (an
-    ``optuna.Study``) adds the search section. Keys of the returned dict: ``summary_by_class``,
+    ``paper`` (``fcdd.paper.PAPER``) adds the paper's per-class values with their budget;
+    ``study`` (an ``optuna.Study``) adds the search section; ``gallery_seeds`` limits the gallery to
+    the lowest that many seeds per class (None: every seed). Keys of the returned dict: ``summary_by_class``,
     ``cost_by_class``, ``roc_by_class``, ``roc_summary``, ``roc_by_class:<setting>``,
     ``roc_summary:<setting>``, ``gallery:<class>``, ``search_history``, ``param_importances``,
     ``search_trials``, ``markdown`` (report.md), ``html`` (report.html); figures only where there was
@@ -82,7 +85,7 @@ def build_report(
     out = results_dir / REPORT_DIR
     out.mkdir(parents=True, exist_ok=True)
     table = store.table()
-    summary = summary_by_class(table, paper_auc)
+    summary = summary_by_class(table, paper)
     cost = cost_by_class(table)
     written: dict[str, Path] = {
         "summary_by_class": _write_csv(out / "summary_by_class.csv", summary),
@@ -91,7 +94,7 @@ def build_report(
     notes: list[str] = []
     ranked = _rank_settings(summary)
     shown = ranked[:max_settings]
-    sections = [_facts_section(results_dir, table, ranked, paper_auc, notes)]
+    sections = [_facts_section(results_dir, table, ranked, notes)]
 
     roc_blocks: list[Any] = []
     slugs = _slugs(shown)
@@ -116,9 +119,13 @@ def build_report(
         roc_blocks.append(Paragraph(f"ROC figures for the best {len(shown)} of {len(ranked)} settings only."))
 
     sections.append(_auc_section(summary, ranked, shown))
+    pixels = _pixel_section(summary, ranked, shown)
+    if pixels is not None:
+        sections.append(pixels)
     if roc_blocks:
         sections.append(Section("ROC curves", roc_blocks))
-    gallery: list[Block] = [*_gallery(table, results_dir, out, ranked[0] if ranked else None, written)]
+    best = ranked[0] if ranked else None
+    gallery: list[Block] = [*_gallery(table, results_dir, out, best, written, gallery_seeds)]
     sections.append(Section("Test heatmaps", gallery or [Paragraph("No heatmaps_test.png found for any ok run.")]))
     sections.append(_cost_section(cost))
     if study is not None:
@@ -196,23 +203,22 @@ def _class_curves(rows: pd.DataFrame, results_dir: Path, notes: list[str]) -> li
     return classes
 
 
-def _gallery(table: pd.DataFrame, results_dir: Path, out: Path, best: Any, written: dict[str, Path]) -> list[Gallery]:
-    ok = table[table["status"] == "ok"]
-    # Best setting first, then the lowest seed: one picture per class, the same run for every class.
-    ok = ok.assign(_other=ok["setting"] != best).sort_values(["normal_class", "_other", "seed", "trial_id"])
+def _gallery(
+    table: pd.DataFrame, results_dir: Path, out: Path, best: Any, written: dict[str, Path], seeds: int | None
+) -> list[Gallery]:
+    """The test heatmaps of every ok run of the best setting (the lowest ``seeds`` seeds per class, if given)."""
+    ok = table[(table["status"] == "ok") & (table["setting"] == best)].sort_values(["normal_class", "seed"])
     images = []
     for normal_class, group in ok.groupby("normal_class", sort=True):
-        for row in group.itertuples(index=False):
+        for row in group.head(seeds if seeds is not None else len(group)).itertuples(index=False):
             run = _locate_run(row.run_dir, results_dir)
             source = run / "heatmaps_test.png" if run is not None else None
             if source is None or not source.is_file():
                 continue
-            name = f"gallery/class_{int(normal_class)}.png"
-            data = source.read_bytes()
-            written[f"gallery:{int(normal_class)}"] = write_bytes(out / name, data)
+            name = f"gallery/class_{int(normal_class)}_seed_{int(row.seed)}.png"
+            written[f"gallery:{int(normal_class)}:{int(row.seed)}"] = write_bytes(out / name, source.read_bytes())
             caption = f"class {int(normal_class)} ({row.class_name}): setting {row.setting}, seed {row.seed}"
             images.append(Image(name, caption))
-            break
     return [Gallery(images)] if images else []
 
 
@@ -224,9 +230,26 @@ def _pm(mean: Any, std: Any) -> str:
     return "—" if pd.isna(mean) else f"{mean:.3f} ± {0.0 if pd.isna(std) else std:.3f}"
 
 
-def _facts_section(
-    results_dir: Path, table: pd.DataFrame, ranked: list[Any], paper_auc: dict | None, notes: list[str]
-) -> Section:
+def _plan(results_dir: Path) -> dict[str, Any]:
+    """The plan in ``benchmark.json`` ({} without one)."""
+    import json
+
+    try:
+        plan = json.loads((results_dir / "benchmark.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return plan if isinstance(plan, dict) else {}
+
+
+def _planned_classes(results_dir: Path) -> list[int] | None:
+    """The classes the plan names (None without a plan)."""
+    try:
+        return [int(c) for c in _plan(results_dir)["classes"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _facts_section(results_dir: Path, table: pd.DataFrame, ranked: list[Any], notes: list[str]) -> Section:
     ok, failed = table[table["status"] == "ok"], table[table["status"] != "ok"]
     versions = []
     for key in ("fcdd_version", "torch_version", "ray_version"):
@@ -245,12 +268,13 @@ def _facts_section(
     if table["started_at"].notna().any():
         facts.append(f"first trial started {table['started_at'].dropna().min()}, "
                      f"last finished {table['finished_at'].dropna().max()}")  # fmt: skip
-    for dataset, values in (paper_auc or {}).items():
-        for setting in ranked:
-            present = set(table.loc[(table["setting"] == setting) & (table["dataset"] == dataset), "normal_class"])
-            missing = [c for c in range(len(values)) if c not in present]
-            if present and missing:
-                notes.append(f"setting {setting}: no trials yet for {dataset} classes {missing}")
+    notes.extend(str(n) for n in _plan(results_dir).get("notes") or [])
+    planned = _planned_classes(results_dir)
+    for setting in ranked if planned else ():
+        present = set(table.loc[table["setting"] == setting, "normal_class"].dropna().astype(int))
+        missing = [c for c in planned or () if c not in present]
+        if missing:
+            notes.append(f"setting {setting}: no trials yet for planned classes {missing}")
     blocks: list[Any] = [Bullets(facts)]
     if len(failed):
         rows = []
@@ -281,9 +305,10 @@ def _auc_section(summary: pd.DataFrame, ranked: list[Any], shown: list[Any]) -> 
             Paragraph("Settings by overall AUC (mean of the class means ± std of the class means):"),
             Table(["rank", "setting", "overall AUC", "ok runs", "failed"], rows, {0}),
         ]
-    extras = [m for m in EXTRA_METRICS if f"{m}_mean" in summary.columns]
-    paper = "paper_auc" in summary.columns
-    headers = ["class", "name", "AUC mean ± std", "seeds", "failed"] + [_EXTRA_HEADERS[m] for m in extras]
+    paper = bool("paper_auc" in summary.columns and summary["paper_auc"].notna().any())
+    headers = ["class", "name", "AUC mean ± std", "seeds", "failed"]
+    if "max_score_auc_mean" in summary.columns:
+        headers.append("max-score AUC")
     headers += ["paper", "Δ"] * paper
     for setting in shown:
         part = summary[summary["setting"] == setting]
@@ -291,19 +316,87 @@ def _auc_section(summary: pd.DataFrame, ranked: list[Any], shown: list[Any]) -> 
         for index, row in enumerate(part.itertuples(index=False)):
             cells = ["all" if row.class_name == OVERALL else str(row.normal_class), str(row.class_name),
                      _pm(row.auc_mean, row.auc_std), str(row.n_seeds), str(row.n_failed)]  # fmt: skip
-            for metric in extras:
-                cells.append(_pm(getattr(row, f"{metric}_mean"), getattr(row, f"{metric}_std")))
+            if "max_score_auc_mean" in summary.columns:
+                cells.append(_pm(row.max_score_auc_mean, row.max_score_auc_std))
             if paper:
-                delta = row.auc_mean - row.paper_auc
-                cells += [_fmt(row.paper_auc, 2), "—" if pd.isna(delta) else f"{delta:+.3f}"]
+                cells += _paper_cells(row.auc_mean, row.paper_auc)
             rows.append(cells)
             if row.class_name == OVERALL:
                 emphasis.add(index)
         if len(ranked) > 1:
             blocks.append(Paragraph(f"Setting {setting}:"))
         blocks.append(Table(headers, rows, emphasis))
+        if paper:
+            blocks.append(_budget_note(part))
     blocks.append(Paragraph("Std is the sample std over seeds; the overall row is the mean ± std of the class means."))
     return Section("Sample AUC", blocks)
+
+
+def _paper_cells(mean: float, paper_value: float) -> list[str]:
+    delta = mean - paper_value
+    return [_fmt(paper_value, 2), "—" if pd.isna(delta) else f"{delta:+.3f}"]
+
+
+def _budget_note(part: pd.DataFrame) -> Paragraph:
+    """The run's budget beside the paper's, wherever a Δ is shown."""
+    overall = part[part["class_name"] == OVERALL].iloc[0]
+    classes = part[part["class_name"] != OVERALL]
+    epochs = f"{overall['epochs']:.0f}" if pd.notna(overall["epochs"]) else "?"
+    seeds = int(classes["n_seeds"].max()) if len(classes) else 0
+    paper_epochs, paper_seeds = overall.get("paper_epochs"), overall.get("paper_seeds")
+    if pd.isna(paper_epochs):
+        return Paragraph(f"Budget of this run: {epochs} epochs × {seeds} seed(s) per class.")
+    text = (
+        f"Budget: this run {epochs} epochs × {seeds} seed(s) per class; the paper {paper_epochs:.0f} epochs × "
+        f"{paper_seeds:.0f} seeds."
+    )
+    if epochs == "?" or float(epochs) < paper_epochs or seeds < paper_seeds:
+        text += " The Δ compares unlike budgets: at this budget it says little about the method."
+    return Paragraph(text)
+
+
+_PIXEL_COLUMNS = (
+    ("pixel AUC", "pixel_auc"),
+    ("AUPRO@0.3", "pixel_aupro"),
+    ("constant-map pixel AUC", "constant_pixel_auc"),
+    ("constant-map AUPRO", "constant_pixel_aupro"),
+    ("z-score pixel AUC", "zscore_pixel_auc"),
+    ("z-score AUPRO", "zscore_pixel_aupro"),
+)
+
+
+def _pixel_section(summary: pd.DataFrame, ranked: list[Any], shown: list[Any]) -> Section | None:
+    """Pixel AUC and AUPRO of the method beside its floors (constant map, z-score); None without masks."""
+    columns = [(label, key) for label, key in _PIXEL_COLUMNS if f"{key}_mean" in summary.columns]
+    if not columns or not ranked:
+        return None
+    paper = bool("paper_pixel_auc" in summary.columns and summary["paper_pixel_auc"].notna().any())
+    headers = ["class", "name", *(label for label, _ in columns)] + ["paper pixel AUC", "Δ"] * paper
+    blocks: list[Block] = [
+        Paragraph(
+            "The floors show what a pixel metric is worth here: a constant low-resolution map upsampled like the "
+            "method's maps (the receptive-field upsampling alone favours the image centre), and a per-pixel "
+            "z-score against the nominal training images. A method near its floors has learnt little about "
+            "where the defects are."
+        )
+    ]
+    for setting in shown:
+        part = summary[summary["setting"] == setting]
+        rows, emphasis = [], set()
+        for index, row in enumerate(part.itertuples(index=False)):
+            cells = ["all" if row.class_name == OVERALL else str(row.normal_class), str(row.class_name)]
+            cells += [_pm(getattr(row, f"{key}_mean"), getattr(row, f"{key}_std")) for _, key in columns]
+            if paper:
+                cells += _paper_cells(getattr(row, "pixel_auc_mean", np.nan), row.paper_pixel_auc)
+            rows.append(cells)
+            if row.class_name == OVERALL:
+                emphasis.add(index)
+        if len(ranked) > 1:
+            blocks.append(Paragraph(f"Setting {setting}:"))
+        blocks.append(Table(headers, rows, emphasis))
+        if paper:
+            blocks.append(_budget_note(part))
+    return Section("Pixel metrics", blocks)
 
 
 def _cost_section(cost: pd.DataFrame) -> Section:

@@ -61,13 +61,11 @@ def prepare_supervision(config: RunConfig, data: ADData, device: torch.device) -
         else:
             exposure = registry.lookup(OE_SOURCES, a.noise_mode, "outlier-exposure source")(config, data)
             data, source, removed = exposure.data, exposure.pool.to(device), exposure.removed_test_anomalies
-    # Datasets with ground-truth maps train with the per-pixel loss: artificial anomalies get
-    # all-ones maps, real ones (mvtec_gt) their masks; plain `mvtec` uses all-ones maps too.
+    # Datasets with ground-truth maps train with the per-pixel loss, whatever the supervise mode,
+    # as the original (its MVTec and mask-folder datasets always yield maps): artificial anomalies
+    # get all-ones maps, real ones (mvtec_gt) their masks, nominal samples all zeros.
     with_gt_maps = data.test_masks is not None or a.supervise_mode == "malformed_normal_gt"
-    if a.supervise_mode == "unsupervised":
-        online = OnlineSupervisor("unsupervised", None, p=a.p)
-    else:
-        online = OnlineSupervisor(a.supervise_mode, source, p=a.p, with_gt_maps=with_gt_maps)
+    online = OnlineSupervisor(a.supervise_mode, source, p=a.p, with_gt_maps=with_gt_maps)
     supervisor: Supervisor = online
     if data.train_label == 1:
         if a.supervise_mode not in ("noise", "other"):

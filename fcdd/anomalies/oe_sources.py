@@ -209,6 +209,34 @@ def load_imagenet22k_pool(
     """
     c, h, w = _check_shape(shape)
     root = Path(folder)
+    files = imagenet22k_files(root, exclude_wnids)
+    keep = _subset(len(files), pool_limit(len(files), limit, (c, h, w), "ImageNet-22k"), seed)
+    paths = [files[i] for i in keep.tolist()]
+    mode = "L" if c == 1 else "RGB"
+    images, kept = imagenet.decode_files(
+        paths,
+        lambda p: imagenet.decode_short_side(p, (h, w), mode),
+        (c, h, w),
+        skip_broken=True,
+        show_progress=show_progress,
+        desc="ImageNet-22k outlier images",
+    )
+    if not kept:
+        raise ValueError(f"none of the {len(paths)} images drawn from {str(root)!r} could be decoded; check the folder")
+    if len(kept) < len(paths):
+        log.warning(
+            "skipped %d of %d ImageNet-22k images that could not be decoded", len(paths) - len(kept), len(paths)
+        )
+    log.info("outlier pool: %d ImageNet-22k images (of %d kept) at %s", len(kept), len(files), shape)
+    return OutlierPool(images)
+
+
+def imagenet22k_files(folder: str | Path, exclude_wnids: Iterable[str] = IMAGENET30_WNIDS) -> list[Path]:
+    """Every image of an extracted ImageNet-22k folder, sorted, without paths that hold an excluded WordNet id.
+
+    By default the 30 ImageNet-30 classes are excluded: the test classes of the ImageNet runs.
+    """
+    root = Path(folder)
     if not root.is_dir():
         raise FileNotFoundError(f"ImageNet-22k folder {str(root)!r} does not exist; pass the extracted <wnid>/ folders")
     folders = image_files(root)
@@ -227,25 +255,8 @@ def load_imagenet22k_pool(
             else f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})"
         )
         raise ValueError(f"no images in ImageNet-22k folder {str(root)!r} {what}; pass the extracted <wnid>/ folders")
-    keep = _subset(len(files), pool_limit(len(files), limit, (c, h, w), "ImageNet-22k"), seed)
-    paths = [root / files[i] for i in keep.tolist()]
-    mode = "L" if c == 1 else "RGB"
-    images, kept = imagenet.decode_files(
-        paths,
-        lambda p: imagenet.decode_short_side(p, (h, w), mode),
-        (c, h, w),
-        skip_broken=True,
-        show_progress=show_progress,
-        desc="ImageNet-22k outlier images",
-    )
-    if not kept:
-        raise ValueError(f"none of the {len(paths)} images drawn from {str(root)!r} could be decoded; check the folder")
-    if len(kept) < len(paths):
-        log.warning(
-            "skipped %d of %d ImageNet-22k images that could not be decoded", len(paths) - len(kept), len(paths)
-        )
-    log.info("outlier pool: %d ImageNet-22k images (of %d kept, %d listed) at %s", len(kept), len(files), total, shape)
-    return OutlierPool(images)
+    log.info("ImageNet-22k: %d images listed, %d kept after excluding %d WordNet ids", total, len(files), len(excluded))
+    return [root / f for f in files]
 
 
 # --- ImageNet-1k val ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from fcdd.anomalies.outlier_exposure import (
     load_cifar100_pool,
     load_folder_pool,
 )
+from fcdd.anomalies.streaming import StreamingPool
 from fcdd.config import RunConfig
 from fcdd.data.base import ADData
 
@@ -32,7 +33,7 @@ from fcdd.data.base import ADData
 class OutlierExposure:
     """What an outlier-exposure source supplies to a run."""
 
-    pool: OutlierPool  # the real images used as anomalies (with masks where the source has them)
+    pool: OutlierPool | StreamingPool  # the real images used as anomalies (masks where the source has them)
     data: ADData  # the run's data afterwards (real test anomalies taken out by the mvtec sources)
     removed_test_anomalies: int = 0  # how many anomalous test images became training anomalies
 
@@ -144,9 +145,16 @@ def _check_emnist(config: RunConfig) -> None:
 
 
 def _imagenet22k(config: RunConfig, data: ADData) -> OutlierExposure:
-    from fcdd.anomalies.oe_sources import load_imagenet22k_pool
+    from fcdd.anomalies.oe_sources import imagenet22k_files, load_imagenet22k_pool
 
-    return _pool(config, data, load_imagenet22k_pool, _folder_of(config))
+    if config.anomalies.oe_limit is not None:  # a subset that fits: decoded once, in memory
+        return _pool(config, data, load_imagenet22k_pool, _folder_of(config))
+    # The whole folder, as the original: streamed, a fresh seeded draw of every file per pass.
+    from fcdd.anomalies.streaming import StreamingPool
+    from fcdd.data.imagenet import decode_short_side
+
+    files = imagenet22k_files(_folder_of(config))
+    return OutlierExposure(StreamingPool(files, data.raw_shape, decode_short_side, seed=config.seed), data)
 
 
 def _imagenet(config: RunConfig, data: ADData) -> OutlierExposure:

@@ -54,6 +54,10 @@ def test_data_with_masks_trains_with_per_pixel_maps():
     assert torch.equal(maps.flatten(1).amax(1), labels.float()) and torch.equal(maps.flatten(1).amin(1), labels.float())
     (_, _, no_maps), plain = _batch(config, _data(masks=False))
     assert not plain.with_gt_maps and no_maps is None
+    # unsupervised too, as the original: nominal-only batches with all-zero maps, the per-pixel loss
+    (_, labels, maps), unsupervised = _batch(config.replace(**{"anomalies.supervise_mode": "unsupervised"}),
+                                             _data(masks=True))  # fmt: skip
+    assert unsupervised.with_gt_maps and maps is not None and not maps.any() and not labels.any()
 
 
 def test_the_fcdd_loss_with_maps_is_the_per_pixel_variant():

@@ -24,6 +24,7 @@ COMMON = {
     "optim.micro_batch_size": None, "optim.milestones": [],
     "heatmap.n_samples": 20, "heatmap.tile_size": 64, "heatmap.blur": False, "heatmap.blur_std": None,
     "objective": "fcdd", "seed": 0, "device": "auto", "precision": "auto", "eval_every": 0, "threads": None,
+    "deterministic": False,
 }  # fmt: skip
 
 ADAM_600 = {"optim.optimizer": "adam", "optim.lr": 1e-3, "optim.weight_decay": 1e-6, "optim.scheduler": "milestones",

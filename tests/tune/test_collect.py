@@ -18,9 +18,10 @@ SQRT_HALF_DIFF = 0.25 / math.sqrt(2)  # sample std of two values 0.25 apart
 
 def row(cls, seed, auc, status="ok", setting="s", **extra):
     extra.setdefault("trial_seconds", 3600.0)
+    extra.setdefault("class_name", f"c{cls}")
     metrics = {} if status != "ok" else {"auc": auc, "images_per_second": 100.0 + seed}
-    return record(f"{setting}-{cls}-{seed}", status, setting=setting, normal_class=cls, class_name=f"c{cls}",
-                  seed=seed, cpus=2.0, gpus=0.5, **metrics, **extra).to_row()  # fmt: skip
+    return record(f"{setting}-{cls}-{seed}", status, setting=setting, normal_class=cls, seed=seed, cpus=2.0,
+                  gpus=0.5, **metrics, **extra).to_row()  # fmt: skip
 
 
 @pytest.fixture
@@ -113,3 +114,24 @@ def test_cost_by_class(table):
     assert c1["cpu_hours"] == pytest.approx(8.0) and c1["gpu_hours"] == pytest.approx(2.0)
     assert c1["images_per_second"] == pytest.approx(100.5)  # mean over ok rows (seeds 0 and 1)
     assert cost.iloc[2]["cpu_hours"] == pytest.approx(12.0)
+
+
+def test_paper_columns_follow_the_setting_mvtec_by_its_supervision_imagenet_by_its_mean():
+    from fcdd.paper import PAPER
+
+    def mvtec(setting, noise):
+        return row(0, 0, 0.8, setting=setting, dataset="mvtec", class_name="bottle", pixel_auc=0.9,
+                   config={"anomalies.supervise_mode": "noise" if noise == "mvtec_gt" else "malformed_normal",
+                           "anomalies.noise_mode": noise})  # fmt: skip
+
+    table = rows_to_table([mvtec("u", "confetti"), mvtec("ss", "mvtec_gt"),
+                           row(3, 0, 0.9, setting="inet", dataset="imagenet", class_name="acorn")])  # fmt: skip
+    summary = summary_by_class(table, PAPER).set_index(["setting", "class_name"])
+    # Table 2: bottle .97 unsupervised, .96 semi-supervised; pixel AUC, no sample-level value for MVTec
+    assert summary.loc[("u", "bottle"), "paper_pixel_auc"] == pytest.approx(0.97)
+    assert summary.loc[("ss", "bottle"), "paper_pixel_auc"] == pytest.approx(0.96)
+    assert pd.isna(summary.loc[("u", "bottle"), "paper_auc"])
+    assert summary.loc[("u", "overall"), "paper_epochs"] == 200
+    # ImageNet-30: only the mean (0.91) is published, so only the overall row has it
+    assert pd.isna(summary.loc[("inet", "acorn"), "paper_auc"])
+    assert summary.loc[("inet", "overall"), "paper_auc"] == pytest.approx(0.91)

@@ -226,8 +226,9 @@ def test_frozen_vgg_without_pretraining_is_refused_with_the_way_out(tmp_path, ca
     from tune.cli import main
 
     root = write_tree(tmp_path / "mvtec")
-    argv = ["train", "--preset", "mvtec", "--data-dir", str(root), "--classes", "0", "--no-pretrained",
-            "--out", str(tmp_path / "out")]  # fmt: skip
+    argv = ["train", "--preset", "mvtec", "--data-dir", str(root), "--classes", "0", "--seeds", "1", "--epochs", "1",
+            "--batch-size", "4", "--epoch-repeats", "1", "--device", "cpu", "--quiet", "--no-pretrained",
+            "--out", str(tmp_path / "out")]  # fmt: skip  (bounded, should the refusal ever break)
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "freezes its first layers" in err[0] and "FCDD_CNN224_VGG_NOPT" in err[0]

@@ -20,6 +20,31 @@ import torch
 from torch import Tensor
 
 
+def check_writable(out: Path, flag: str = "--out") -> None:
+    """``out`` is a folder or can become one, in a location this process can write.
+
+    Probes the first existing ancestor with a temporary folder that is removed at once: a
+    read-only file system, ``/sys`` or missing permissions fail here rather than mid-run.
+    """
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{flag} {out} is a file, not a folder; pass a folder for the results")
+    ancestor = out
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise NotADirectoryError(
+            f"{flag} {out}: {ancestor} is a file, so no folder can be made there; pass another {flag}"
+        )
+    try:
+        probe = tempfile.mkdtemp(prefix=".fcdd-write-probe-", dir=ancestor)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ValueError(
+            f"{flag} {out} is not writable ({reason} in {ancestor}); pass a folder you can write"
+        ) from None
+    os.rmdir(probe)
+
+
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -84,9 +109,28 @@ def write_checkpoint(path: Path, state: dict[str, Any]) -> Path:
     return atomic_write(path, lambda f: f.write(buffer.getvalue()))
 
 
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a checkpoint without unpickling arbitrary objects."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+class CheckpointError(ValueError):
+    """A ``snapshot.pt`` that cannot be used: corrupt, empty, another program's, or holding code."""
+
+
+def read_checkpoint(path: Path, fix: str = "delete it or pass --restart") -> dict[str, Any]:
+    """Load a run's checkpoint without unpickling arbitrary objects; any unusable file is one ``CheckpointError``.
+
+    ``weights_only`` refuses every global but tensors and plain containers, so a tampered file
+    cannot run code; ``fix`` ends the message (what the caller's user can do about it).
+    """
+    import pickle
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(f"checkpoint {path} holds objects other than tensors and was not loaded; {fix}") from None
+    except Exception as error:  # an untrusted file: whatever torch.load raises means "unreadable"
+        reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"checkpoint {path} cannot be read ({reason}); {fix}") from None
+    if not isinstance(state, dict) or not isinstance(state.get("net"), dict):
+        raise CheckpointError(f"checkpoint {path} is not an fcdd snapshot (no network weights in it); {fix}")
+    return state
 
 
 def image_to_pil(image: Tensor, row_labels: list[tuple[int, str]] | None = None, margin: int = 0):

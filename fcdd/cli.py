@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import typing
 from pathlib import Path
 
 log = logging.getLogger("fcdd")
@@ -19,15 +20,49 @@ class CliError(Exception):
     """A user mistake on the command line; printed as one line, exit code 2."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is the same one ``fcdd: error:`` line as every other input error."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"fcdd: error: {message} (see `{self.prog} --help`)\n")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return _int_at_least(text, 1)
+
+
+def count(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+    return value
+
+
+def path_arg(text: str) -> Path:
+    """argparse type: a path, never empty (``Path('')`` would silently be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; pass a folder path")
+    return Path(text)
+
+
 def _add_explain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "explain",
         help="anomaly score and heatmap overlay for images, from a trained run",
         description="Score images with a trained run and write a heatmap overlay PNG per image.",
     )
-    p.add_argument("--run", type=Path, required=True, help="a run folder (runs/<setting>/normal_<c>/it_<s>)")
-    p.add_argument("--out", type=Path, help="where the PNGs go (default: <run>/explain)")
-    p.add_argument("images", nargs="+", type=Path, help="image files")
+    p.add_argument("--run", type=path_arg, required=True, help="a run folder (runs/<setting>/normal_<c>/it_<s>)")
+    p.add_argument("--out", type=path_arg, help="where the PNGs go (default: <run>/explain)")
+    p.add_argument("images", nargs="+", type=path_arg, help="image files")
     p.set_defaults(func=_cmd_explain)
 
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import hashlib
 import json
 import math
+import os
+import types
+import typing
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from fcdd import registry
 from fcdd.anomalies.registry import SUPERVISE_MODES, noise_mode_names
@@ -37,6 +41,73 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         close = difflib.get_close_matches(str(value), choices, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(f"`{name}` must be one of {', '.join(choices)}; got {value!r}{hint}")
+
+
+@functools.cache
+def _hints(cls: Any) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, option) for option in typing.get_args(hint))
+    if origin is tuple:
+        item = typing.get_args(hint)[0]
+        return isinstance(value, tuple) and all(_matches(v, item) for v in value)
+    if origin is dict:
+        key, item = typing.get_args(hint)
+        return isinstance(value, dict) and all(_matches(k, key) and _matches(v, item) for k, v in value.items())
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(option) for option in typing.get_args(hint))
+    if origin is tuple:
+        plural = {int: "integers", float: "numbers", str: "strings"}
+        return f"a list of {plural.get(typing.get_args(hint)[0], 'values')}"
+    if origin is dict:
+        return "a mapping"
+    names = {type(None): "null", bool: "true/false", int: "an integer", float: "a number", str: "a string"}
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def check_types(config: object) -> None:
+    """Raise a one-line ``ValueError`` for a field whose value has the wrong type (a quoted number, a list...)."""
+    for name, hint in _hints(cast(Any, type(config))).items():
+        value = getattr(config, name)
+        if not _matches(value, hint):
+            raise ValueError(f"`{name}` must be {_describe(hint)}, got {name}={value!r}")
+
+
+def _path_as_str(config: object, name: str) -> None:
+    # Python callers pass pathlib paths; the config holds plain strings (it is JSON).
+    value = getattr(config, name)
+    if isinstance(value, os.PathLike):
+        object.__setattr__(config, name, os.fspath(value))
+
+
+def _at_least(name: str, value: int, low: int, why: str) -> None:
+    if value < low:
+        raise ValueError(f"`{name}` must be >= {low} ({why}), got {name}={value!r}")
+
+
+def _path(name: str, value: str | None) -> None:
+    # An empty path would silently mean the current folder.
+    if value is not None and not value.strip():
+        raise ValueError(f"`{name}` is an empty path; give a folder or file, or leave it unset")
 
 
 def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
@@ -67,6 +138,8 @@ class DataConfig:
     channels: int | None = None  # custom folders: 1 = greyscale, 3 = RGB (default)
 
     def __post_init__(self) -> None:
+        _path_as_str(self, "data_dir")
+        check_types(self)
         registry.check(DATASETS, self.dataset, "dataset")
         _positive("normal_class", self.normal_class, allow_zero=True)
         if not 0.0 <= self.validation_fraction < 1.0:
@@ -74,10 +147,16 @@ class DataConfig:
                 f"`validation_fraction` must be in [0, 1), got validation_fraction={self.validation_fraction!r}"
             )
         _positive("epoch_repeats", self.epoch_repeats)
-        for name in ("image_size", "train_limit", "test_limit"):
+        if self.image_size is not None:
+            _positive("image_size", self.image_size)
+        # A one-image training set trains nothing (one-image batches are skipped: no BatchNorm
+        # statistics); a one-image test set has one label and no AUC.
+        for name in ("train_limit", "test_limit"):
             value = getattr(self, name)
             if value is not None:
-                _positive(name, value)
+                _at_least(name, value, 2, "a run needs both a batch to train on and both labels to test")
+        for name in ("data_dir",):
+            _path(name, getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -94,14 +173,22 @@ class AnomalyConfig:
     exclude_words: tuple[str, ...] = ()  # imagenet OE: drop classes whose name contains one of these words
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "exclude_words", _as_tuple(self.exclude_words))
+        _path_as_str(self, "oe_folder")
+        check_types(self)
         registry.check(SUPERVISE_MODES, self.supervise_mode, "supervise mode")
         registry.check(dict.fromkeys(noise_mode_names()), self.noise_mode, "noise mode")
-        object.__setattr__(self, "exclude_words", tuple(self.exclude_words))
         if self.oe_limit is not None:
             _positive("oe_limit", self.oe_limit)
         _positive("defects_per_type", self.defects_per_type)
         if not 0.0 < self.p <= 1.0:
             raise ValueError(f"`p` must be in (0, 1], got p={self.p!r}")
+        _path("oe_folder", self.oe_folder)
+        if self.supervise_mode == "unsupervised" and self.oe_folder is not None:
+            raise ValueError(
+                f"`oe_folder` {self.oe_folder} is outlier exposure, but supervise mode 'unsupervised' trains on "
+                "nominal images only; drop --oe-folder or pick --supervise-mode noise"
+            )
 
 
 @dataclass(frozen=True)
@@ -114,7 +201,10 @@ class NetworkConfig:
     weights: str | None = None  # local vgg11_bn state-dict file instead of a download
 
     def __post_init__(self) -> None:
+        _path_as_str(self, "weights")
+        check_types(self)
         registry.check(NETWORKS, self.name, "network", fold_case=True)
+        _path("weights", self.weights)
 
 
 @dataclass(frozen=True)
@@ -134,16 +224,18 @@ class OptimConfig:
     epochs: int = 400
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "milestones", _as_tuple(self.milestones))
+        check_types(self)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("scheduler", self.scheduler, SCHEDULERS)
         _positive("lr", self.lr)
         _positive("weight_decay", self.weight_decay, allow_zero=True)
         _positive("gamma", self.gamma)
-        _positive("batch_size", self.batch_size)
+        # BatchNorm needs two samples: a one-sample batch is skipped, so batch size 1 would train nothing.
+        _at_least("batch_size", self.batch_size, 2, "one-sample batches are skipped (BatchNorm needs two)")
         if self.micro_batch_size is not None:
-            _positive("micro_batch_size", self.micro_batch_size)
+            _at_least("micro_batch_size", self.micro_batch_size, 2, "one-sample chunks have no BatchNorm statistics")
         _positive("epochs", self.epochs, allow_zero=True)
-        object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
         if self.scheduler == "milestones" and not self.milestones:
             raise ValueError("`scheduler='milestones'` needs `milestones`, e.g. --milestones 400,500")
 
@@ -162,6 +254,7 @@ class HeatmapConfig:
     blur_std: float | None = None  # σ of that blur; None = gauss_std (the original uses one σ for both)
 
     def __post_init__(self) -> None:
+        check_types(self)
         _positive("gauss_std", self.gauss_std)
         if self.blur_std is not None:
             _positive("blur_std", self.blur_std)
@@ -196,6 +289,7 @@ class RunConfig:
     deterministic: bool = False
 
     def __post_init__(self) -> None:
+        check_types(self)
         registry.check(METHODS, self.objective, "objective")
         if self.threads is not None:
             _positive("threads", self.threads)
@@ -255,6 +349,11 @@ class RunConfig:
 T = TypeVar("T")
 
 
+def _as_tuple(value: Any) -> Any:
+    """Lists (from JSON or YAML) of a tuple field as the tuple; anything else as it is, for the type check."""
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
 def _unknown_key(key: str, known: dict[str, Any] | tuple[str, ...]) -> None:
     close = difflib.get_close_matches(key, list(known), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -272,8 +371,6 @@ def _build(cls: type[T], raw: dict[str, Any], prefix: str) -> T:
             if not isinstance(value, dict):
                 raise ValueError(f"config section {key!r} must be a mapping, got {type(value).__name__}")
             value = _build(sub, value, f"{key}.")
-        elif key in ("milestones", "exclude_words") and value is not None:
-            value = tuple(value)
         kwargs[key] = value
     return cls(**kwargs)
 

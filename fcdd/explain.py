@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch import Tensor, nn
 
 from fcdd import artifacts
 from fcdd.config import RunConfig
+from fcdd.data.images import convert, open_image
 from fcdd.data.preprocess import Preprocessing
 from fcdd.engine.evaluate import score_images
 from fcdd.engine.runtime import Runtime, resolve_runtime
@@ -51,8 +52,15 @@ def load_trained_run(run_dir: str | Path, device: str = "auto") -> TrainedRun:
     precision = {"bfloat16": "bf16", "fp32": "fp32"}.get(str(metrics.get("precision")), config.precision)
     runtime = resolve_runtime(device, precision)
     net = build_model(config, pretrained=False)  # the weights come from the snapshot
-    state = artifacts.read_checkpoint(run_dir / "snapshot.pt")
-    net.load_state_dict(state["net"])
+    fix = "retrain the run (rerun its command with --restart)"
+    state = artifacts.read_checkpoint(run_dir / "snapshot.pt", fix=fix)
+    try:
+        net.load_state_dict(state["net"])
+    except (RuntimeError, TypeError, ValueError):
+        raise artifacts.CheckpointError(
+            f"checkpoint {run_dir / 'snapshot.pt'} holds the weights of another network than {config.network.name}; "
+            f"{fix}"
+        ) from None
     net.to(runtime.device).eval()
     if runtime.channels_last:
         net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -72,14 +80,9 @@ def read_image(path: Path, raw_shape: tuple[int, int, int]) -> Tensor:
     if not path.is_file():
         raise FileNotFoundError(f"image {path} does not exist")
     channels, height, width = raw_shape
-    try:
-        with Image.open(path) as image:
-            converted = image.convert("L" if channels == 1 else "RGB").resize(
-                (width, height), Image.Resampling.BILINEAR
-            )
-            data = torch.frombuffer(bytearray(converted.tobytes()), dtype=torch.uint8)
-    except (UnidentifiedImageError, OSError) as error:
-        raise ValueError(f"cannot decode image {path}: {error}; pass a PNG/JPEG/... image file") from None
+    with open_image(path) as image:
+        converted = convert(image, "L" if channels == 1 else "RGB").resize((width, height), Image.Resampling.BILINEAR)
+        data = torch.frombuffer(bytearray(converted.tobytes()), dtype=torch.uint8)
     return data.view(height, width, channels).permute(2, 0, 1)[None]
 
 

@@ -87,7 +87,7 @@ class PreparedRun:
 
     def save_checkpoint(self, state: TrainState) -> None:
         artifacts.write_checkpoint(
-            self.out / "snapshot.pt", {**state.state_dict(), "fingerprint": _fingerprint(self.config)}
+            self.out / "snapshot.pt", {**state.state_dict(), "fingerprint": fingerprint(self.config)}
         )
 
 
@@ -270,16 +270,17 @@ def write_artifacts(
     return files
 
 
-def _fingerprint(config: RunConfig) -> str:
+def fingerprint(config: RunConfig) -> str:
+    """What a checkpoint records of its settings; a run resumes only a checkpoint with its own."""
     return config.fingerprint(ignore=RESUMABLE_CHANGES)
 
 
 def resume_from(state: TrainState, snapshot: Path, config: RunConfig) -> None:
     """Load a checkpoint of the same settings into ``state``; another run's checkpoint is an error."""
     saved = artifacts.read_checkpoint(snapshot)
-    if saved.get("fingerprint") != _fingerprint(config):
+    if saved.get("fingerprint") != fingerprint(config):
         raise ResumeMismatchError(
-            f"{snapshot} belongs to a run with other settings; choose another --out or delete that folder"
+            f"checkpoint {snapshot} belongs to a run with other settings; delete it or pass --restart"
         )
     state.load_state_dict(saved)
     log.info("resuming %s at epoch %d", snapshot.parent, state.epoch)

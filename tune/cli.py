@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fcdd import cli as method_cli
-from fcdd.cli import CliError
+from fcdd.cli import CliError, Parser, count, path_arg, positive_int
 from tune.flags import add_config_arguments
 
 log = logging.getLogger("fcdd")
@@ -27,20 +27,20 @@ def _add_plan_arguments(p: argparse.ArgumentParser) -> None:
     """What every experiment command takes: where the settings come from, the plan, the output."""
     source = p.add_mutually_exclusive_group()
     source.add_argument("--preset", help="starting settings (see `fcdd presets`; default fmnist)")
-    source.add_argument("--config", type=Path, help="a run's config.json to start from instead of a preset")
-    source.add_argument("--spec", type=Path, help="benchmark spec YAML (see tune/spec.py); flags below override it")
+    source.add_argument("--config", type=path_arg, help="a run's config.json to start from instead of a preset")
+    source.add_argument("--spec", type=path_arg, help="benchmark spec YAML (see tune/spec.py); flags below override it")
     p.add_argument("--classes", help="nominal classes: comma-separated indices or names, or 'all' (default all)")
-    p.add_argument("--seeds", type=int, help="seeds 0..N-1 per class (default 5, as the original runners)")
+    p.add_argument("--seeds", type=positive_int, help="seeds 0..N-1 per class (default 5, as the original runners)")
     p.add_argument("--baselines", action="store_true", default=None, help="add the HSC and AE baselines as settings")
     p.add_argument(
         "--name", help="benchmark name (default <dataset>-benchmark); names the results folder and the study"
     )
-    p.add_argument("--out", type=Path, help="results folder (default results/<name>); rerunning resumes it")
+    p.add_argument("--out", type=path_arg, help="results folder (default results/<name>); rerunning resumes it")
     p.add_argument("--restart", action="store_true", help="rerun every trial from scratch instead of resuming")
     p.add_argument(
         "--cpus-per-trial", type=float, help="CPU cores per trial, also its torch threads (default: all cores here)"
     )
-    p.add_argument("--max-failures", type=int, help="retries of a failing trial (default 1)")
+    p.add_argument("--max-failures", type=count, help="retries of a failing trial (default 1)")
     p.add_argument(
         "--dry-run", action="store_true", help="same path, tiny budget: 2 classes, 1 seed, 1 epoch, data subset"
     )
@@ -126,7 +126,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
             f"over classes {list(spec.classes)} × seeds {list(spec.seeds)}"
         )
         return 0
-    summary = run_search(spec, out, _ray_runner(args), max_concurrent=args.max_concurrent)
+    summary = run_search(spec, out, _ray_runner(args), max_concurrent=args.max_concurrent, restart=args.restart)
     print(f"best validation AUC {summary['best_value']:.4f}: {summary['best_params']}")
     print(f"study {summary['study']} in {summary['storage']}")
     return _finish(summary, out / "best")
@@ -135,37 +135,68 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from fcdd.paper import PAPER
     from tune.report.build import build_report
+    from tune.store import ResultsStore
 
     results = args.results.expanduser().resolve()
+    if not results.is_dir():
+        raise CliError(f"{results} is not a folder; pass the --out folder of `fcdd train`, `benchmark` or `tune`")
     study = None
     if (results / "best").is_dir() and (results / "best_params.json").exists():
-        study = _load_search_study(results, args.storage)
+        study, where = _load_search_study(results, args.storage)
+        log.info("study %s read from %s", study.study_name, where)
         results = results / "best"
     if not (results / "trials.jsonl").exists():
         raise CliError(f"{results} holds no trials.jsonl; pass the --out folder of `fcdd train`, `benchmark` or `tune`")
+    ResultsStore(results).check_parses()  # a damaged store must not replace a good report with an empty one
     files = build_report(results, paper=PAPER, study=study, gallery_seeds=args.gallery_seeds)
     for role, path in sorted(files.items()):
         print(f"{role}: {path}")
     return 0
 
 
-def _load_search_study(results: Path, storage: str | None) -> Any:
-    """The study of a `fcdd tune` folder: from --storage, else where best_params.json says, else study.db."""
-    import json
+def _load_search_study(results: Path, storage: str | None) -> tuple[Any, str]:
+    """The study of a `fcdd tune` folder and where it came from; never creates one.
 
-    from tune.experiment import open_study
+    --storage wins; else the folder's own ``study.db`` when the search kept its study there (the
+    default, wherever the folder was moved or copied since); else the storage it was run with.
+    """
+    import optuna
 
-    info = json.loads((results / "best_params.json").read_text())
-    url = storage or info.get("storage") or f"sqlite:///{results / 'study.db'}"
-    if "***" in url:
-        raise CliError(f"the study's storage URL had a password ({url}); pass it with --storage")
+    from tune.outdir import read_json
+    from tune.preflight import check_storage_url, redacted
+
+    info = read_json(results / "best_params.json", "search summary") or {}
+    recorded = str(info.get("storage") or "")
+    in_folder = info.get("storage_in_folder")
+    if in_folder is None:  # written before the flag: the default URL ends in the folder's study.db
+        in_folder = recorded.startswith("sqlite:///") and recorded.endswith("/study.db")
+    if storage is not None:
+        url, where = storage, f"--storage {storage}"
+    elif in_folder:
+        own = results / "study.db"
+        if not own.is_file():
+            raise CliError(
+                f"{results} holds no study.db, where its search kept the study (recorded as {recorded}); "
+                "restore the file, or pass --storage URL of a copy"
+            )
+        url, where = f"sqlite:///{own}", f"this folder's {own.name}"
+    else:
+        if "***" in recorded:
+            raise CliError(f"the study's storage URL had a password ({recorded}); pass it with --storage")
+        url, where = recorded, f"the storage the search ran with ({recorded})"
+    check_storage_url(url)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise CliError(f"no study database at {url}; pass --storage URL of the study")
     name = info.get("study")
-    if name is None:  # written before best_params.json named its study
-        import optuna
-
-        names = optuna.get_all_study_names(storage=url)
-        name = names[0] if names else None
-    return open_study(name, url) if name else None
+    try:
+        if name is None:  # written before best_params.json named its study
+            names = optuna.get_all_study_names(storage=url)
+            if len(names) != 1:
+                raise CliError(f"{redacted(url)} holds {len(names)} studies and best_params.json names none")
+            name = names[0]
+        return optuna.load_study(study_name=name, storage=url), where
+    except KeyError:
+        raise CliError(f"no study named {name!r} in {redacted(url)}; pass --storage URL of the study") from None
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -197,7 +228,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     _add_plan_arguments(p)
     _add_ray_arguments(p)
-    p.add_argument("--trials", type=int, help="number of search trials (default 8)")
+    p.add_argument("--trials", type=positive_int, help="number of search trials (default 8)")
     p.add_argument(
         "--early-stopping",
         dest="early_stopping",
@@ -205,20 +236,24 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="early-stopping scheduler on the per-epoch validation AUC (default asha)",
     )
     p.add_argument("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db (default SQLite in --out)")
-    p.add_argument("--search-class", type=int, help="nominal class the search trains on (default: the first class)")
-    p.add_argument("--max-concurrent", type=int, help="trials at once (default: what the cluster's CPUs allow)")
+    p.add_argument("--search-class", type=count, help="nominal class the search trains on (default: the first class)")
+    p.add_argument(
+        "--max-concurrent", type=positive_int, help="trials at once (default: what the cluster's CPUs allow)"
+    )
     p.set_defaults(func=_cmd_tune)
 
     p = sub.add_parser("report", help="(re)build the report of a results folder (train, benchmark or tune)")
-    p.add_argument("results", type=Path, help="the --out folder of `fcdd train`, `benchmark` or `tune`")
+    p.add_argument("results", type=path_arg, help="the --out folder of `fcdd train`, `benchmark` or `tune`")
     p.add_argument("--storage", help="Optuna storage URL of a `fcdd tune` study (default: the one it was run with)")
-    p.add_argument("--gallery-seeds", type=int, help="heatmaps of the lowest N seeds per class (default: every seed)")
+    p.add_argument(
+        "--gallery-seeds", type=positive_int, help="heatmaps of the lowest N seeds per class (default: every seed)"
+    )
     p.set_defaults(func=_cmd_report)
 
 
 def make_parser() -> argparse.ArgumentParser:
     """The ``fcdd`` argument parser with every sub-command."""
-    parser = argparse.ArgumentParser(prog="fcdd", description="Explainable deep one-class anomaly detection (FCDD).")
+    parser = Parser(prog="fcdd", description="Explainable deep one-class anomaly detection (FCDD).")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     add_commands(sub)

@@ -15,8 +15,9 @@ from typing import Any
 
 from fcdd import artifacts
 from fcdd.paper import PAPER
+from tune.outdir import PLAN_FILE, SEARCH_FILE, check_same_plan, plan_identity, replaced_when_done
 from tune.plan import TrialSpec, expand, format_plan
-from tune.preflight import check_plan
+from tune.preflight import check_plan, check_snapshots, check_storage_url, redacted
 from tune.runners.base import Runner
 from tune.spec import BenchmarkSpec, with_changes
 from tune.store import ResultsStore
@@ -24,29 +25,47 @@ from tune.store import ResultsStore
 log = logging.getLogger(__name__)
 
 
-def _write_plan(out: Path, spec: BenchmarkSpec, trials: list[TrialSpec], runner: Runner) -> None:
+def _write_plan(
+    out: Path, spec: BenchmarkSpec, trials: list[TrialSpec], runner: Runner, previous: dict[str, Any] | None
+) -> None:
+    # A rerun with more classes or seeds extends the folder: its plan is the union of both.
+    classes, seeds, ids = list(spec.classes), list(spec.seeds), [t.trial_id for t in trials]
+    if previous is not None:
+        classes = sorted(set(previous.get("classes") or []) | set(classes))
+        seeds = sorted(set(previous.get("seeds") or []) | set(seeds))
+        ids = list(dict.fromkeys([*(previous.get("trial_ids") or []), *ids]))
     artifacts.write_json(
-        out / "benchmark.json",
+        out / PLAN_FILE,
         {
             "name": spec.name,
             "runner": runner.name,
-            "classes": list(spec.classes),
-            "seeds": list(spec.seeds),
-            "settings": {name: dict(overrides) for name, overrides in spec.settings},
+            "classes": classes,
+            "seeds": seeds,
+            "settings": _settings_dict(spec),
             "resources": dataclasses.asdict(spec.resources),
             "max_failures": spec.max_failures,
             "base_config": spec.base.to_dict(),
             "notes": list(spec.notes),
-            "trial_ids": [t.trial_id for t in trials],
+            "trial_ids": ids,
         },
     )
 
 
-def _start_over(trials: list[TrialSpec], out: Path) -> None:
-    # --restart: the trials rerun from scratch, so their checkpoints and finished markers go first.
-    for trial in trials:
-        for name in ("snapshot.pt", "metrics.json"):
-            (trial.run_dir(out) / name).unlink(missing_ok=True)
+def _settings_dict(spec: BenchmarkSpec) -> dict[str, dict[str, Any]]:
+    return {name: dict(overrides) for name, overrides in spec.settings}
+
+
+def check_output(out: Path, spec: BenchmarkSpec, *, restart: bool) -> dict[str, Any] | None:
+    """The output folder's pre-flight: writable, and (unless restarting) empty, new, or this plan's own folder.
+
+    Returns the folder's recorded plan when it continues one. With ``restart`` any folder is fine:
+    it is replaced, but only once the new plan has finished.
+    """
+    artifacts.check_writable(out)
+    if restart:
+        return None
+    identity = plan_identity(spec.base.to_dict(), _settings_dict(spec))
+    return check_same_plan(out, PLAN_FILE, identity, "`fcdd train` or `fcdd benchmark`")
 
 
 def run_benchmark(
@@ -59,29 +78,60 @@ def run_benchmark(
     report: bool = True,
     title: str | None = None,
     study: Any = None,
+    checked: bool = False,
 ) -> dict[str, Any]:
     """Run every trial of ``spec`` not yet finished in ``out`` on ``runner``; return counts and the report files.
 
     Rerunning with the same ``out`` resumes: trials whose id has an "ok" row in the results store
-    are skipped, interrupted ones continue from their last epoch checkpoint. ``restart`` reruns
-    every trial from scratch.
+    are skipped, interrupted ones continue from their last epoch checkpoint. A rerun with more
+    classes or seeds extends the folder; one with other settings is refused. ``restart`` reruns
+    every trial from scratch in a staging folder that replaces ``out`` only once it is complete.
+    Everything that can be checked without training is checked before anything is written
+    (``checked``: the caller did so already).
     """
     out = Path(out).expanduser().resolve()
     trials = expand(spec)
     store = ResultsStore(out)
-    done = set() if restart or not store.path.exists() else store.finished_ids()
     if plan_only:
+        done = set() if restart or not store.path.exists() else store.finished_ids()
         print(format_plan(spec, trials, done))
         return {"trials": len(trials), "done": len(done & {t.trial_id for t in trials}), "ran": 0}
+    previous = check_output(out, spec, restart=restart)
+    store.check_parses()
+    done = set() if restart or not store.path.exists() else store.finished_ids()
     todo = [t for t in trials if t.trial_id not in done]
     if todo:
-        check_plan(spec)
+        if not checked:
+            check_plan(spec)
+        if not restart:
+            check_snapshots(todo, out)
         runner.prepare(spec)
+    if restart and out.is_dir() and any(out.iterdir()):
+        with replaced_when_done(out) as staging:
+            files = _execute(spec, staging, runner, trials, todo, None, report=report, title=title, study=study)
+        return _summary(spec, out, trials, todo, {role: out / p.relative_to(staging) for role, p in files.items()})
+    files = _execute(spec, out, runner, trials, todo, previous, report=report, title=title, study=study)
+    return _summary(spec, out, trials, todo, files)
+
+
+def _execute(
+    spec: BenchmarkSpec,
+    out: Path,
+    runner: Runner,
+    trials: list[TrialSpec],
+    todo: list[TrialSpec],
+    previous: dict[str, Any] | None,
+    *,
+    report: bool,
+    title: str | None,
+    study: Any,
+) -> dict[str, Path]:
+    """Write the plan, run ``todo``, then the tables and the report; return the report's files."""
+    store = ResultsStore(out)
+    if todo:
         out.mkdir(parents=True, exist_ok=True)
-        _write_plan(out, spec, trials, runner)
-        if restart:
-            _start_over(todo, out)
-        if done:
+        _write_plan(out, spec, trials, runner, previous)
+        if len(todo) < len(trials):
             log.info("resuming %s: %d of %d trials already finished", out, len(trials) - len(todo), len(trials))
         runner.run(todo, out, spec)
     else:
@@ -96,6 +146,13 @@ def run_benchmark(
         push = getattr(runner, "push_results", None)
         if push is not None:
             push(out)
+    return files
+
+
+def _summary(
+    spec: BenchmarkSpec, out: Path, trials: list[TrialSpec], todo: list[TrialSpec], files: dict[str, Path]
+) -> dict[str, Any]:
+    store = ResultsStore(out)
     ids = {t.trial_id for t in trials}
     rows = [r for r in store.rows() if r["trial_id"] in ids] if store.path.exists() else []
     return {
@@ -110,16 +167,6 @@ def run_benchmark(
 
 def _study_storage_url(spec: BenchmarkSpec, out: Path) -> str:
     return spec.search.storage or f"sqlite:///{out / 'study.db'}"
-
-
-def redacted(url: str) -> str:
-    """The storage URL without its password, for messages and files."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not an SQLAlchemy URL: Optuna will say so itself
-        return url
 
 
 def open_study(name: str, url: str) -> Any:
@@ -151,22 +198,55 @@ def _fail_zombies(study: Any) -> int:
     return len(zombies)
 
 
+def search_identity(spec: BenchmarkSpec) -> dict[str, Any]:
+    """What must match for `fcdd tune` to continue a folder's study: the searched config and the search itself."""
+    from tune.search import search_base_config
+
+    search = spec.search
+    fixed = {"space": search.space, "scheduler": search.scheduler, "grace_epochs": search.grace_epochs,
+             "sampler_seed": search.sampler_seed, "study": spec.name}  # fmt: skip
+    return plan_identity(search_base_config(spec).to_dict(), {"search": fixed})
+
+
 def run_search(
-    spec: BenchmarkSpec, out: str | Path, runner: Any, *, max_concurrent: int | None = None
+    spec: BenchmarkSpec, out: str | Path, runner: Any, *, max_concurrent: int | None = None, restart: bool = False
 ) -> dict[str, Any]:
     """Optuna search on the validation split (Ray runner), then the best setting over classes × seeds on the test split.
 
     The study lives in Optuna storage (SQLite in ``out`` by default) under the spec's name; running
-    again resumes it and only adds the trials still missing.
+    again resumes it and only adds the trials still missing. Everything is checked before anything
+    is created; ``restart`` searches afresh in a staging folder that replaces ``out`` when done.
     """
+    out = Path(out).expanduser().resolve()
+    artifacts.check_writable(out)
+    if restart and spec.search.storage:
+        raise ValueError(
+            f"--restart cannot start over a study kept in --storage {redacted(spec.search.storage)}; "
+            "pass another --name (a new study) or delete the study there"
+        )
+    if not restart:
+        check_same_plan(out, SEARCH_FILE, search_identity(spec), "this `fcdd tune` search")
+    check_plan(spec, search=True)
+    if spec.search.storage:
+        check_storage_url(spec.search.storage)
+    runner.prepare(spec)
+    if restart and out.is_dir() and any(out.iterdir()):
+        with replaced_when_done(out) as staging:
+            summary = _search(spec, staging, runner, max_concurrent=max_concurrent)
+        summary["out"] = out
+        summary["report"] = {role: out / p.relative_to(staging) for role, p in summary["report"].items()}
+        return summary
+    return _search(spec, out, runner, max_concurrent=max_concurrent)
+
+
+def _search(spec: BenchmarkSpec, out: Path, runner: Any, *, max_concurrent: int | None) -> dict[str, Any]:
     import optuna
 
     from tune.search import overrides_from_params, search_base_config
 
-    out = Path(out).expanduser().resolve()
-    check_plan(spec)
-    runner.prepare(spec)
     out.mkdir(parents=True, exist_ok=True)
+    artifacts.write_json(out / SEARCH_FILE, {"name": spec.name, "base_config": search_base_config(spec).to_dict(),
+                                             "settings": search_identity(spec)["settings"]})  # fmt: skip
     url = _study_storage_url(spec, out)
     shown_url = redacted(url)  # for logs and files: never the password
     study = open_study(spec.name, url)
@@ -207,17 +287,26 @@ def run_search(
             "trial_number": best.number,
             "study": spec.name,
             "storage": shown_url,  # where `fcdd report` finds the study again (pass --storage if redacted)
+            # The folder's own study.db: `fcdd report` reads that one, wherever the folder is moved to.
+            "storage_in_folder": spec.search.storage is None,
         },
     )
     log.info("best validation AUC %.4f with %s", best.value, overrides)
     best_spec = with_changes(spec, settings=(("best", tuple(sorted(overrides.items()))),))
     best_runner = runner.for_subfolder("best") if hasattr(runner, "for_subfolder") else runner
+    try:  # another best setting than last time: its reruns replace the old ones
+        check_output(out / "best", best_spec, restart=False)
+        replace_best = False
+    except ValueError:
+        replace_best = True
     summary = run_benchmark(
         best_spec,
         out / "best",
         best_runner,
         study=study,
         title=f"fcdd tune {spec.name}: best setting on the test split",
+        restart=replace_best,
+        checked=True,
     )
     summary.update(best_value=best.value, best_params=best.params, study=spec.name, storage=shown_url)
     return summary

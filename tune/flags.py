@@ -12,14 +12,22 @@ from pathlib import Path
 from typing import Any
 
 from fcdd.anomalies.registry import SUPERVISE_MODES, noise_mode_names
+from fcdd.cli import path_arg
 from fcdd.config import OPTIMIZERS, PRECISIONS, SCHEDULERS
 from fcdd.methods.registry import METHODS
+
+
+def _path_text(text: str) -> str:
+    """argparse type of the path flags: an empty value is a mistake, not the current folder."""
+    path_arg(text)
+    return text
+
 
 # CLI flag → dotted RunConfig key, argparse keyword arguments. Choices from a registry are
 # functions, read when the parser is built, so entries registered after import are valid too.
 VALUE_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--dataset", "data.dataset", {"help": "dataset: fmnist, cifar10, mvtec, imagenet, pascalvoc, custom"}),
-    ("--data-dir", "data.data_dir", {"help": "dataset root folder"}),
+    ("--data-dir", "data.data_dir", {"type": _path_text, "help": "dataset root folder"}),
     ("--preprocessing", "data.preprocessing", {"help": "lcnaug1, aug1, lcn, none (default: the dataset's)"}),
     ("--image-size", "data.image_size", {"type": int, "help": "network input side (custom, mvtec, imagenet, voc)"}),
     ("--channels", "data.channels", {"type": int, "help": "custom folders: 1 = greyscale, 3 = RGB"}),
@@ -32,7 +40,11 @@ VALUE_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
         {"type": float, "help": "hold out this share of nominal training images (plus anomalies) for validation"},
     ),
     ("--net", "network.name", {"help": "network (see `fcdd nets`)"}),
-    ("--weights", "network.weights", {"help": "local vgg11_bn state-dict file for the pretrained VGG nets"}),
+    (
+        "--weights",
+        "network.weights",
+        {"type": _path_text, "help": "local vgg11_bn state-dict file for the pretrained VGG nets"},
+    ),
     (
         "--objective",
         "objective",
@@ -43,7 +55,7 @@ VALUE_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     (
         "--oe-folder",
         "anomalies.oe_folder",
-        {"help": "any image folder used as outlier exposure (implies --noise-mode folder)"},
+        {"type": _path_text, "help": "any image folder used as outlier exposure (implies --noise-mode folder)"},
     ),
     ("--oe-limit", "anomalies.oe_limit", {"type": int, "help": "size of the outlier-exposure pool (distinct images)"}),
     (

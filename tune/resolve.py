@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from fcdd.cli import CliError
+from fcdd.config import RunConfig
 from tune.flags import config_overrides
 from tune.preflight import offline_fallback
 from tune.spec import BenchmarkSpec, dry_run, load_spec, spec_from_dict
@@ -40,10 +42,30 @@ def _source(args: argparse.Namespace) -> dict[str, Any]:
     if args.spec is not None:
         return load_spec(args.spec)
     if args.config is not None:
-        if not args.config.is_file():
-            raise CliError(f"--config {args.config}: no such file; pass a run's config.json")
-        return {"config": json.loads(args.config.read_text())}
+        return {"config": read_config_file(args.config)}
     return {"preset": args.preset or "fmnist"}
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """A run's ``config.json`` as a mapping; every way it can be unreadable is one line naming the file."""
+    if not path.is_file():
+        raise CliError(f"--config {path}: no such file; pass a run's config.json")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise CliError(f"--config {path} is not UTF-8 text; pass a run's config.json") from None
+    except json.JSONDecodeError as error:
+        raise CliError(
+            f"--config {path} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
+            "pass a run's config.json"
+        ) from None
+    if not isinstance(raw, dict):
+        raise CliError(f"--config {path} holds a JSON {type(raw).__name__}, not a run's config (a mapping)")
+    try:
+        RunConfig.from_dict(raw)
+    except (TypeError, ValueError) as error:
+        raise CliError(f"--config {path}: {error}") from None
+    return raw
 
 
 def resolve_spec(args: argparse.Namespace) -> BenchmarkSpec:
@@ -64,5 +86,6 @@ def resolve_spec(args: argparse.Namespace) -> BenchmarkSpec:
         # For a search the flag sizes the search's validation split; the final reruns of the best
         # setting train on the whole training split and are judged on the test split.
         raw["search"] = {**(raw.get("search") or {}), "validation_fraction": overrides.pop("data.validation_fraction")}
-    spec = spec_from_dict(raw, overrides=overrides)
+    source = f"benchmark spec {args.spec}" if args.spec is not None else None
+    spec = spec_from_dict(raw, overrides=overrides, source=source)
     return offline_fallback(dry_run(spec)) if args.dry_run else spec

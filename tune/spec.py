@@ -28,12 +28,14 @@ Overrides are applied to the final base config in one step (:func:`with_implied`
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from fcdd.anomalies.registry import OE_FOLDER_SOURCES
-from fcdd.config import RunConfig
+from fcdd.config import RunConfig, check_types
 from fcdd.presets import DEFAULT_SEEDS, get_preset
 
 SCHEDULERS = ("asha", "median", "none")
@@ -100,6 +102,7 @@ class Resources:
     gpus_per_trial: float = 0.0
 
     def __post_init__(self) -> None:
+        check_types(self)
         if not self.cpus_per_trial > 0:
             raise ValueError(f"`cpus_per_trial` must be > 0, got {self.cpus_per_trial}")
         if not self.gpus_per_trial >= 0:
@@ -131,8 +134,13 @@ class SearchSpec:
     sampler_seed: int = 0
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.trials < 1:
             raise ValueError(f"`search.trials` must be >= 1, got {self.trials}")
+        if self.grace_epochs < 1:
+            raise ValueError(f"`search.grace_epochs` must be >= 1, got {self.grace_epochs}")
+        if self.search_class is not None and self.search_class < 0:
+            raise ValueError(f"`search.search_class` must be >= 0, got {self.search_class}")
         if self.scheduler not in SCHEDULERS:
             raise ValueError(f"`search.scheduler` must be one of {', '.join(SCHEDULERS)}, got {self.scheduler!r}")
         if not 0 < self.validation_fraction < 1:
@@ -166,15 +174,28 @@ class BenchmarkSpec:
     notes: tuple[str, ...] = ()  # what the plan changed on its own (a dry run's substitutions), for the report
 
     def __post_init__(self) -> None:
+        check_name("benchmark name", self.name)
         if not self.classes:
             raise ValueError("a benchmark needs at least one class")
         if not self.seeds:
             raise ValueError("a benchmark needs at least one seed")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"`seeds` must not repeat a seed, got {list(self.seeds)}")
         names = [name for name, _ in self.settings]
+        for name in names:
+            check_name("setting name", name)
         if len(set(names)) != len(names):
             raise ValueError(f"setting names must be unique, got {names}")
+        if isinstance(self.max_failures, bool) or not isinstance(self.max_failures, int):
+            raise ValueError(f"`max_failures` must be an integer, got {self.max_failures!r}")
         if self.max_failures < 0:
             raise ValueError(f"`max_failures` must be >= 0, got {self.max_failures}")
+        last = len(self.class_names) - 1
+        if self.class_names and self.search.search_class is not None and self.search.search_class > last:
+            raise ValueError(
+                f"`search_class` (--search-class) {self.search.search_class} is not a class of "
+                f"{self.base.data.dataset}; pick one of 0..{last}"
+            )
         for _, overrides in self.settings:  # fail on a bad override now, not inside a Ray worker
             self.base.replace(**dict(overrides))
 
@@ -191,13 +212,100 @@ class BenchmarkSpec:
         return names[normal_class] if 0 <= normal_class < len(names) else str(normal_class)
 
 
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+
+
+def check_name(what: str, name: Any) -> None:
+    """Names become folder names (``results/<name>``, ``runs/<setting>``): one plain path component."""
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name) or ".." in name or len(name) > 100:
+        raise ValueError(
+            f"{what} {name!r} is not a plain folder name; use letters, digits, '.', '_', '-' "
+            "(no '/', no '..'; pass --out to choose where the results go)"
+        )
+
+
 def parse_seeds(value: Any) -> tuple[int, ...]:
-    """An int N means seeds 0..N-1; a list is taken as is."""
+    """An int N means seeds 0..N-1; a list of ints is taken as is."""
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
             raise ValueError(f"`seeds` must be >= 1, got {value}")
         return tuple(range(value))
-    return tuple(int(s) for s in value)
+    if not isinstance(value, list | tuple) or not value or not all(_is_int(s) and s >= 0 for s in value):
+        raise ValueError(f"`seeds` must be a count N >= 1 (seeds 0..N-1) or a list of seeds >= 0, got {value!r}")
+    return tuple(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# What each section of a spec file may hold; keys are checked with "did you mean".
+_SECTION_KEYS = {
+    "resources": tuple(f.name for f in dataclasses.fields(Resources)),
+    "search": tuple(f.name for f in dataclasses.fields(SearchSpec)),
+}
+_SETTING_KEYS = ("name", "overrides")
+_PARAM_KEYS = ("type", "low", "high", "choices", "log", "step", "when")
+
+
+def _unknown(key: str, known: tuple[str, ...], where: str) -> ValueError:
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], list(known), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ValueError(f"unknown key {key!r} in {where}{hint}; known: {', '.join(known)}")
+
+
+def _mapping(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"`{what}` must be a mapping (key: value), got a {type(value).__name__}: {value!r}")
+    return value
+
+
+def check_raw(raw: Any) -> None:
+    """The shape of a raw spec (what a YAML file holds): known keys in every section, the right kinds.
+
+    Values are checked again where they are used (the configs validate theirs); this catches what
+    would otherwise be silently ignored or fail late: a misspelt key, a list where a mapping goes.
+    """
+    raw = _mapping(raw, "benchmark spec")
+    for key in raw:
+        if key not in SPEC_KEYS:
+            raise _unknown(str(key), SPEC_KEYS, "the benchmark spec")
+    if "preset" in raw and not isinstance(raw["preset"], str):
+        raise ValueError(f"`preset` must be a preset name (see `fcdd presets`), got {raw['preset']!r}")
+    if "overrides" in raw and raw["overrides"] is not None:
+        _mapping(raw["overrides"], "overrides")
+    for section, known in _SECTION_KEYS.items():
+        if raw.get(section) is None:
+            continue
+        for key in _mapping(raw[section], section):
+            if key not in known:
+                raise _unknown(f"{section}.{key}", known, f"`{section}`")
+    space = (raw.get("search") or {}).get("space")
+    if space is not None:
+        for name, param in _mapping(space, "search.space").items():
+            for key in _mapping(param, f"search.space.{name}"):
+                if key not in _PARAM_KEYS:
+                    raise _unknown(f"search.space.{name}.{key}", _PARAM_KEYS, f"`search.space.{name}`")
+    settings = raw.get("settings")
+    if settings is not None:
+        if not isinstance(settings, list) or not settings:
+            raise ValueError(
+                f"`settings` must be a non-empty list of {{name: ..., overrides: {{...}}}}, got {settings!r}"
+            )
+        for i, setting in enumerate(settings):
+            entry = _mapping(setting, f"settings[{i}]")
+            for key in entry:
+                if key not in _SETTING_KEYS:
+                    raise _unknown(f"settings[{i}].{key}", _SETTING_KEYS, f"`settings[{i}]`")
+            if "name" not in entry:
+                raise ValueError(f"`settings[{i}]` has no `name`; every setting needs one (it names runs/<name>)")
+            check_name(f"settings[{i}].name", entry["name"])
+            if entry.get("overrides") is not None:
+                _mapping(entry["overrides"], f"settings[{i}].overrides")
+    if "baselines" in raw and not isinstance(raw["baselines"], bool):
+        raise ValueError(f"`baselines` must be true or false, got {raw['baselines']!r}")
+    if "max_failures" in raw and not (_is_int(raw["max_failures"]) and raw["max_failures"] >= 0):
+        raise ValueError(f"`max_failures` must be an integer >= 0, got {raw['max_failures']!r}")
 
 
 def with_implied(overrides: dict[str, Any], base: RunConfig) -> dict[str, Any]:
@@ -216,6 +324,23 @@ def with_implied(overrides: dict[str, Any], base: RunConfig) -> dict[str, Any]:
     return changes
 
 
+def fit_input_to_network(base: RunConfig) -> RunConfig:
+    """A custom folder without ``image_size`` takes the network's input size (and greyscale for a 1-channel net).
+
+    Known instead of refused: the default 224 would only fail against a 28² or 32² network after
+    every image was decoded at that size.
+    """
+    if base.data.dataset != "custom" or base.data.image_size is not None:
+        return base
+    from fcdd.networks.build import network_input_shape
+
+    channels, side, _ = network_input_shape(base.network.name)
+    changes: dict[str, Any] = {"data.image_size": side}
+    if base.data.channels is None and channels == 1:
+        changes["data.channels"] = 1
+    return base.replace(**changes)
+
+
 def baseline_settings(base: RunConfig) -> tuple[Setting, Setting]:
     """The HSC and AE baselines of an FCDD config, with the counterpart networks (reference §3.3).
 
@@ -232,6 +357,8 @@ def baseline_settings(base: RunConfig) -> tuple[Setting, Setting]:
         "heatmap.blur": True,
         "anomalies.supervise_mode": "unsupervised",
     }
+    if base.anomalies.oe_folder is not None:  # the AE sees no anomalies, so no outlier-exposure folder either
+        ae["anomalies.oe_folder"] = None
     return ("hsc", tuple(sorted(hsc.items()))), ("ae", tuple(sorted(ae.items())))
 
 
@@ -247,7 +374,12 @@ def _base_config(raw: dict[str, Any]) -> RunConfig:
 
 def _settings(raw: dict[str, Any], base: RunConfig) -> tuple[Setting, ...]:
     entries = raw.get("settings") or [{"name": "default"}]
-    settings = [(str(s["name"]), tuple(sorted((s.get("overrides") or {}).items()))) for s in entries]
+    settings = [(s["name"], tuple(sorted((s.get("overrides") or {}).items()))) for s in entries]
+    for name, changes in settings:
+        try:
+            base.replace(**dict(changes))
+        except ValueError as error:
+            raise ValueError(f"setting {name!r}: {error}") from None
     if raw.get("baselines"):
         if base.objective != "fcdd":
             raise ValueError(f"baselines are added to an FCDD config; this one's objective is {base.objective}")
@@ -269,20 +401,30 @@ def _search(raw: dict[str, Any], base: RunConfig) -> SearchSpec:
 
 
 def spec_from_dict(
-    raw: dict[str, Any], *, n_classes: int | None = None, overrides: dict[str, Any] | None = None
+    raw: dict[str, Any],
+    *,
+    n_classes: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    source: str | None = None,
 ) -> BenchmarkSpec:
     """Build a spec from a parsed YAML mapping; ``overrides`` (dotted keys, the flags) win over the file's.
 
     The file's overrides and then the flags are applied to the preset (or config) with
     :func:`with_implied`, so a flag means the same whatever the spec's base. ``n_classes`` skips
-    looking at the data for the class names (classes are then indices only).
+    looking at the data for the class names (classes are then indices only). ``source`` names
+    where ``raw`` came from (``benchmark spec x.yaml``) in errors about what only the file sets.
     """
-    unknown = set(raw) - set(SPEC_KEYS)
-    if unknown:
-        raise ValueError(f"unknown benchmark spec keys: {', '.join(sorted(unknown))}; known: {', '.join(SPEC_KEYS)}")
-    base = _base_config(raw)
-    for changes in (raw.get("overrides") or {}, overrides or {}):
-        base = base.replace(**with_implied(dict(changes), base))
+    prefix = f"{source}: " if source else ""
+    check_raw(raw)
+    try:
+        base = _base_config(raw)
+        base = base.replace(**with_implied(dict(raw.get("overrides") or {}), base))
+        settings = _settings(raw, base)
+    except ValueError as error:
+        raise ValueError(f"{prefix}{error}") from None
+    base = fit_input_to_network(base.replace(**with_implied(dict(overrides or {}), base)))
+    if overrides:
+        settings = _settings(raw, base)
     resources = Resources(**(raw.get("resources") or {}))
     if base.threads is None:  # the trial's threads follow its CPUs unless the config says otherwise
         base = base.replace(threads=resources.threads)
@@ -295,14 +437,14 @@ def spec_from_dict(
     from fcdd.data.loading import resolve_classes
 
     return BenchmarkSpec(
-        name=str(raw.get("name") or default_name(base)),
+        name=raw.get("name") or default_name(base),
         base=base,
         classes=resolve_classes(raw.get("classes", "all"), names),
         seeds=parse_seeds(raw.get("seeds", DEFAULT_SEEDS)),
         class_names=tuple(names),
-        settings=_settings(raw, base),
+        settings=settings,
         resources=resources,
-        max_failures=int(raw.get("max_failures", 1)),
+        max_failures=raw.get("max_failures", 1),
         search=_search(raw, base),
     )
 
@@ -339,9 +481,25 @@ def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"benchmark spec {path} does not exist; pass --spec FILE.yaml")
-    raw = yaml.safe_load(path.read_text()) or {}
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"benchmark spec {path} is not UTF-8 text; pass a YAML file") from None
+    except yaml.YAMLError as error:
+        # safe_load also refuses Python tags (!!python/object...) here, without constructing anything.
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ValueError(f"benchmark spec {path} is not valid YAML{where}: {problem}; fix the file") from None
+    if raw is None:
+        # An empty file would otherwise be the full 400-epoch benchmark of the default preset.
+        raise ValueError(f"benchmark spec {path} is empty; give at least `preset:` (see the README's spec example)")
     if not isinstance(raw, dict):
-        raise ValueError(f"benchmark spec {path} must be a YAML mapping, got {type(raw).__name__}")
+        raise ValueError(f"benchmark spec {path} must be a YAML mapping (key: value lines), got a {type(raw).__name__}")
+    try:
+        check_raw(raw)
+    except ValueError as error:
+        raise ValueError(f"benchmark spec {path}: {error}") from None
     return raw
 
 

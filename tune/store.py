@@ -175,6 +175,20 @@ class ResultsStore:
                 parsed.append(row)
         return parsed
 
+    def check_parses(self) -> None:
+        """Refuse a store with lines but not one readable trial row: nothing may be rebuilt from it.
+
+        A torn last line (a process killed while appending) is normal and skipped; a file of which
+        no line parses is damaged, and a report or summary built from it would be empty.
+        """
+        if not self.path.exists() or self.lines():
+            return
+        if self.path.read_bytes().strip():
+            raise ValueError(
+                f"{self.path} holds no readable trial row (damaged?); the existing report and tables are kept. "
+                "Restore the file, or rerun the plan with --restart"
+            )
+
     def rows(self) -> list[dict[str, Any]]:
         """The latest row of every trial, in order of each trial's first appearance."""
         latest: dict[str, dict[str, Any]] = {}

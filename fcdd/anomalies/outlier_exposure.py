@@ -21,7 +21,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from fcdd.data.cifar import read_pickle
-from fcdd.data.images import IMAGE_EXTENSIONS
+from fcdd.data.images import IMAGE_EXTENSIONS, convert
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def _decode(path: Path, mode: str, height: int, width: int) -> np.ndarray:
             # large photos (ImageNet) several times cheaper to decode. The colour mode is kept:
             # libjpeg's own greyscale output differs from PIL's RGB -> 'L' by up to ~9 levels.
             img.draft(img.mode, (2 * width, 2 * height))
-            resized = img.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
+            resized = convert(img, mode).resize((width, height), Image.Resampling.BILINEAR)
             return np.array(resized, dtype=np.uint8)  # a writable copy for torch.from_numpy
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ValueError(f"cannot decode image {path}: {exc}; remove or replace it") from exc
@@ -194,6 +194,16 @@ def _resize_uint8(images: Tensor, height: int, width: int, chunk: int = 1024) ->
     return out
 
 
+def read_cifar100(path: Path) -> np.ndarray:
+    """The ``(N, 3072)`` uint8 images of CIFAR-100's python pickle, read with the safe CIFAR reader."""
+    data = read_pickle(path, "CIFAR-100 pickle").get(b"data")
+    if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise ValueError(
+            f"{str(path)!r} is not a CIFAR-100 pickle (expected b'data' of shape (N, 3072)); re-download it"
+        )
+    return data
+
+
 def load_cifar100_pool(
     root: str | Path,
     shape: tuple[int, int, int],
@@ -218,11 +228,7 @@ def load_cifar100_pool(
         from torchvision.datasets import CIFAR100  # imported lazily: only the download needs it
 
         CIFAR100(str(root), train=True, download=True)
-    data = read_pickle(path, "CIFAR-100 pickle").get(b"data")
-    if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise ValueError(
-            f"{str(path)!r} is not a CIFAR-100 pickle (expected b'data' of shape (N, 3072)); re-download it"
-        )
+    data = read_cifar100(path)
     keep = _subset(data.shape[0], limit, seed)
     images = torch.from_numpy(np.ascontiguousarray(data[keep.numpy()], dtype=np.uint8)).view(-1, 3, 32, 32)
     if c == 1:

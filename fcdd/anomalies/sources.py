@@ -23,6 +23,7 @@ from fcdd.anomalies.outlier_exposure import (
     list_images,
     load_cifar100_pool,
     load_folder_pool,
+    read_cifar100,
 )
 from fcdd.anomalies.streaming import StreamingPool
 from fcdd.config import RunConfig
@@ -117,11 +118,21 @@ def _cifar100(config: RunConfig, data: ADData) -> OutlierExposure:
 
 def _check_cifar100(config: RunConfig) -> None:
     path = cifar100_path(config)
-    if not config.data.download and not path.is_file():
+    if path.is_file():
+        stat = path.stat()
+        _read_cifar100_once(path.resolve(), stat.st_mtime_ns, stat.st_size)
+    elif not config.data.download:
         raise FileNotFoundError(
             f"CIFAR-100 (the outlier exposure of --noise-mode cifar100) is not at {path}; pass --download "
             "(needs internet), a --data-dir holding cifar-100-python/, or --oe-folder DIR with natural images"
         )
+
+
+@lru_cache(maxsize=2)
+def _read_cifar100_once(path: Path, mtime_ns: int, size: int) -> None:
+    # The whole pickle through the safe reader, once per file version: a tampered or truncated
+    # file is refused here, before any trial starts (and before Ray workers would each read it).
+    read_cifar100(path)
 
 
 def _emnist_root(config: RunConfig) -> str:

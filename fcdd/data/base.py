@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 from torch import Tensor
 
 from fcdd.data.preprocess import Preprocessing, Recipe
+
+if TYPE_CHECKING:
+    from fcdd.config import DataConfig
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,10 +166,36 @@ class ClassesFn(Protocol):
     def __call__(self, root: Path | None, *, one_vs_rest: bool) -> tuple[str, ...]: ...
 
 
-class CheckFn(Protocol):
-    """Signature of a dataset's optional pre-flight: the files of one class, checked without decoding them."""
+@dataclass(frozen=True)
+class ClassSummary:
+    """What a dataset's check found for one class: the layout, file counts, sizes and colour modes."""
 
-    def __call__(self, root: Path | None, normal_class: int) -> None: ...
+    name: str
+    layout: str  # where the files were found, in words
+    counts: tuple[tuple[str, int], ...] = ()  # ("train nominal", 240), ("test anomalous", 40), ("masks", 40)...
+    sizes: tuple[str, ...] = ()  # distinct image sizes "WxH" (the first few)
+    modes: tuple[str, ...] = ()  # distinct PIL modes (L, RGB, I;16...)
+    warnings: tuple[str, ...] = ()  # found and allowed, but probably a mistake
+
+    def count(self, what: str) -> int:
+        """The count of ``what`` (0 if not counted)."""
+        return dict(self.counts).get(what, 0)
+
+
+class CheckFn(Protocol):
+    """Signature of a dataset's pre-flight: the files of one class, checked before anything decodes them.
+
+    Raises a one-line ``ValueError``/``FileNotFoundError`` naming the file and the fix; returns
+    what it found (`fcdd check` prints it). ``data`` is the run's whole DataConfig.
+    """
+
+    def __call__(self, root: Path | None, data: DataConfig) -> ClassSummary: ...
+
+
+class ShapeFn(Protocol):
+    """Signature of a dataset's network input shape ``(C, H, W)`` for a DataConfig, known without its files."""
+
+    def __call__(self, data: DataConfig) -> tuple[int, int, int]: ...
 
 
 @dataclass(frozen=True)
@@ -176,6 +205,9 @@ class DatasetLoader:
     load: LoadFn
     classes: ClassesFn
     recipes: Mapping[str, Recipe]  # preprocessing name -> pipeline; the first is the default
+    # The input shape the preprocessing gives, from the config alone (checked against the network
+    # before any image is decoded); None: only known once loaded.
+    input_shape: ShapeFn | None = None
     # Raises a one-line error for a class whose files cannot load (reads headers only); None: no checks.
     check: CheckFn | None = None
 
@@ -183,3 +215,26 @@ class DatasetLoader:
     def default_preprocessing(self) -> str:
         """Name of the dataset's default preprocessing pipeline."""
         return next(iter(self.recipes))
+
+
+def fixed_shape(name: str, shape: tuple[int, int, int]) -> ShapeFn:
+    """The ``input_shape`` of a dataset whose images have one size (``image_size`` may only repeat it)."""
+
+    def input_shape(data: DataConfig) -> tuple[int, int, int]:
+        if data.image_size is not None and data.image_size != shape[1]:
+            raise ValueError(
+                f"`image_size` (--image-size) for {name} is fixed at {shape[1]}, got {data.image_size}; leave it unset"
+            )
+        return shape
+
+    return input_shape
+
+
+def square_shape(default_size: int) -> ShapeFn:
+    """The ``input_shape`` of a dataset resized to ``image_size`` squares (``default_size`` when unset)."""
+
+    def input_shape(data: DataConfig) -> tuple[int, int, int]:
+        size = data.image_size or default_size
+        return (data.channels or 3, size, size)
+
+    return input_shape

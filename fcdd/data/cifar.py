@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import pickle
 from pathlib import Path
@@ -11,7 +12,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from fcdd.data.base import ADData, DatasetLoader, fixed_classes, split_one_vs_rest
+from fcdd.config import DataConfig
+from fcdd.data.base import ADData, ClassSummary, DatasetLoader, fixed_classes, fixed_shape, split_one_vs_rest
 from fcdd.data.preprocess import Recipe, build_preprocessing
 
 log = logging.getLogger(__name__)
@@ -95,8 +97,8 @@ def read_pickle(path: Path, what: str = "CIFAR-10 batch") -> dict[bytes, Any]:
     try:
         with Path(path).open("rb") as f:
             entry = _BatchUnpickler(f, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError, IndexError) as err:
-        raise ValueError(f"corrupt {what} {path}: {err!r}; delete it and download it again") from err
+    except Exception as err:  # an untrusted file: whatever it makes the unpickler raise means "corrupt"
+        raise ValueError(f"corrupt {what} {path}: {err!r}; delete it and download it again") from None
     if not isinstance(entry, dict):
         raise ValueError(f"{what} {path} holds a {type(entry).__name__}, not a dict; delete it and download it again")
     return entry
@@ -140,11 +142,7 @@ def load_arrays(root: str | Path | None, download: bool = False) -> tuple[Tensor
     if directory is None and download:
         directory = _download(root)
     if directory is None:
-        searched = ", ".join(str(d) for d in search_dirs(root)) or "nothing (no data dir given)"
-        raise FileNotFoundError(
-            f"CIFAR-10 batches ({', '.join(TRAIN_BATCHES + TEST_BATCHES)}) not found; searched {searched}; "
-            "pass --download, or --data-dir DIR holding cifar-10-batches-py/"
-        )
+        raise _not_found(root)
     log.info("reading CIFAR-10 from %s", directory)
     train_x, train_y = read_batches([directory / n for n in TRAIN_BATCHES])
     test_x, test_y = read_batches([directory / n for n in TEST_BATCHES])
@@ -174,4 +172,41 @@ def load(
     return split_one_vs_rest(NAME, CLASS_NAMES, normal_class, train_x, train_y, test_x, test_y, pre)
 
 
-LOADER = DatasetLoader(load=load, classes=classes, recipes=RECIPES)
+def _not_found(root: str | Path | None) -> FileNotFoundError:
+    searched = ", ".join(str(d) for d in search_dirs(root)) or "nothing (no data dir given)"
+    return FileNotFoundError(
+        f"CIFAR-10 batches ({', '.join(TRAIN_BATCHES + TEST_BATCHES)}) not found; searched {searched}; "
+        "pass --download, or --data-dir DIR holding cifar-10-batches-py/"
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _label_counts(directory: Path) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    # Every batch read in full, with the safe reader: a tampered file is refused here, before any run.
+    counts = []
+    for names in (TRAIN_BATCHES, TEST_BATCHES):
+        _, labels = read_batches([directory / n for n in names])
+        counts.append(tuple(int(c) for c in torch.bincount(labels, minlength=len(CLASS_NAMES))))
+    return counts[0], counts[1]
+
+
+def check(root: Path | None, data: DataConfig) -> ClassSummary:
+    """The six batch files are there and read safely as CIFAR-10."""
+    name = CLASS_NAMES[data.normal_class]
+    directory = locate(root)
+    if directory is None:
+        if data.download and root is not None:
+            return ClassSummary(name, f"not on disk yet: --download fetches CIFAR-10 into {root}")
+        raise _not_found(root)
+    train, test = _label_counts(directory.resolve())
+    counts = (
+        ("train nominal", train[data.normal_class]),
+        ("test nominal", test[data.normal_class]),
+        ("test anomalous", sum(test) - test[data.normal_class]),
+    )
+    return ClassSummary(name, f"python batches in {directory}", counts, ("32x32",), ("RGB",))
+
+
+LOADER = DatasetLoader(
+    load=load, classes=classes, recipes=RECIPES, input_shape=fixed_shape(NAME, RAW_SHAPE), check=check
+)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from torch import Tensor
 
-from fcdd.data.base import ADData, DatasetLoader, fixed_classes, split_one_vs_rest
+from fcdd.config import DataConfig
+from fcdd.data.base import ADData, ClassSummary, DatasetLoader, fixed_classes, fixed_shape, split_one_vs_rest
 from fcdd.data.idx import read_idx
 from fcdd.data.preprocess import Recipe, build_preprocessing
 
@@ -50,9 +51,14 @@ RECIPES: dict[str, Recipe] = {
 
 
 def search_dirs(root: str | Path | None) -> list[Path]:
-    """Folders searched for the IDX files, in order: torchvision's layout, the root, the fallbacks."""
-    dirs = [] if root is None else [Path(root) / "FashionMNIST" / "raw", Path(root)]
-    return dirs + list(FALLBACK_DIRS)
+    """Folders searched for the IDX files: torchvision's layout under the root, the root; without one, the fallbacks.
+
+    A data dir given is the only place looked at: falling back to the system copy would train on
+    other data than the run's config.json records.
+    """
+    if root is None:
+        return list(FALLBACK_DIRS)
+    return [Path(root) / "FashionMNIST" / "raw", Path(root)]
 
 
 def _files_in(directory: Path) -> dict[str, Path] | None:
@@ -97,11 +103,7 @@ def load_arrays(root: str | Path | None, download: bool = False) -> tuple[Tensor
     if files is None and download:
         files = _download(root)
     if files is None:
-        searched = ", ".join(str(d) for d in search_dirs(root))
-        raise FileNotFoundError(
-            f"Fashion-MNIST IDX files ({', '.join(f'{n}[.gz]' for n in FILES.values())}) not found in "
-            f"{searched}; pass --download, or `apt-get install dataset-fashion-mnist`, or --data-dir DIR"
-        )
+        raise _not_found(root)
     log.info("reading Fashion-MNIST from %s", files["train_images"].parent)
     arrays = []
     for split in ("train", "test"):
@@ -119,6 +121,43 @@ def load_arrays(root: str | Path | None, download: bool = False) -> tuple[Tensor
             )
         arrays += [images.unsqueeze(1).contiguous(), labels.long()]
     return arrays[0], arrays[1], arrays[2], arrays[3]
+
+
+def _not_found(root: str | Path | None) -> FileNotFoundError:
+    searched = ", ".join(str(d) for d in search_dirs(root))
+    fix = (
+        "pass --download to fetch them there, or drop --data-dir to use the system copy "
+        "(apt-get install dataset-fashion-mnist)"
+        if root is not None
+        else "pass --download with --data-dir DIR, or `apt-get install dataset-fashion-mnist`, or --data-dir DIR"
+    )
+    return FileNotFoundError(
+        f"Fashion-MNIST IDX files ({', '.join(f'{n}[.gz]' for n in FILES.values())}) not found in {searched}; {fix}"
+    )
+
+
+def check(root: Path | None, data: DataConfig) -> ClassSummary:
+    """The four IDX files are there (in the data dir, if one is given) and their labels name 10 classes."""
+    name = CLASS_NAMES[data.normal_class]
+    files = locate(root)
+    if files is None:
+        if data.download and root is not None:
+            return ClassSummary(name, f"not on disk yet: --download fetches Fashion-MNIST into {root}")
+        raise _not_found(root)
+    labels = {}
+    for split in ("train", "test"):
+        labels[split] = read_idx(files[f"{split}_labels"]).long()
+        if labels[split].numel() and int(labels[split].max()) >= len(CLASS_NAMES):
+            path = files[f"{split}_labels"]
+            raise ValueError(f"{path} holds label {int(labels[split].max())}, expected 0..9; replace the file")
+    nominal = {split: int((values == data.normal_class).sum()) for split, values in labels.items()}
+    counts = (
+        ("train nominal", nominal["train"]),
+        ("test nominal", nominal["test"]),
+        ("test anomalous", labels["test"].numel() - nominal["test"]),
+    )
+    layout = f"IDX files in {files['train_images'].parent}"
+    return ClassSummary(name, layout, counts, ("28x28",), ("L",))
 
 
 classes = fixed_classes(CLASS_NAMES)
@@ -144,4 +183,6 @@ def load(
     return split_one_vs_rest(NAME, CLASS_NAMES, normal_class, train_x, train_y, test_x, test_y, pre)
 
 
-LOADER = DatasetLoader(load=load, classes=classes, recipes=RECIPES)
+LOADER = DatasetLoader(
+    load=load, classes=classes, recipes=RECIPES, input_shape=fixed_shape(NAME, RAW_SHAPE), check=check
+)

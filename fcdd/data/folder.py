@@ -30,13 +30,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from fcdd.data.base import ADData, DatasetLoader
+from fcdd.config import DataConfig
+from fcdd.data.base import ADData, ClassSummary, DatasetLoader
 from fcdd.data.folder_maps import check_consistency, decode_maps, find_maps, map_root
-from fcdd.data.images import IMAGE_EXTENSIONS, fit_square
+from fcdd.data.images import IMAGE_EXTENSIONS, convert, fit_square, open_image, survey
 from fcdd.data.preprocess import Recipe, build_preprocessing
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,19 @@ def make_samples(root: str | Path, one_vs_rest: bool) -> FolderSamples:
     names = tuple(sorted(p.name for p in (root / "train").iterdir() if p.is_dir() and not p.name.startswith(".")))
     if not names:
         raise ValueError(f"no class folders in {root / 'train'}; expected {layout}")
+    if one_vs_rest:
+        per_class = next((n for n in names if (root / "train" / n / "normal").is_dir()), None)
+        if per_class is not None:
+            # Read as one-vs-rest, train/<c>/anomalous/ would be taken as nominal images of class c.
+            raise ValueError(
+                f"--one-vs-rest reads train/<class>/*.png, but {root / 'train' / per_class} holds normal/ "
+                "(and anomalous/) folders, the per-class layout; drop --one-vs-rest"
+            )
+        if len(names) < 2:
+            raise ValueError(
+                f"--one-vs-rest needs at least two classes in {root / 'train'} (the other classes are the "
+                f"anomalies), found only {names[0]!r}; add classes or use the per-class layout without --one-vs-rest"
+            )
     extra = sorted({p.name for p in (root / "test").iterdir() if p.is_dir()} - set(names))
     if extra:
         log.warning("ignoring test folders without a train folder: %s", ", ".join(extra))
@@ -157,16 +171,13 @@ def decode_images(
 
     def decode(index: int) -> None:
         path = paths[index]
-        try:
-            with Image.open(path) as file:
-                converted = file.convert(mode)
-                if crop_square:
-                    image = fit_square(converted, size, Image.Resampling.BILINEAR)
-                else:
-                    image = converted.resize((size, size), Image.Resampling.BILINEAR)
-                array = np.array(image, dtype=np.uint8).reshape(size, size, channels)
-        except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-            raise ValueError(f"cannot decode image {path}: {err}; replace or remove the file") from err
+        with open_image(path) as file:  # a truncated file fails in convert(), and is reported alike
+            converted = convert(file, mode)
+            if crop_square:
+                image = fit_square(converted, size, Image.Resampling.BILINEAR)
+            else:
+                image = converted.resize((size, size), Image.Resampling.BILINEAR)
+            array = np.array(image, dtype=np.uint8).reshape(size, size, channels)
         out[index] = torch.from_numpy(array).permute(2, 0, 1)
 
     workers = min(8, os.cpu_count() or 1)
@@ -202,6 +213,52 @@ def classes(root: Path | None, *, one_vs_rest: bool = False) -> tuple[str, ...]:
     if root is None:
         raise ValueError("dataset 'custom' needs a data dir; pass --data-dir DIR holding train/ and test/")
     return make_samples(root, one_vs_rest).class_names
+
+
+def input_shape(data: DataConfig) -> tuple[int, int, int]:
+    """(channels, image_size, image_size); the defaults 3 and 224 when unset."""
+    size = DEFAULT_IMAGE_SIZE if data.image_size is None else data.image_size
+    return (data.channels or 3, size, size)
+
+
+def class_files(samples: FolderSamples, normal_class: int, one_vs_rest: bool) -> dict[str, list[Path]]:
+    """The files one class's problem reads: nominal training images, training anomalies, test images by label."""
+
+    def anomalous(s: Sample) -> bool:
+        return s.anomalous or s.class_index != normal_class
+
+    test = [s for s in samples.test if one_vs_rest or s.class_index == normal_class]
+    return {
+        "train nominal": [s.path for s in samples.train if not anomalous(s)],
+        # Per-class layout: anomalies only from this class's own anomalous/ folder.
+        "train anomalous": [
+            s.path for s in samples.train if anomalous(s) and (one_vs_rest or s.class_index == normal_class)
+        ],
+        "test nominal": [s.path for s in test if not anomalous(s)],
+        "test anomalous": [s.path for s in test if anomalous(s)],
+    }
+
+
+def check(root: Path | None, data: DataConfig) -> ClassSummary:
+    """The layout and every file of class ``data.normal_class``: each image's structure, sizes, modes, maps."""
+    if root is None:
+        raise ValueError("dataset 'custom' needs a data dir; pass --data-dir DIR holding train/ and test/")
+    samples = make_samples(root, data.one_vs_rest)
+    name = samples.class_names[data.normal_class]
+    files = class_files(samples, data.normal_class, data.one_vs_rest)
+    every = [p for paths in files.values() for p in paths]
+    sizes, modes = survey(every)
+    counts = [(what, len(paths)) for what, paths in files.items()]
+    if data.ground_truth_maps:
+        maps = [m for m in find_maps(root, every) if m is not None]
+        survey(maps, "ground-truth map")
+        counts.append(("maps", len(maps)))
+    layout = (
+        f"one-vs-rest: {root}/train/{name}/, the other classes' images are its anomalies"
+        if data.one_vs_rest
+        else f"per class: {root}/train/{name}/normal/, {root}/test/{name}/{{normal,anomalous}}/"
+    )
+    return ClassSummary(name, layout, tuple(counts), sizes[:4], modes)
 
 
 def load(
@@ -246,9 +303,8 @@ def load(
     def anomalous(s: Sample) -> bool:
         return s.anomalous or s.class_index != normal_class
 
-    nominal = [s.path for s in samples.train if not anomalous(s)]
-    # Per-class layout: anomalies only from this class's own anomalous/ folder.
-    outliers = [s.path for s in samples.train if anomalous(s) and (one_vs_rest or s.class_index == normal_class)]
+    files = class_files(samples, normal_class, one_vs_rest)
+    nominal, outliers = files["train nominal"], files["train anomalous"]
     test = [s for s in samples.test if one_vs_rest or s.class_index == normal_class]
     raw = raw_size_for(size)
     maps = (
@@ -318,4 +374,4 @@ def _load_maps(
     return fields
 
 
-LOADER = DatasetLoader(load=load, classes=classes, recipes=RECIPES)
+LOADER = DatasetLoader(load=load, classes=classes, recipes=RECIPES, input_shape=input_shape, check=check)

@@ -19,13 +19,9 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from fcdd.data.images import IMAGE_EXTENSIONS, fit_square
+from fcdd.data.images import IMAGE_EXTENSIONS, binary_mask, convert, fit_square
 
 log = logging.getLogger(__name__)
-
-# Share of a map's pixels allowed to be neither 0 nor the map's maximum (anti-aliased edges);
-# more means the file is a photo or a soft mask rather than a binary map.
-GREY_TOLERANCE = 0.01
 
 
 def map_root(root: Path, split: str) -> Path:
@@ -81,7 +77,7 @@ def read_map(map_path: Path, image_path: Path, size: int) -> np.ndarray:
     try:
         with Image.open(map_path) as file:
             map_size = file.size
-            grey = np.asarray(file.convert("L"))
+            grey = np.asarray(convert(file, "L"))
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise ValueError(f"cannot decode ground-truth map {map_path}: {err}; replace or remove the file") from err
     image_size = _image_size(image_path)
@@ -90,15 +86,7 @@ def read_map(map_path: Path, image_path: Path, size: int) -> np.ndarray:
             f"ground-truth map {map_path} is {map_size[0]}x{map_size[1]} but its image {image_path} is "
             f"{image_size[0]}x{image_size[1]}; save the map at its image's size"
         )
-    top = int(grey.max())
-    if top > 0:
-        grey_share = float(((grey != 0) & (grey != top)).mean())
-        if grey_share > GREY_TOLERANCE:
-            raise ValueError(
-                f"ground-truth map {map_path} is not binary: {grey_share:.1%} of its pixels are neither 0 nor {top}; "
-                "save maps as black (nominal) / white (anomalous) images, e.g. PNG"
-            )
-    binary = Image.fromarray((grey > 0).astype(np.uint8))
+    binary = Image.fromarray(binary_mask(grey, map_path, "ground-truth map"))
     return np.array(fit_square(binary, size, Image.Resampling.NEAREST), dtype=np.uint8)  # writable copy
 
 

@@ -37,9 +37,9 @@ from PIL import Image
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from fcdd.data.base import ADData, DatasetLoader, fixed_classes
+from fcdd.data.base import ADData, DatasetLoader, fixed_classes, square_shape
 from fcdd.data.imagenet_classes import IMAGENET30, IMAGENET30_NAMES
-from fcdd.data.images import IMAGE_EXTENSIONS
+from fcdd.data.images import IMAGE_EXTENSIONS, convert
 from fcdd.data.preprocess import Recipe, build_preprocessing
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ def decode_short_side(path: Path, size: int | tuple[int, int], mode: str = "RGB"
                 new_w, new_h = max(width, int(height * w / h)), height
             # Decode JPEGs at a reduced DCT scale, at least twice the target (as outlier_exposure does).
             img.draft(img.mode, (2 * new_w, 2 * new_h))
-            resized = img.convert(mode).resize((new_w, new_h), Image.Resampling.BILINEAR)
+            resized = convert(img, mode).resize((new_w, new_h), Image.Resampling.BILINEAR)
             left, top = round((new_w - width) / 2), round((new_h - height) / 2)
             return np.array(resized.crop((left, top, left + width, top + height)), dtype=np.uint8)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
@@ -299,4 +299,4 @@ def load(
     )
 
 
-LOADER = DatasetLoader(load=load, classes=classes, recipes=RECIPES)
+LOADER = DatasetLoader(load=load, classes=classes, recipes=RECIPES, input_shape=square_shape(DEFAULT_IMAGE_SIZE))

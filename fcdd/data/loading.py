@@ -11,7 +11,7 @@ from typing import Any
 
 from fcdd import registry
 from fcdd.config import DataConfig
-from fcdd.data.base import ADData, DatasetLoader
+from fcdd.data.base import ADData, ClassSummary, DatasetLoader
 from fcdd.data.preprocess import pick_recipe
 from fcdd.data.registry import DATASETS
 
@@ -45,13 +45,62 @@ def dataset_classes(data: DataConfig) -> tuple[str, ...]:
     return loader.classes(_as_path(data.data_dir, download=True), one_vs_rest=data.one_vs_rest)
 
 
-def check_data(data: DataConfig) -> None:
-    """The pre-flight of a DataConfig: the class exists and, where the dataset checks its files, they can load."""
+def check_data(data: DataConfig) -> ClassSummary:
+    """The pre-flight of a DataConfig: options, the class, and the class's files where the dataset checks them.
+
+    Returns what was found (`fcdd check` prints it); raises a one-line ``ValueError`` or
+    ``FileNotFoundError`` naming the path and the fix. Nothing is decoded but masks.
+    """
     loader = get_loader(data.dataset)
     path = _as_path(data.data_dir, download=data.download)
-    check_class(data.dataset, loader.classes(path, one_vs_rest=data.one_vs_rest), data.normal_class)
-    if loader.check is not None:
-        loader.check(path, data.normal_class)
+    names = loader.classes(path, one_vs_rest=data.one_vs_rest)
+    check_class(data.dataset, names, data.normal_class)
+    _check_options(data, loader)
+    if loader.input_shape is not None:
+        loader.input_shape(data)  # a fixed-size dataset refuses another --image-size here
+    if loader.check is None:
+        return ClassSummary(names[data.normal_class], f"{data.dataset} in {path or 'its default location'}")
+    summary = loader.check(path, data)
+    check_training_size(summary.count("train nominal"), data, summary.name)
+    return summary
+
+
+def check_training_size(n_nominal: int, data: DataConfig, name: str) -> None:
+    """A run needs at least two training images (a one-image batch has no BatchNorm statistics and is skipped)."""
+    if not n_nominal:  # not counted (a download still to come)
+        return
+    n = min(n_nominal, data.train_limit or n_nominal)
+    held_out = 0
+    if data.validation_fraction > 0:
+        from fcdd.data.subsets import validation_size
+
+        held_out = validation_size(n, data.validation_fraction)
+    if n - held_out < 2:
+        what = f"validation_fraction={data.validation_fraction:g} leaves {n - held_out}" if held_out else f"only {n}"
+        raise ValueError(
+            f"class {name!r} has {what} nominal training image(s) of {n}; a run needs at least 2 "
+            "(lower --validation-fraction, raise --train-limit, or add images)"
+        )
+
+
+def input_shape(data: DataConfig) -> tuple[int, int, int] | None:
+    """The (C, H, W) the dataset's preprocessing gives the network, from the config alone (None: unknown)."""
+    loader = get_loader(data.dataset)
+    return None if loader.input_shape is None else loader.input_shape(data)
+
+
+def _check_options(data: DataConfig, loader: DatasetLoader) -> None:
+    pre = loader.default_preprocessing if data.preprocessing is None else data.preprocessing
+    pick_recipe(loader.recipes, pre, data.dataset)
+    if data.ground_truth_maps and data.dataset != "custom":  # only custom folders have map folders to read
+        raise ValueError(
+            f"--ground-truth-maps reads train_maps/ and test_maps/ of custom folders, not {data.dataset!r}"
+        )
+    if data.channels is not None:  # custom folders decode to this many channels (1 = greyscale)
+        if data.dataset != "custom":
+            raise ValueError(f"--channels applies to custom folders; {data.dataset!r} has a fixed number of channels")
+        if data.channels not in (1, 3):
+            raise ValueError(f"--channels must be 1 (greyscale) or 3 (RGB), got {data.channels}")
 
 
 def check_class(name: str, class_names: tuple[str, ...], normal_class: int) -> None:
@@ -72,20 +121,12 @@ def load_dataset(data: DataConfig) -> ADData:
     loader = get_loader(data.dataset)
     path = _as_path(data.data_dir, download=data.download)
     check_class(data.dataset, loader.classes(path, one_vs_rest=data.one_vs_rest), data.normal_class)
+    _check_options(data, loader)  # fail on a bad option before any slow loading
     pre = loader.default_preprocessing if data.preprocessing is None else data.preprocessing
-    pick_recipe(loader.recipes, pre, data.dataset)  # fail on a bad name before any slow loading
     extra: dict[str, Any] = {}
-    if data.ground_truth_maps:  # only custom folders have map folders to read
-        if data.dataset != "custom":
-            raise ValueError(
-                f"--ground-truth-maps reads train_maps/ and test_maps/ of custom folders, not {data.dataset!r}"
-            )
+    if data.ground_truth_maps:
         extra["ground_truth_maps"] = True
-    if data.channels is not None:  # custom folders decode to this many channels (1 = greyscale)
-        if data.dataset != "custom":
-            raise ValueError(f"--channels applies to custom folders; {data.dataset!r} has a fixed number of channels")
-        if data.channels not in (1, 3):
-            raise ValueError(f"--channels must be 1 (greyscale) or 3 (RGB), got {data.channels}")
+    if data.channels is not None:
         extra["channels"] = data.channels
     return loader.load(
         path,
@@ -107,8 +148,10 @@ def resolve_classes(value: Any, class_names: Sequence[str]) -> tuple[int, ...]:
         if value.strip().lower() == "all":
             return tuple(range(len(class_names)))
         value = [v.strip() for v in value.split(",") if v.strip()]
-    elif isinstance(value, int):
+    elif isinstance(value, int) and not isinstance(value, bool):
         value = [value]
+    if not isinstance(value, list | tuple) or any(isinstance(v, bool) or not isinstance(v, int | str) for v in value):
+        raise ValueError(f"`classes` must be 'all', class indices or names, got {value!r}")
     by_name = {name.lower(): i for i, name in enumerate(class_names)}
     classes = []
     for item in value:
@@ -122,4 +165,9 @@ def resolve_classes(value: Any, class_names: Sequence[str]) -> tuple[int, ...]:
             raise ValueError(f"unknown class {text!r}; valid classes: {listing}")
     if not classes:
         raise ValueError("no class given; pass class indices or names, or 'all'")
+    repeated = sorted({c for c in classes if classes.count(c) > 1})
+    if repeated:
+        # Twice the same class would be one run reported as two seeds' worth of results.
+        twice = f"{class_names[repeated[0]]!r} ({repeated[0]})"
+        raise ValueError(f"class {twice} is given twice in `classes`; name each class once")
     return tuple(classes)

@@ -44,16 +44,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
+from fcdd.config import DataConfig
 from fcdd.data import archive
 from fcdd.data.augment import resize_nearest
-from fcdd.data.base import ADData, DatasetLoader
-from fcdd.data.images import IMAGE_EXTENSIONS
+from fcdd.data.base import ADData, ClassSummary, DatasetLoader, square_shape
+from fcdd.data.images import IMAGE_EXTENSIONS, binary_mask, convert, open_image, survey
 from fcdd.data.preprocess import ClassConstants, Recipe, build_preprocessing, class_constants, lcn
 
 log = logging.getLogger(__name__)
@@ -171,13 +171,10 @@ def _read(path: Path, mode: str, binarise: bool = False) -> Tensor:
 
     A corrupt file raises a ``ValueError`` naming it.
     """
-    try:
-        with Image.open(path) as file:
-            array = np.array(file.convert(mode), dtype=np.uint8)
-        if binarise:  # in numpy: tiny torch ops in many threads oversubscribe torch's own thread pool
-            array = (array > 0).astype(np.uint8)
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise ValueError(f"cannot decode image {path}: {err}; replace or remove the file") from err
+    with open_image(path) as file:  # a truncated file fails in convert(), and is reported alike
+        array = np.array(convert(file, mode), dtype=np.uint8)
+    if binarise:  # in numpy: tiny torch ops in many threads oversubscribe torch's own thread pool
+        array = binary_mask(array, path)
     tensor = torch.from_numpy(array)
     return tensor.unsqueeze(0) if tensor.dim() == 2 else tensor.permute(2, 0, 1)
 
@@ -343,32 +340,57 @@ def load(
     )
 
 
-def check(root: Path | None, normal_class: int) -> None:
-    """The files of category ``normal_class``: layout, every defect's mask present and of its image's size.
+# Masks are white where the defect is. When they cover most of their images on average, they are
+# more likely inverted (white = nominal) than showing real defects: warned about, still used.
+MOSTLY_ANOMALOUS = 0.5
 
-    Reads image headers only, so it is quick enough to run before anything starts.
+
+def check(root: Path | None, data: DataConfig) -> ClassSummary:
+    """Category ``data.normal_class``: layout, every image's structure, every mask binary and of its image's size.
+
+    Decodes the masks only (small, binary PNGs), so it is quick enough to run before anything starts.
     """
     if root is None or not root.is_dir() or not any(root.iterdir()):
-        return  # load() downloads into it with --download, or says what is missing
-    names = find_categories(root)
-    if not 0 <= normal_class < len(names):
-        return  # the class check names the valid ones
-    for sample in list_category(root, names[normal_class]).test:
+        if data.download:
+            return ClassSummary(str(data.normal_class), f"not on disk yet: --download fetches MVTec-AD into {root}")
+        find_categories(Path(root or "."))  # raises the error that names the layout
+    assert root is not None
+    name = find_categories(root)[data.normal_class]
+    files = list_category(root, name)
+    sizes, modes = survey([*files.train, *(s.image for s in files.test)])
+    covered = []
+    for sample in files.test:
         if sample.mask is None:
             continue
-        sizes = []
-        for path in (sample.mask, sample.image):
-            try:
-                with Image.open(path) as file:
-                    sizes.append(file.size)
-            except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
-                raise ValueError(f"cannot decode image {path}: {err}; replace or remove the file") from err
-        if sizes[0] != sizes[1]:
-            (mw, mh), (iw, ih) = sizes
+        with open_image(sample.image) as image:
+            image_size = image.size
+        with open_image(sample.mask, "mask") as file:
+            mask_size = file.size
+            grey = np.asarray(convert(file, "L"))
+        if mask_size != image_size:
+            (mw, mh), (iw, ih) = mask_size, image_size
             raise ValueError(
                 f"mask {sample.mask} is {mw}x{mh} (w x h) but its image {sample.image} is {iw}x{ih}; "
                 "a mask needs its image's size"
             )
+        covered.append(float(binary_mask(grey, sample.mask).mean()))
+    warnings = []
+    if covered and sum(covered) / len(covered) > MOSTLY_ANOMALOUS:
+        warnings.append(
+            f"the masks of {name} mark {sum(covered) / len(covered):.0%} of their images anomalous on average; "
+            "masks are white where the defect is: are they inverted?"
+        )
+    good = sum(s.mask is None for s in files.test)
+    counts = (
+        ("train nominal", len(files.train)),
+        ("test nominal", good),
+        ("test anomalous", len(files.test) - good),
+        ("masks", len(covered)),
+    )
+    layout = f"MVTec: {root / name}/train/good/, test/<defect>/, ground_truth/<defect>/*_mask.png"
+    return ClassSummary(name, layout, counts, sizes[:4], modes, tuple(warnings))
 
 
-LOADER = DatasetLoader(load=load, classes=classes, recipes=RECIPES, check=check)
+LOADER = DatasetLoader(
+    load=load, classes=classes, recipes=RECIPES, input_shape=square_shape(DEFAULT_IMAGE_SIZE), check=check
+)

@@ -47,3 +47,8 @@ def subsample(data: ADData, train_limit: int | None, test_limit: int | None, *, 
                 keep = torch.cat([keep[: len(keep) - len(first)], first])
         data = select_test(data, keep.sort().values)
     return data
+
+
+def validation_size(n_train: int, fraction: float) -> int:
+    """Nominal training images held out for validation: ``fraction`` of them, at least one."""
+    return max(1, round(fraction * n_train))

@@ -38,7 +38,7 @@ from typing import Literal
 
 import torch
 
-from fcdd.data.base import ADData, DatasetLoader, fixed_classes
+from fcdd.data.base import ADData, DatasetLoader, fixed_classes, square_shape
 from fcdd.data.folder import decode_images
 from fcdd.data.preprocess import Recipe, build_preprocessing
 
@@ -157,4 +157,4 @@ def load(
     )
 
 
-LOADER = DatasetLoader(load=load, classes=classes, recipes=RECIPES)
+LOADER = DatasetLoader(load=load, classes=classes, recipes=RECIPES, input_shape=square_shape(DEFAULT_IMAGE_SIZE))

@@ -24,7 +24,7 @@ from PIL import Image
 from scipy import ndimage
 from torch import Tensor
 
-from fcdd.data.images import center_square_box
+from fcdd.data.images import center_square_box, convert
 
 AUPRO_FPR_LIMIT = 0.3
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
@@ -162,7 +162,7 @@ class MaskFiles:
         if path is None:
             return torch.zeros(fallback, dtype=torch.bool)
         with Image.open(path) as image:
-            grey = image.convert("L")
+            grey = convert(image, "L")
             if self.center_square:
                 grey = grey.crop(center_square_box(*grey.size))
             array = np.asarray(grey)

@@ -19,7 +19,7 @@ from torch import Tensor
 from fcdd.anomalies.from_config import Supervision, validation_anomaly_maker
 from fcdd.config import RunConfig
 from fcdd.data.base import ADData
-from fcdd.data.subsets import select_train
+from fcdd.data.subsets import select_train, validation_size
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def split_validation(
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"`fraction` must be in (0, 1), got {fraction!r}")
     n_train = len(data.train_images)
-    n_val = max(1, round(fraction * n_train))
+    n_val = validation_size(n_train, fraction)
     if n_val >= n_train:
         raise ValueError(f"validation_fraction={fraction} leaves no training images out of {n_train}; lower it")
     generator = torch.Generator().manual_seed(seed)

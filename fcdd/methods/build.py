@@ -8,7 +8,7 @@ from fcdd import registry
 from fcdd.config import RunConfig
 from fcdd.methods.base import Method, Scorer
 from fcdd.methods.registry import METHODS
-from fcdd.networks.build import build_network, network_class, takes_pretrained
+from fcdd.networks.build import build_network, network_class, network_input_shape, takes_pretrained
 
 __all__ = ["build_model", "check_model", "check_pretraining", "get_method", "make_scorer", "method_of"]
 
@@ -56,11 +56,19 @@ def check_pretraining(config: RunConfig) -> None:
 
 
 def check_model(config: RunConfig) -> None:
-    """The pre-flight of a config's network, nothing built: its method, its pretraining, its weights at hand."""
+    """The pre-flight of a config's network, nothing built: method, input shape, pretraining, weights at hand."""
+    from fcdd.data.loading import input_shape
+
     n = config.network
     method, owner = get_method(config.objective), method_of(n.name)
     if owner is not method:
         build_model(config)  # raises the one-line error that names the matching net
+    takes, gives = network_input_shape(n.name), input_shape(config.data)
+    if gives is not None and tuple(takes) != tuple(gives):
+        raise ValueError(
+            f"network {n.name} takes inputs of shape {tuple(takes)} but {config.data.dataset} with these settings "
+            f"gives {tuple(gives)}; pick a matching --net (see `fcdd nets`) or --image-size"
+        )
     check_pretraining(config)
     if n.pretrained and takes_pretrained(n.name):
         from fcdd.networks.vgg import ensure_weights

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, cast
 
@@ -12,7 +13,7 @@ from fcdd.networks.autoencoders import AENet
 from fcdd.networks.receptive_field import FCDDNet
 from fcdd.networks.registry import NETWORKS
 
-__all__ = ["build_network", "describe_networks", "list_networks", "network_class"]
+__all__ = ["build_network", "describe_networks", "list_networks", "network_class", "network_input_shape"]
 
 
 def network_class(name: str) -> Any:
@@ -28,6 +29,17 @@ def list_networks(base: type = nn.Module) -> list[str]:
 def takes_pretrained(name: str) -> bool:
     """Whether the network starts from ImageNet weights (and so takes ``pretrained`` and ``weights``)."""
     return bool(getattr(network_class(name), "takes_pretrained_weights", False))
+
+
+@functools.cache
+def network_input_shape(name: str) -> tuple[int, int, int]:
+    """The (C, H, W) network ``name`` takes, from a shape-only build on the meta device (nothing downloaded)."""
+    import torch
+
+    with torch.device("meta"):
+        net = build_network(name, pretrained=False)
+    shape: Any = net.input_shape
+    return cast(tuple[int, int, int], tuple(shape))
 
 
 def build_network(

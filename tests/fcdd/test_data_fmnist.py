@@ -65,7 +65,7 @@ def test_search_order_prefers_torchvision_layout(tmp_path: Path, monkeypatch: py
     fallback = tmp_path / "fallback"
     write_fmnist(fallback, fill=3)
     monkeypatch.setattr(fmnist, "FALLBACK_DIRS", (fallback,))
-    assert fmnist.search_dirs(tmp_path) == [tmp_path / "FashionMNIST" / "raw", tmp_path, fallback]
+    assert fmnist.search_dirs(tmp_path) == [tmp_path / "FashionMNIST" / "raw", tmp_path]
     assert int(fmnist.load_arrays(tmp_path)[0][0, 0, 5, 5]) == 1
 
 
@@ -79,11 +79,20 @@ def test_root_before_fallback_and_fallback_without_root(tmp_path: Path, monkeypa
     assert fmnist.search_dirs(None) == [fallback]
 
 
-def test_incomplete_folder_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_data_dir_given_never_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The run's config.json records the data dir: training on the system copy instead would be a lie.
+    from fcdd.config import DataConfig
+
     write_fmnist(tmp_path / "root", fill=2, skip="t10k-labels-idx1-ubyte")
+    (tmp_path / "empty").mkdir()
     write_fmnist(tmp_path / "fallback", fill=3)
     monkeypatch.setattr(fmnist, "FALLBACK_DIRS", (tmp_path / "fallback",))
-    assert int(fmnist.load_arrays(tmp_path / "root")[0][0, 0, 5, 5]) == 3
+    for root in (tmp_path / "root", tmp_path / "empty"):
+        with pytest.raises(FileNotFoundError, match="drop --data-dir to use the system copy"):
+            fmnist.load_arrays(root)
+        with pytest.raises(FileNotFoundError, match="drop --data-dir"):
+            fmnist.check(root, DataConfig(data_dir=str(root)))
+    assert int(fmnist.load_arrays(None)[0][0, 0, 5, 5]) == 3
 
 
 def test_plain_file_preferred_over_gz(tmp_path: Path) -> None:
@@ -99,10 +108,9 @@ def test_missing_files_message(tmp_path: Path) -> None:
     assert "\n" not in message
     for part in (
         str(tmp_path / "FashionMNIST" / "raw"),
-        "no-such-fallback",
         "--download",
         "apt-get install dataset-fashion-mnist",
-        "--data-dir DIR",
+        "drop --data-dir",
         "train-images-idx3-ubyte[.gz]",
     ):
         assert part in message

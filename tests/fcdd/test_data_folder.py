@@ -134,7 +134,11 @@ def test_error_missing_normal(tmp_path: Path) -> None:
     save(tmp_path / "test" / "a" / "0.png", (1, 2, 3))
     with pytest.raises(FileNotFoundError, match=r"class 'a' needs train/a/normal/ .*--one-vs-rest"):
         folder.make_samples(tmp_path, False)
-    assert folder.make_samples(tmp_path, True).class_names == ("a",)
+    with pytest.raises(ValueError, match="--one-vs-rest needs at least two classes"):
+        folder.make_samples(tmp_path, True)  # one class: no anomalies to test against
+    save(tmp_path / "train" / "b" / "0.png", (1, 2, 3))
+    save(tmp_path / "test" / "b" / "0.png", (1, 2, 3))
+    assert folder.make_samples(tmp_path, True).class_names == ("a", "b")
 
 
 def test_error_missing_test_class_and_anomalous(tmp_path: Path) -> None:

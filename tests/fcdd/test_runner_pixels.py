@@ -169,7 +169,10 @@ def test_imagenet30_and_voc_clever_hans_end_to_end(tmp_path):
     assert m.n_train >= 1 and m.auc == pytest.approx(scores_auc(tmp_path / "voc_run"), abs=1e-12)
     # horses are the anomalous side: without outlier exposure there is no nominal side to train on
     with pytest.raises(ValueError, match="training images are the anomalous side"):
-        run(voc.replace(**{"anomalies.supervise_mode": "unsupervised"}), tmp_path / "voc_bad")
+        run(
+            voc.replace(**{"anomalies.supervise_mode": "unsupervised", "anomalies.oe_folder": None}),
+            tmp_path / "voc_bad",
+        )
 
 
 def test_train_report_of_a_run_with_masks_shows_pixel_and_max_score_auc(tmp_path, capsys):
@@ -226,9 +229,29 @@ def test_frozen_vgg_without_pretraining_is_refused_with_the_way_out(tmp_path, ca
     from tune.cli import main
 
     root = write_tree(tmp_path / "mvtec")
-    argv = ["train", "--preset", "mvtec", "--data-dir", str(root), "--classes", "0", "--seeds", "1", "--epochs", "1",
-            "--batch-size", "4", "--epoch-repeats", "1", "--device", "cpu", "--quiet", "--no-pretrained",
-            "--out", str(tmp_path / "out")]  # fmt: skip  (bounded, should the refusal ever break)
+    argv = [
+        "train",
+        "--preset",
+        "mvtec",
+        "--data-dir",
+        str(root),
+        "--classes",
+        "0",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--epoch-repeats",
+        "1",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--no-pretrained",
+        "--out",
+        str(tmp_path / "out"),
+    ]  # fmt: skip  (bounded, should the refusal ever break)
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "freezes its first layers" in err[0] and "FCDD_CNN224_VGG_NOPT" in err[0]

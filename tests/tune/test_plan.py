@@ -71,7 +71,7 @@ def test_spec_from_yaml_file(tmp_path):
     [
         ({"classes": [12]}, "unknown class .12."),
         ({"seeds": 0}, "`seeds` must be >= 1"),
-        ({"bogus": 1}, "unknown benchmark spec keys: bogus"),
+        ({"bogus": 1}, "unknown key .bogus. in the benchmark spec"),
         ({"resources": {"gpus_per_trial": 1.5}}, "whole number"),
         ({"search": {"scheduler": "hyperband"}}, "`search.scheduler`"),
         ({"search": {"space": {"optim.lr": {"type": "loguniform", "low": 1, "high": 0.1}}}}, "`low` < `high`"),

@@ -7,7 +7,8 @@ import socket
 import optuna
 import pytest
 
-from tune.experiment import open_study, redacted
+from tune.experiment import open_study
+from tune.preflight import redacted
 
 
 def _closed_port() -> int:

@@ -321,6 +321,9 @@ class RayRunner:
 
     def prepare(self, spec: BenchmarkSpec) -> None:
         """Open the remote storage (a bad URI fails here), connect to Ray, check that some node can hold a trial."""
+        from tune.preflight import check_address
+
+        check_address(self.address or os.environ.get("RAY_ADDRESS"))
         if self.remote_storage:
             check_storage(self.remote_storage)
         connect(self.address)

@@ -123,8 +123,12 @@ def read_checkpoint(path: Path, fix: str = "delete it or pass --restart") -> dic
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise CheckpointError(f"checkpoint {path} holds objects other than tensors and was not loaded; {fix}") from None
+    except pickle.UnpicklingError as error:
+        if "global" in str(error).lower():  # torch refused a global (a function to call): it would have run code
+            raise CheckpointError(
+                f"checkpoint {path} holds objects other than tensors and was not loaded; {fix}"
+            ) from None
+        raise CheckpointError(f"checkpoint {path} cannot be read (not a torch file); {fix}") from None
     except Exception as error:  # an untrusted file: whatever torch.load raises means "unreadable"
         reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"checkpoint {path} cannot be read ({reason}); {fix}") from None

@@ -1,4 +1,4 @@
-"""The method's own commands: ``fcdd explain``, ``fcdd nets``, ``fcdd presets``; and how every command fails.
+"""The method's own commands (``fcdd explain``, ``check``, ``nets``, ``presets``) and how every command fails.
 
 The ``fcdd`` console script (:func:`tune.cli.main`) adds these next to the experiment commands.
 Input errors end the process with one line on stderr and exit code 2, before anything is written.
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import typing
 from pathlib import Path
 
@@ -18,6 +20,27 @@ log = logging.getLogger("fcdd")
 
 class CliError(Exception):
     """A user mistake on the command line; printed as one line, exit code 2."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C (a BaseException, so no trial records it as its own failure)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def handle_termination() -> None:
+    """Make SIGTERM raise :class:`Terminated` in the main thread.
+
+    Called at start and again after libraries that install their own handler (``ray.init``
+    makes SIGTERM a bare ``sys.exit``), so a terminated command ends with our one line.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+RESUME_HINT = "rerun the same command to resume from the last checkpoint"
 
 
 class Parser(argparse.ArgumentParser):
@@ -67,10 +90,12 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
+    from fcdd.artifacts import check_writable
     from fcdd.explain import explain_images, load_trained_run
 
-    trained = load_trained_run(args.run)
     out = (args.out or args.run / "explain").resolve()
+    check_writable(out)
+    trained = load_trained_run(args.run)
     for path, score, written in explain_images(trained, args.images, out):
         print(f"{score:.6f}\t{path}\t{written}")
     return 0
@@ -120,21 +145,105 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_check(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "check",
+        help="check a data folder: layout, every image and mask, per class counts and sizes",
+        description="Run the data part of the pre-flight on its own: what `fcdd train` would find in DATA_DIR, "
+        "per class, without training. Errors are one line, as in training.",
+    )
+    p.add_argument("data_dir", type=path_arg, help="the dataset folder")
+    p.add_argument("--dataset", help="dataset kind (default: mvtec for MVTec-style category folders, else custom)")
+    p.add_argument("--one-vs-rest", action="store_true", help="custom folders: train/<class>/, test/<class>/ layout")
+    p.add_argument("--ground-truth-maps", action="store_true", help="custom folders: check train_maps/, test_maps/")
+    p.add_argument("--channels", type=int, help="custom folders: 1 = greyscale, 3 = RGB")
+    p.add_argument("--classes", help="comma-separated classes to check (default: all)")
+    p.set_defaults(func=_cmd_check)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from fcdd.config import DataConfig
+    from fcdd.data.loading import check_data, dataset_classes, resolve_classes
+
+    root = args.data_dir.expanduser().resolve()
+    if not root.is_dir():
+        raise CliError(f"{root} is not a folder; pass the dataset folder (see the README's data layouts)")
+    dataset = args.dataset or _guess_dataset(root)
+    data = DataConfig(
+        dataset=dataset,
+        data_dir=str(root),
+        one_vs_rest=args.one_vs_rest,
+        ground_truth_maps=args.ground_truth_maps,
+        channels=args.channels,
+    )
+    names = dataset_classes(data)
+    classes = resolve_classes(args.classes or "all", names)
+    print(f"{dataset} data in {root}: {len(names)} class(es)")
+    warnings = 0
+    for normal_class in classes:
+        summary = check_data(dataclasses.replace(data, normal_class=normal_class))
+        counts = ", ".join(f"{what} {n}" for what, n in summary.counts)
+        print(f"class {normal_class} {summary.name}: {summary.layout}")
+        if counts:
+            print(f"  {counts}")
+        if summary.sizes or summary.modes:
+            more = " (and more)" if len(summary.sizes) >= 4 else ""
+            print(f"  image sizes {', '.join(summary.sizes)}{more}; modes {', '.join(summary.modes)}")
+        for warning in summary.warnings:
+            warnings += 1
+            print(f"  warning: {warning}")
+    print(f"ok: {len(classes)} class(es) checked" + (f", {warnings} warning(s)" if warnings else ""))
+    return 0
+
+
+def _guess_dataset(root: Path) -> str:
+    # MVTec-style: category folders that each hold train/good/.
+    if any((p / "train" / "good").is_dir() for p in root.iterdir() if p.is_dir()):
+        return "mvtec"
+    return "custom"
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add ``explain``, ``nets`` and ``presets`` to a sub-command parser."""
-    for add in (_add_explain, _add_nets, _add_presets):
+    """Add ``explain``, ``check``, ``nets`` and ``presets`` to a sub-command parser."""
+    for add in (_add_explain, _add_check, _add_nets, _add_presets):
         add(sub)
 
 
 def dispatch(args: argparse.Namespace) -> int:
     """Run the parsed command; input errors become one ``fcdd: error:`` line and exit code 2."""
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    handle_termination()
     try:
         return int(args.func(args) or 0)
     except (CliError, ValueError, FileNotFoundError, NotADirectoryError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"fcdd: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("fcdd: interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Terminated) as interrupt:
+        return _stopped(interrupt)
+    except Exception as error:
+        # A signal that arrives inside a C extension (Ray's wait loop) can surface as a
+        # SystemError whose context is our exception: it is still an interrupt, not a crash.
+        cause = next((e for e in _causes(error) if isinstance(e, KeyboardInterrupt | Terminated)), None)
+        if cause is None:
+            raise
+        return _stopped(cause)
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _stopped(stop: BaseException) -> int:
+    if isinstance(stop, Terminated):
+        print(f"fcdd: terminated (SIGTERM); {RESUME_HINT}", file=sys.stderr)
+        return 143
+    print(f"fcdd: interrupted; {RESUME_HINT}", file=sys.stderr)
+    return 130

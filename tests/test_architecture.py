@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "fcdd.methods.registry",
         ),
     ),  # fmt: skip
-    ("config", ("fcdd.config", "fcdd.metrics", "fcdd.paper")),
+    ("config", ("fcdd.config", "fcdd.metrics", "fcdd.paper", "fcdd.progress")),
     ("data", ("fcdd.data",)),
     ("networks", ("fcdd.networks",)),
     ("anomalies", ("fcdd.anomalies",)),

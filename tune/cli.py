@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,6 +46,7 @@ def _add_plan_arguments(p: argparse.ArgumentParser) -> None:
         "--dry-run", action="store_true", help="same path, tiny budget: 2 classes, 1 seed, 1 epoch, data subset"
     )
     p.add_argument("--plan-only", action="store_true", help="print the trials and exit without running anything")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_config_arguments(p)
 
 
@@ -79,6 +81,11 @@ def _ray_runner(args: argparse.Namespace) -> Any:
     )
 
 
+def _quiet(args: argparse.Namespace) -> None:
+    if getattr(args, "quiet", False):  # every bar, also dataset decoding and outlier-exposure pools (tqdm reads it)
+        os.environ["TQDM_DISABLE"] = "1"
+
+
 def _finish(summary: dict[str, Any], out: Path) -> int:
     from tune.experiment import summary_lines
 
@@ -95,6 +102,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from tune.resolve import resolve_spec
     from tune.runners.serial import SerialRunner
 
+    _quiet(args)
     spec = resolve_spec(args)
     out = _out_dir(args, spec)
     runner = SerialRunner(show_progress=not args.quiet)
@@ -106,6 +114,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     from tune.experiment import run_benchmark
     from tune.resolve import resolve_spec
 
+    _quiet(args)
     spec = resolve_spec(args)
     out = _out_dir(args, spec)
     summary = run_benchmark(spec, out, _ray_runner(args), plan_only=args.plan_only, restart=args.restart)
@@ -117,6 +126,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     from tune.resolve import resolve_spec
     from tune.search import search_base_config
 
+    _quiet(args)
     spec = resolve_spec(args)
     out = _out_dir(args, spec)
     if args.plan_only:
@@ -208,7 +218,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "the same layout, results store and report as `fcdd benchmark`.",
     )
     _add_plan_arguments(p)
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(

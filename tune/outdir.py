@@ -107,13 +107,17 @@ def staging_dir(out: Path) -> Path:
 def replaced_when_done(out: Path) -> Iterator[Path]:
     """Yield a fresh staging folder; when the block finishes, it replaces ``out`` (kept as is otherwise).
 
-    A leftover staging folder from an interrupted restart is discarded first: a restart starts over.
+    A restart that fails or is interrupted removes its staging folder: rerunning it starts over.
     """
     staging = staging_dir(out)
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    yield staging
+    try:
+        yield staging
+    except BaseException:  # interrupted or failed: the old results stay, the half-done restart goes
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     swap_in(staging, out)
 
 

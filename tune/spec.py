@@ -311,11 +311,15 @@ def check_raw(raw: Any) -> None:
 def with_implied(overrides: dict[str, Any], base: RunConfig) -> dict[str, Any]:
     """``overrides`` plus the settings they imply on ``base``: an OE folder alone selects outlier exposure.
 
+    A ``data.dataset`` other than the base's resets the preprocessing to that dataset's default.
     ``anomalies.oe_folder`` without a noise mode means "outlier exposure from that folder": noise
     mode ``folder`` and supervise mode ``noise``, unless the base's noise mode already reads the
     folder (``imagenet``, ``imagenet22k``, ``emnist`` take it as their root).
     """
     changes = dict(overrides)
+    if changes.get("data.dataset", base.data.dataset) != base.data.dataset and "data.preprocessing" not in changes:
+        # Another dataset than the base's: its own default pipeline (the base's may not exist for it).
+        changes["data.preprocessing"] = None
     if changes.get("anomalies.oe_folder") and "anomalies.noise_mode" not in changes:
         if base.anomalies.noise_mode not in OE_FOLDER_SOURCES:
             changes["anomalies.noise_mode"] = "folder"

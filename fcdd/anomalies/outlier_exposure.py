@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
-from tqdm import tqdm
 
 from fcdd.data.cifar import read_pickle
 from fcdd.data.images import IMAGE_EXTENSIONS, convert
+from fcdd.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def load_folder_pool(
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
         decoded = pool.map(lambda p: _decode(p, mode, h, w), files)
-        bar = tqdm(decoded, total=len(files), desc="outlier images", unit="img", disable=not show_progress)
+        bar = progress_bar(decoded, total=len(files), desc="outlier images", unit="img", show=show_progress)
         for i, arr in enumerate(bar):
             out[i] = torch.from_numpy(arr).view(h, w, c).permute(2, 0, 1)
     finally:

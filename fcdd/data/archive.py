@@ -18,7 +18,7 @@ import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from tqdm.auto import tqdm
+from fcdd.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def download(url: str, destination: str | Path, *, show_progress: bool = True) -
     try:
         with urllib.request.urlopen(url) as response, open(partial, "wb") as handle:  # noqa: S310 (URL set by the user)
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not show_progress) as bar:
+            with progress_bar(total=total, unit="B", unit_scale=True, desc=dest.name, show=show_progress) as bar:
                 while chunk := response.read(CHUNK_BYTES):
                     handle.write(chunk)
                     bar.update(len(chunk))

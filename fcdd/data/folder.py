@@ -32,13 +32,13 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from fcdd.config import DataConfig
 from fcdd.data.base import ADData, ClassSummary, DatasetLoader
 from fcdd.data.folder_maps import check_consistency, decode_maps, find_maps, map_root
 from fcdd.data.images import IMAGE_EXTENSIONS, convert, fit_square, open_image, survey
 from fcdd.data.preprocess import Recipe, build_preprocessing
+from fcdd.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def decode_images(
     workers = min(8, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         jobs = pool.map(decode, range(len(paths)))
-        for _ in tqdm(jobs, total=len(paths), desc="decoding images", disable=not show_progress or len(paths) < 256):
+        for _ in progress_bar(jobs, total=len(paths), desc="decoding images", show=show_progress and len(paths) >= 256):
             pass
     return out
 

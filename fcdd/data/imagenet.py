@@ -35,12 +35,12 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from fcdd.data.base import ADData, DatasetLoader, fixed_classes, square_shape
 from fcdd.data.imagenet_classes import IMAGENET30, IMAGENET30_NAMES
 from fcdd.data.images import IMAGE_EXTENSIONS, convert
 from fcdd.data.preprocess import Recipe, build_preprocessing
+from fcdd.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ def decode_files(
     pool = ThreadPoolExecutor(max_workers=min(16, (os.cpu_count() or 1) + 4))
     try:
         jobs = pool.map(work, range(len(paths)))
-        for _ in tqdm(jobs, total=len(paths), desc=desc, unit="img", disable=not show_progress or len(paths) < 256):
+        for _ in progress_bar(jobs, total=len(paths), desc=desc, unit="img", show=show_progress and len(paths) >= 256):
             pass
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # on an error, drop the queued files

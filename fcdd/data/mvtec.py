@@ -47,7 +47,6 @@ import torch
 from torch import Tensor
 from torchvision import tv_tensors
 from torchvision.transforms import v2
-from tqdm.auto import tqdm
 
 from fcdd.config import DataConfig
 from fcdd.data import archive
@@ -55,6 +54,7 @@ from fcdd.data.augment import resize_nearest
 from fcdd.data.base import ADData, ClassSummary, DatasetLoader, square_shape
 from fcdd.data.images import IMAGE_EXTENSIONS, binary_mask, convert, open_image, survey
 from fcdd.data.preprocess import ClassConstants, Recipe, build_preprocessing, class_constants, lcn
+from fcdd.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,9 @@ def decode_category(files: CategoryFiles, size: int, show_progress: bool = True)
     pool = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1))  # PIL and torch release the GIL
     try:
         done = pool.map(run, jobs)
-        for _ in tqdm(done, total=len(jobs), desc=f"mvtec {files.name}", disable=not show_progress or len(jobs) < 64):
+        for _ in progress_bar(
+            done, total=len(jobs), desc=f"mvtec {files.name}", show=show_progress and len(jobs) >= 64
+        ):
             pass
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # on an error, skip the queued files

@@ -10,12 +10,12 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from fcdd.config import OptimConfig, RunConfig
 from fcdd.engine.batching import Batcher
 from fcdd.engine.runtime import Runtime, autocast_context
 from fcdd.methods.base import Scorer
+from fcdd.progress import progress_bar
 
 
 @dataclass(frozen=True)
@@ -168,12 +168,8 @@ def fit(
     while state.epoch < epochs:
         lr = state.optimizer.param_groups[0]["lr"]
         started = time.perf_counter()
-        with tqdm(
-            total=len(batcher),
-            desc=f"epoch {state.epoch + 1}/{epochs}",
-            leave=False,
-            disable=not show_progress,
-            unit="batch",
+        with progress_bar(
+            total=len(batcher), desc=f"epoch {state.epoch + 1}/{epochs}", leave=False, show=show_progress, unit="batch"
         ) as bar:
             stats = train_epoch(
                 state, batcher, runtime, scorer=scorer, micro_batch_size=config.optim.micro_batch_size, progress=bar

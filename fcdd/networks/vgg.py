@@ -46,7 +46,7 @@ def _read_state_dict(path: str | os.PathLike) -> Mapping[str, Tensor]:
         raise ValueError(
             f"cannot read vgg11_bn weights from {os.fspath(path)!r} ({type(err).__name__}); "
             "pass a file saved with torch.save(vgg11_bn.state_dict(), PATH)"
-        ) from err
+        ) from None
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
         raise ValueError(
             f"{os.fspath(path)!r} does not hold a state dict of tensors (got {type(state).__name__}); "
@@ -86,6 +86,7 @@ def ensure_weights(weights: str | os.PathLike | None) -> None:
     if weights is not None:
         if not os.path.isfile(weights):
             raise FileNotFoundError(f"vgg11_bn weights file not found: {os.fspath(weights)!r}; {NO_WEIGHTS_HINT}")
+        _read_state_dict(weights)  # read as the run will (tensors only): a bad file fails here, not in a trial
         return
     import torchvision
 

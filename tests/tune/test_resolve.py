@@ -103,3 +103,19 @@ def test_tune_validation_fraction_sizes_the_search_split_only(tiny_fmnist):
     # a benchmark keeps the flag's plain meaning: its trials hold out that share
     bench = _resolve("benchmark", "--data-dir", str(tiny_fmnist), "--classes", "0", "--validation-fraction", "0.3")
     assert bench.base.data.validation_fraction == 0.3
+
+
+def test_custom_folder_takes_the_networks_input_and_its_own_preprocessing(tmp_path):
+    # Known instead of refused: --preset cifar10 --dataset custom used to decode every image at
+    # 248² and then refuse, because FCDD_CNN32_LW3K takes 32².
+    from tune.preflight import check_plan
+
+    root = write_custom_tree(tmp_path / "custom", images=3)
+    flags = ["--dataset", "custom", "--data-dir", str(root), "--classes", "0", "--seeds", "1"]
+    cifar = _resolve("train", "--preset", "cifar10", *flags, "--oe-folder", str(root))
+    d = cifar.base.data
+    assert (d.image_size, d.channels, d.preprocessing) == (32, None, None)
+    check_plan(cifar)  # passes before anything is decoded
+    fmnist = _resolve("train", "--preset", "fmnist", *flags, "--noise-mode", "confetti")
+    assert (fmnist.base.data.image_size, fmnist.base.data.channels) == (28, 1)  # a greyscale 28² network
+    assert _resolve("train", "--preset", "fmnist", *flags, "--image-size", "64").base.data.image_size == 64

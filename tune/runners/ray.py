@@ -19,12 +19,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import optuna
-import ray
-from ray import tune
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule
-from ray.tune.search.optuna import OptunaSearch
+# Ray Tune's own Ctrl-C handling ends `Tuner.fit()` quietly (exit 0) and suggests its
+# `Tuner.restore`; fcdd resumes by rerunning the same command, so Ctrl-C interrupts at once.
+os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
 
+import optuna  # noqa: E402
+import ray  # noqa: E402
+from ray import tune  # noqa: E402
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule  # noqa: E402
+from ray.tune.search.optuna import OptunaSearch  # noqa: E402
+
+from fcdd.cli import handle_termination  # noqa: E402
 from fcdd.config import RunConfig
 from fcdd.metrics import RunMetrics
 from tune.plan import TrialSpec
@@ -48,6 +53,7 @@ def connect(address: str | None = None, *, num_cpus: int | None = None, num_gpus
         ray.init(address=address, **quiet)
     else:
         ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, **quiet)
+    handle_termination()  # ray.init made SIGTERM a bare sys.exit; ours says how to resume
 
 
 def node_resources() -> list[dict[str, float]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -223,6 +224,9 @@ def dispatch(args: argparse.Namespace) -> int:
         return 2
     except (KeyboardInterrupt, Terminated) as interrupt:
         return _stopped(interrupt)
+    except BrokenPipeError:  # `fcdd status OUT | head`: the reader is gone, which is no error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
     except Exception as error:
         # A signal that arrives inside a C extension (Ray's wait loop) can surface as a
         # SystemError whose context is our exception: it is still an interrupt, not a crash.

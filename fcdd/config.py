@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from fcdd import registry
-from fcdd.anomalies.registry import SUPERVISE_MODES, noise_mode_names
+from fcdd.anomalies.registry import OE_SOURCES, SUPERVISE_MODES, noise_mode_names
 from fcdd.data.registry import DATASETS
 from fcdd.methods.registry import METHODS
 from fcdd.networks.registry import NETWORKS
@@ -119,6 +119,10 @@ def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
         raise ValueError(f"`{name}` must be {bound}, got {name}={value!r}")
 
 
+# Where the validation split's anomalies come from (searches); each has its bias, see the README.
+VALIDATION_ANOMALIES = ("auto", "other-classes", "synthetic", "outlier-exposure")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Which data a run trains and tests on."""
@@ -133,6 +137,10 @@ class DataConfig:
     train_limit: int | None = None  # use only the first N nominal training images (dry runs)
     test_limit: int | None = None  # use a seeded subset of N test images that keeps both labels (dry runs)
     validation_fraction: float = 0.0  # hold out this share of nominal training images for validation (searches)
+    # The validation anomalies: the training split's other classes (or labelled anomalies), confetti-malformed
+    # held-out images, or outlier-exposure images; "auto" = other-classes where the dataset has them, else the
+    # run's own anomaly generator.
+    validation_anomalies: str = "auto"
     epoch_repeats: int = 1  # passes over the training images per epoch (MVTec: 10, as the original's "enlarge")
     ground_truth_maps: bool = False  # custom folders: read train_maps/ and test_maps/
     channels: int | None = None  # custom folders: 1 = greyscale, 3 = RGB (default)
@@ -145,6 +153,11 @@ class DataConfig:
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ValueError(
                 f"`validation_fraction` must be in [0, 1), got validation_fraction={self.validation_fraction!r}"
+            )
+        if self.validation_anomalies not in VALIDATION_ANOMALIES:
+            raise ValueError(
+                f"`validation_anomalies` must be one of {', '.join(VALIDATION_ANOMALIES)}, "
+                f"got validation_anomalies={self.validation_anomalies!r}"
             )
         _positive("epoch_repeats", self.epoch_repeats)
         if self.image_size is not None:
@@ -298,6 +311,14 @@ class RunConfig:
         _positive("eval_every", self.eval_every, allow_zero=True)
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ValueError(f"`device` must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        if self.data.validation_anomalies == "outlier-exposure" and (
+            self.anomalies.noise_mode not in OE_SOURCES or self.anomalies.supervise_mode == "unsupervised"
+        ):
+            raise ValueError(
+                "validation anomalies from outlier exposure need an outlier-exposure source, but the run uses "
+                f"{self.anomalies.supervise_mode}/{self.anomalies.noise_mode}; pass --oe-folder DIR or another "
+                "--validation-anomalies"
+            )
 
     def replace(self, **changes: Any) -> RunConfig:
         """Return a copy with fields changed; dotted keys reach into sections (``optim.lr=0.1``)."""

@@ -275,6 +275,36 @@ def fingerprint(config: RunConfig) -> str:
     return config.fingerprint(ignore=RESUMABLE_CHANGES)
 
 
+@dataclass(frozen=True)
+class SnapshotScores:
+    """What :func:`evaluate_snapshot` measured of a saved network."""
+
+    test_auc: float
+    val_auc: float | None  # the last validation AUC the run reported (None without validation)
+    epochs: int
+
+
+def evaluate_snapshot(config: RunConfig, out_dir: str | Path) -> SnapshotScores:
+    """The test-split sample AUC of the network in ``out_dir/snapshot.pt`` (a run of ``config``); writes nothing.
+
+    A search measures its own objective with it once the search is over: the test AUC of every
+    search trial, also of those its scheduler stopped early, beside the validation AUC it was
+    selected on.
+    """
+    with torch_threads(config.threads), deterministic_algorithms(config.deterministic):
+        runtime = resolve_runtime(config.device, config.precision)
+        state = initial_state(config, runtime)
+        resume_from(state, Path(out_dir) / "snapshot.pt", config)
+        # The supervision's data: semi-supervised MVTec moves test anomalies into training.
+        data = prepare_supervision(config, load_data(config), runtime.device).data
+        batch_size = config.optim.micro_batch_size or config.optim.batch_size
+        scorer = make_scorer(config, state.net)
+        result = evaluate(state.net, data.test_images, data.test_labels, data.preprocessing.test, scorer, runtime,
+                          batch_size=batch_size)  # fmt: skip
+    reported = [h["val_auc"] for h in state.history if h.get("val_auc") is not None]
+    return SnapshotScores(test_auc=result.roc.auc, val_auc=reported[-1] if reported else None, epochs=state.epoch)
+
+
 def resume_from(state: TrainState, snapshot: Path, config: RunConfig) -> None:
     """Load a checkpoint of the same settings into ``state``; another run's checkpoint is an error."""
     saved = artifacts.read_checkpoint(snapshot)
@@ -294,7 +324,9 @@ def load_data(config: RunConfig) -> ADData:
 
 def _dataset_key(d: DataConfig) -> DataConfig:
     # The fields that do not change the decoded images, reset, so the cache serves every such run.
-    return replace(d, train_limit=None, test_limit=None, validation_fraction=0.0, epoch_repeats=1)
+    return replace(
+        d, train_limit=None, test_limit=None, validation_fraction=0.0, validation_anomalies="auto", epoch_repeats=1
+    )
 
 
 @lru_cache(maxsize=2)

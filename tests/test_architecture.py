@@ -38,10 +38,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("method commands", ("fcdd.explain", "fcdd.cli", "fcdd")),
     ("experiment specs", ("tune.flags", "tune.spec", "tune.resources", "tune.remote", "tune")),
     ("experiment plans", ("tune.plan", "tune.search", "tune.preflight")),
-    ("results", ("tune.store", "tune.collect", "tune.progress")),
+    ("results", ("tune.store", "tune.collect", "tune.ranking", "tune.progress", "tune.status")),
     ("reports", ("tune.report",)),
     ("runners", ("tune.runners",)),
-    ("experiments", ("tune.resolve", "tune.experiment")),
+    ("experiments", ("tune.resolve", "tune.selection", "tune.experiment")),
     ("console script", ("tune.cli",)),
 ]
 

@@ -259,6 +259,43 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_cmd_report)
 
+    p = sub.add_parser(
+        "status",
+        help="per class done / running / failed, running trials and ETA of a results folder",
+        description="The state of a `fcdd train`, `benchmark` or `tune` folder (finished, running or stopped), "
+        "from its plan, results store and progress.json.",
+    )
+    p.add_argument("results", type=path_arg, help="the --out folder of `fcdd train`, `benchmark` or `tune`")
+    p.add_argument(
+        "--watch", type=positive_int, nargs="?", const=5, metavar="SECONDS",
+        help="redraw every SECONDS (default 5) until the plan is no longer running or Ctrl-C",
+    )  # fmt: skip
+    p.set_defaults(func=_cmd_status)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    import time
+
+    from tune.status import format_status, read_status
+
+    results = args.results.expanduser()
+    if not results.is_dir():
+        raise CliError(f"{results} is not a folder; pass the --out folder of `fcdd train`, `benchmark` or `tune`")
+    marks = ("benchmark.json", "trials.jsonl", "progress.json", "search.json", "search")
+    if not any((results / mark).exists() for mark in marks):
+        raise CliError(f"{results} holds no fcdd results; pass the --out folder of `fcdd train`, `benchmark` or `tune`")
+    while True:
+        status = read_status(results)
+        text = format_status(status)
+        if args.watch and sys.stdout.isatty():
+            print("\033[H\033[J", end="")  # clear the terminal between redraws
+        print(text, flush=True)
+        if not args.watch or status.state != "running":
+            return 0
+        time.sleep(args.watch)
+        if not sys.stdout.isatty():
+            print()
+
 
 def make_parser() -> argparse.ArgumentParser:
     """The ``fcdd`` argument parser with every sub-command."""

@@ -242,3 +242,25 @@ def _require(table: pd.DataFrame, columns: list[str]) -> None:
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise ValueError(f"the results table lacks columns {missing}; build it with ResultsStore.table()")
+
+
+def val_test_agreement(frame: pd.DataFrame) -> pd.DataFrame:
+    """Spearman rank correlation of validation AUC and test AUC per class, over a search's trials.
+
+    ``frame`` has columns normal_class, val_auc, test_auc (``tune.selection.val_vs_test``).
+    Columns: normal_class, n_trials, spearman, p (scipy's, two-sided; NaN below three trials
+    or when one column is constant).
+    """
+    from scipy.stats import spearmanr
+
+    rows = []
+    for normal_class, group in frame.dropna(subset=["val_auc", "test_auc"]).groupby("normal_class", sort=True):
+        n = len(group)
+        constant = group["val_auc"].nunique() < 2 or group["test_auc"].nunique() < 2
+        if n < 3 or constant:
+            rho, p = float("nan"), float("nan")
+        else:
+            result = spearmanr(group["val_auc"], group["test_auc"])
+            rho, p = float(result.statistic), float(result.pvalue)
+        rows.append({"normal_class": int(normal_class), "n_trials": n, "spearman": rho, "p": p})
+    return pd.DataFrame(rows, columns=["normal_class", "n_trials", "spearman", "p"])

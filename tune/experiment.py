@@ -30,10 +30,16 @@ def _write_plan(
 ) -> None:
     # A rerun with more classes or seeds extends the folder: its plan is the union of both.
     classes, seeds, ids = list(spec.classes), list(spec.seeds), [t.trial_id for t in trials]
+    # Which trial is which: what `fcdd status` counts per class without opening any run folder.
+    planned = {
+        t.trial_id: {"setting": t.setting, "normal_class": t.normal_class, "class_name": t.class_name, "seed": t.seed}
+        for t in trials
+    }
     if previous is not None:
         classes = sorted(set(previous.get("classes") or []) | set(classes))
         seeds = sorted(set(previous.get("seeds") or []) | set(seeds))
         ids = list(dict.fromkeys([*(previous.get("trial_ids") or []), *ids]))
+        planned = {**(previous.get("trials") or {}), **planned}
     artifacts.write_json(
         out / PLAN_FILE,
         {
@@ -47,6 +53,7 @@ def _write_plan(
             "base_config": spec.base.to_dict(),
             "notes": list(spec.notes),
             "trial_ids": ids,
+            "trials": planned,
         },
     )
 
@@ -278,6 +285,12 @@ def _search(spec: BenchmarkSpec, out: Path, runner: Any, *, max_concurrent: int 
         raise RuntimeError(f"study {spec.name} has no completed trial; look at {out / 'search' / 'trials.jsonl'}")
     best = study.best_trial
     overrides = overrides_from_params(best.params)
+    # Only now, with the pick made: each search trial's test AUC beside its validation AUC.
+    from tune.selection import val_vs_test
+
+    val_vs_test(out / "search")
+    choice = search_base_config(spec).data.validation_anomalies
+    study.set_user_attr("validation_anomalies", choice)
     artifacts.write_json(
         out / "best_params.json",
         {
@@ -289,6 +302,7 @@ def _search(spec: BenchmarkSpec, out: Path, runner: Any, *, max_concurrent: int 
             "storage": shown_url,  # where `fcdd report` finds the study again (pass --storage if redacted)
             # The folder's own study.db: `fcdd report` reads that one, wherever the folder is moved to.
             "storage_in_folder": spec.search.storage is None,
+            "validation_anomalies": choice,
         },
     )
     log.info("best validation AUC %.4f with %s", best.value, overrides)

@@ -13,7 +13,7 @@ from typing import Any
 
 from fcdd.anomalies.registry import SUPERVISE_MODES, noise_mode_names
 from fcdd.cli import path_arg
-from fcdd.config import OPTIMIZERS, PRECISIONS, SCHEDULERS
+from fcdd.config import OPTIMIZERS, PRECISIONS, SCHEDULERS, VALIDATION_ANOMALIES
 from fcdd.methods.registry import METHODS
 
 
@@ -38,6 +38,16 @@ VALUE_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
         "--validation-fraction",
         "data.validation_fraction",
         {"type": float, "help": "hold out this share of nominal training images (plus anomalies) for validation"},
+    ),
+    (
+        "--validation-anomalies",
+        "data.validation_anomalies",
+        {
+            "choices": VALIDATION_ANOMALIES,
+            "help": "validation anomalies: the training split's other classes (the classes the test split calls "
+            "anomalous: optimistic), synthetic confetti, or outlier-exposure images; auto = other-classes "
+            "where the dataset has them, else the run's own generator",
+        },
     ),
     ("--net", "network.name", {"help": "network (see `fcdd nets`)"}),
     (

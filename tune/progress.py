@@ -8,6 +8,8 @@ on which Ray node, at which epoch and attempt), and one log line per finished tr
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -15,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from fcdd import artifacts
+from tune.outdir import PROGRESS_FILE
 from tune.plan import TrialSpec
 
 log = logging.getLogger(__name__)
-
-PROGRESS_FILE = "progress.json"
 
 
 class Progress:
@@ -35,6 +36,7 @@ class Progress:
         self.finished = 0
         self.failed = 0
         self.running: dict[str, dict[str, Any]] = {}
+        self.write()  # at once: `fcdd status` sees a live driver before the first trial reports
 
     @classmethod
     def of(cls, root: Path, benchmark: str, trials: list[TrialSpec]) -> Progress:
@@ -55,6 +57,7 @@ class Progress:
             "seed": trial.seed,
             "node_id": node_id,
             "epoch": 0,
+            "epochs": trial.config.get("optim.epochs"),
             "attempt": attempt,
             "started_at": datetime.now(UTC).isoformat(),
         }
@@ -65,7 +68,7 @@ class Progress:
         entry = self.running.setdefault(trial.trial_id, {"trial_id": trial.trial_id, "setting": trial.setting,
                                                          "normal_class": trial.normal_class, "seed": trial.seed,
                                                          "started_at": datetime.now(UTC).isoformat()})  # fmt: skip
-        entry.update(epoch=epoch, attempt=attempt, node_id=node_id)
+        entry.update(epoch=epoch, epochs=trial.config.get("optim.epochs"), attempt=attempt, node_id=node_id)
         self.write()
 
     def attempt_failed(self, trial: TrialSpec) -> None:
@@ -100,6 +103,9 @@ class Progress:
             {
                 "benchmark": self.benchmark,
                 "updated_at": datetime.now(UTC).isoformat(),  # stale when the driver is gone
+                # `fcdd status` tells a running driver from a crashed one by this process.
+                "driver": {"pid": os.getpid(), "host": socket.gethostname()},
+                "totals": {str(c): n for c, n in sorted(self.totals.items())},
                 "total": self.total,
                 "finished": self.finished,
                 "failed": self.failed,

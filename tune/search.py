@@ -64,7 +64,7 @@ def search_base_config(spec: BenchmarkSpec) -> RunConfig:
 
 
 def search_trial(base: RunConfig, params: Mapping[str, Any]) -> TrialSpec:
-    """The trial of one sampled parameter set; its run folder is ``runs/search/<trial_id>/...``.
+    """The trial of one sampled parameter set; its run folder is ``search/runs/search/<trial_id>/...``.
 
     Search trials share class and seed, so the id in the setting keeps their checkpoints apart.
     """

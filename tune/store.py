@@ -28,10 +28,10 @@ import pandas as pd
 
 from fcdd.artifacts import write_bytes, write_text
 from fcdd.metrics import METRIC_FIELDS, RunMetrics
+from tune.outdir import STORE_FILE
 
 logger = logging.getLogger(__name__)
 
-STORE_FILE = "trials.jsonl"
 STATUSES = ("ok", "failed", "pruned")  # pruned: a search trial its scheduler stopped early
 
 

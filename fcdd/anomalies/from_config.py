@@ -82,10 +82,19 @@ def on_cpu(source: Any) -> Any:
     return source.to(torch.device("cpu")) if isinstance(source, OutlierPool) else source
 
 
-def validation_anomaly_maker(config: RunConfig, supervision: Supervision) -> tuple[OnlineSupervisor, str]:
-    """How the validation split makes anomalies when the dataset has no real training anomalies."""
-    a = config.anomalies
-    if supervision.source is None:  # unsupervised: nothing to imitate, confetti-malformed images as the proxy
-        return OnlineSupervisor("malformed_normal", get_noise_mode("confetti"), p=1.0), "malformed_normal/confetti"
+def validation_anomaly_maker(config: RunConfig, supervision: Supervision) -> tuple[OnlineSupervisor, str, str]:
+    """How the validation split makes anomalies when it does not use the dataset's real training anomalies.
+
+    Returns the generator, its kind ("synthetic" or "outlier-exposure", the names of
+    ``data.validation_anomalies``) and its name. "synthetic" is confetti-malformed held-out images;
+    "outlier-exposure" the run's outlier-exposure images; "auto" the run's own anomaly generator.
+    """
+    a, choice = config.anomalies, config.data.validation_anomalies
+    confetti = OnlineSupervisor("malformed_normal", get_noise_mode("confetti"), p=1.0)
+    if choice == "synthetic" or supervision.source is None:  # unsupervised: nothing to imitate
+        return confetti, "synthetic", "malformed_normal/confetti"
+    kind = "outlier-exposure" if a.noise_mode in OE_SOURCES else "synthetic"
+    if choice == "outlier-exposure":  # the outlier images themselves, whatever the supervise mode blends
+        return OnlineSupervisor("noise", on_cpu(supervision.source), p=1.0), kind, f"noise/{a.noise_mode}"
     mode = "noise" if a.supervise_mode == "other" else a.supervise_mode
-    return OnlineSupervisor(mode, on_cpu(supervision.source), p=1.0), f"{a.supervise_mode}/{a.noise_mode}"
+    return OnlineSupervisor(mode, on_cpu(supervision.source), p=1.0), kind, f"{a.supervise_mode}/{a.noise_mode}"

@@ -4,7 +4,9 @@ Nominal validation images are held out of the nominal training images. Anomalous
 images are real anomalies from the *training* split where the dataset has them (the other
 classes' training images in one-vs-rest datasets; ``train/<class>/anomalous`` for custom
 folders). Where it has none, the proxy is artificial anomalies made from held-out nominal images
-by the run's own anomaly generator; :attr:`ValidationSet.anomaly_source` says which was used.
+by the run's own anomaly generator. ``data.validation_anomalies`` names the choice instead:
+"other-classes", "synthetic" (confetti-malformed held-out images) or "outlier-exposure";
+:attr:`ValidationSet.anomaly_source` starts with the one used.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class ValidationSet:
 
     images: Tensor  # uint8 (V, C, H, W)
     labels: Tensor  # int64 (V,)
-    anomaly_source: str  # "real: ..." or "proxy: ..."
+    anomaly_source: str  # "<other-classes|synthetic|outlier-exposure>: what they are"
 
 
 def split_validation(
@@ -38,11 +40,14 @@ def split_validation(
     seed: int,
     make_anomalies: Callable[[Tensor, torch.Generator], Tensor],
     proxy_name: str,
+    proxy_kind: str = "synthetic",
+    use_real: bool = True,
 ) -> tuple[ADData, ValidationSet]:
     """Hold out ``fraction`` of the nominal training images (at least one) plus as many anomalies.
 
-    ``make_anomalies(nominal_float_0_255, generator)`` turns nominal images into anomalous ones;
-    it is only used when the dataset has no real training anomalies.
+    The anomalies are the dataset's real training anomalies where it has them and ``use_real``;
+    otherwise ``make_anomalies(nominal_float_0_255, generator)`` turns held-out nominal images
+    into anomalous ones (``proxy_kind``: "synthetic" or "outlier-exposure", ``proxy_name``: which).
     """
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"`fraction` must be in (0, 1), got {fraction!r}")
@@ -54,14 +59,14 @@ def split_validation(
     order = torch.randperm(n_train, generator=generator)
     nominal = data.train_images[order[:n_val]]
     real = data.train_anomalies
-    if real is not None and len(real) > 0:
+    if use_real and real is not None and len(real) > 0:
         picks = torch.randperm(len(real), generator=generator)[:n_val]
         anomalies = real[picks]
-        source = f"real: {len(anomalies)} anomalous training images (other classes / labelled anomalies)"
+        source = f"other-classes: {len(anomalies)} anomalous training images (other classes / labelled anomalies)"
     else:
         proxy = torch.randperm(n_val, generator=generator)
         anomalies = make_anomalies(nominal[proxy].float(), generator).round().clamp(0, 255).to(torch.uint8)
-        source = f"proxy: {len(anomalies)} artificial anomalies ({proxy_name}) made from held-out nominal images"
+        source = f"{proxy_kind}: {len(anomalies)} anomalies ({proxy_name}) made from held-out nominal images"
     images = torch.cat([nominal, anomalies.cpu()])
     labels = torch.cat([torch.zeros(len(nominal), dtype=torch.long), torch.ones(len(anomalies), dtype=torch.long)])
     reduced = select_train(data, order[n_val:].sort().values)
@@ -70,13 +75,22 @@ def split_validation(
 
 def hold_out_validation(config: RunConfig, supervision: Supervision) -> tuple[Supervision, ValidationSet]:
     """The run's validation split (``data.validation_fraction``) and the supervision left to train on."""
-    maker, name = validation_anomaly_maker(config, supervision)
+    choice, real = config.data.validation_anomalies, supervision.data.train_anomalies
+    if choice == "other-classes" and (real is None or len(real) == 0):
+        raise ValueError(
+            f"--validation-anomalies other-classes: the training split of {config.data.dataset} class "
+            f"{config.data.normal_class} holds no anomalous images (other classes or labelled anomalies); "
+            "use --validation-anomalies synthetic or outlier-exposure"
+        )
+    maker, kind, name = validation_anomaly_maker(config, supervision)
     data, validation = split_validation(
         supervision.data,
         config.data.validation_fraction,
         seed=config.seed,
         make_anomalies=lambda images, generator: maker(images, generator).images,
         proxy_name=name,
+        proxy_kind=kind,
+        use_real=choice in ("auto", "other-classes"),
     )
     if data.train_label == 1:  # the held-out training images are the anomalous side here
         validation = dataclasses.replace(validation, labels=1 - validation.labels)

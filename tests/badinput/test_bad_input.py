@@ -64,5 +64,6 @@ def test_bad_input(case: Case, outcomes: dict[str, Outcome], world: World) -> No
     assert len(errors) == 1, output
     assert "Traceback" not in output, output
     assert re.search(case.expect, errors[0]), errors[0]
+    print(f"{case.id}: {errors[0]}")  # `pytest -rP` lists every case's message
     assert outcome.after == outcome.before, "the command changed files in its folder:\n" + output
     assert not world.marker.exists(), "a hostile input ran code"

@@ -90,7 +90,7 @@ def test_ray_commands_stop_with_our_line_and_leave_no_processes(
     extra = ("--trials", "2", "--max-concurrent", "1") if command == "tune" else ()
     before = _ray_processes()
     process = _start([command, *_long(world, *extra)[1:], "--out", str(out)], tmp_path)
-    _wait_for("runs/**/snapshot.pt", out, process)
+    _wait_for("**/runs/**/snapshot.pt", out, process)  # a search keeps its runs in search/runs/
     returncode, output, seconds = _signal_and_collect(process, sig)
     _check_interrupted(returncode, code, output, seconds, out)
     deadline = time.monotonic() + 30

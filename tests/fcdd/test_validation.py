@@ -32,12 +32,12 @@ def test_real_anomalies_and_disjoint_nominal_split():
     held = set(val.images[:3, 0, 0, 0].tolist())
     kept = set(reduced.train_images[:, 0, 0, 0].tolist())
     assert held.isdisjoint(kept) and held | kept == set(range(10))
-    assert (val.images[3:] == 200).all() and val.anomaly_source.startswith("real:")
+    assert (val.images[3:] == 200).all() and val.anomaly_source.startswith("other-classes:")
 
 
 def test_proxy_anomalies_when_dataset_has_none():
     _, val = split_validation(_data(False), 0.2, seed=1, make_anomalies=lambda x, g: x + 100, proxy_name="noise/x")
-    assert val.anomaly_source.startswith("proxy:") and "noise/x" in val.anomaly_source
+    assert val.anomaly_source.startswith("synthetic:") and "noise/x" in val.anomaly_source
     assert (val.images[val.labels == 1] >= 100).all()
 
 
@@ -56,3 +56,58 @@ def test_fraction_leaving_nothing_is_an_error():
             make_anomalies=lambda x, g: x,
             proxy_name="x",
         )
+
+
+def _supervision(with_anomalies: bool, noise_mode: str, choice: str):
+    from fcdd.anomalies.from_config import Supervision
+    from fcdd.anomalies.outlier_exposure import OutlierPool
+    from fcdd.config import RunConfig
+
+    folder = "/x" if noise_mode == "folder" else None
+    config = RunConfig().replace(**{"anomalies.noise_mode": noise_mode, "anomalies.oe_folder": folder,
+                                    "data.validation_fraction": 0.3, "data.validation_anomalies": choice})  # fmt: skip
+    pool = OutlierPool(torch.full((4, 1, 2, 2), 77, dtype=torch.uint8))
+    supervision = Supervision(_data(with_anomalies), supervisor=None, source=pool, with_gt_maps=False,
+                              removed_test_anomalies=0)  # type: ignore[arg-type]  # fmt: skip
+    return config, supervision
+
+
+@pytest.mark.parametrize(
+    ("with_anomalies", "choice", "prefix", "value"),
+    [
+        (True, "auto", "other-classes:", 200),  # the dataset's real training anomalies
+        (True, "other-classes", "other-classes:", 200),
+        (True, "outlier-exposure", "outlier-exposure:", 77),  # the outlier images, real anomalies unused
+        (False, "auto", "outlier-exposure:", 77),  # the run's own generator (here OE with p = 1)
+    ],
+)
+def test_validation_anomalies_come_from_the_named_source(with_anomalies, choice, prefix, value):
+    from fcdd.engine.validation import hold_out_validation
+
+    config, supervision = _supervision(with_anomalies, "folder", choice)
+    _, val = hold_out_validation(config, supervision)
+    assert val.anomaly_source.startswith(prefix), val.anomaly_source
+    assert (val.images[val.labels == 1] == value).all()
+
+
+def test_synthetic_validation_anomalies_are_confetti_on_held_out_images():
+    from fcdd.engine.validation import hold_out_validation
+
+    config, supervision = _supervision(True, "folder", "synthetic")
+    _, val = hold_out_validation(config, supervision)
+    assert val.anomaly_source.startswith("synthetic:") and "confetti" in val.anomaly_source
+    anomalies = val.images[val.labels == 1]
+    assert not (anomalies == 200).all() and not (anomalies == 77).all()
+
+
+def test_named_sources_that_do_not_exist_are_refused():
+    from fcdd.config import RunConfig
+    from fcdd.engine.validation import hold_out_validation
+
+    config, supervision = _supervision(False, "folder", "other-classes")
+    with pytest.raises(ValueError, match="holds no anomalous images .*use --validation-anomalies synthetic"):
+        hold_out_validation(config, supervision)
+    with pytest.raises(ValueError, match="need an outlier-exposure source, but the run uses noise/confetti"):
+        RunConfig().replace(**{"anomalies.noise_mode": "confetti", "data.validation_anomalies": "outlier-exposure"})
+    with pytest.raises(ValueError, match="`validation_anomalies` must be one of auto, other-classes"):
+        RunConfig().replace(**{"data.validation_anomalies": "others"})

@@ -135,3 +135,20 @@ def test_paper_columns_follow_the_setting_mvtec_by_its_supervision_imagenet_by_i
     # ImageNet-30: only the mean (0.91) is published, so only the overall row has it
     assert pd.isna(summary.loc[("inet", "acorn"), "paper_auc"])
     assert summary.loc[("inet", "overall"), "paper_auc"] == pytest.approx(0.91)
+
+
+def test_val_test_agreement_by_hand():
+    from tune.collect import val_test_agreement
+
+    frame = pd.DataFrame(
+        {
+            "normal_class": [0, 0, 0, 0, 1, 1, 2, 2, 2],
+            "val_auc": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.7, 0.7],
+            "test_auc": [0.1, 0.3, 0.2, 0.4, 0.9, 0.8, 0.1, 0.2, 0.3],
+        }
+    )
+    table = val_test_agreement(frame).set_index("normal_class")
+    # Class 0: rank differences (0, 1, -1, 0): rho = 1 - 6 * 2 / (4 * 15) = 0.8.
+    assert table.loc[0, "spearman"] == pytest.approx(0.8) and table.loc[0, "n_trials"] == 4
+    assert np.isnan(table.loc[1, "spearman"])  # two trials: no correlation
+    assert np.isnan(table.loc[2, "spearman"])  # a constant validation AUC ranks nothing

@@ -14,6 +14,8 @@ import optuna
 import pandas as pd
 import pytest
 
+from fcdd.config import RunConfig
+from fcdd.runner import evaluate_snapshot
 from tune.experiment import run_benchmark, run_search
 from tune.resources import InsufficientResourcesError
 from tune.runners.ray import RayRunner
@@ -137,6 +139,22 @@ def test_search_records_pruned_trials_and_reruns_the_best(ray_cluster, tiny_fmni
     assert summary["ok"] == 1 and (tmp_path / "tune" / "best" / "report" / "report.html").is_file()
     best = json.loads((tmp_path / "tune" / "best_params.json").read_text())
     assert best["value"] == pytest.approx(study.best_value)
+    assert best["validation_anomalies"] == "auto" and study.user_attrs["validation_anomalies"] == "auto"
+    # After the search: every trial's test AUC beside its validation AUC, pruned ones from their checkpoint.
+    table = pd.read_csv(tmp_path / "tune" / "search" / "val_vs_test.csv").set_index("trial_id")
+    assert len(table) == 8 and table["val_auc"].notna().all() and table["test_auc"].between(0, 1).all()
+    by_id = {r["trial_id"]: r for r in rows}
+    for trial_id, entry in table.iterrows():
+        if entry["status"] == "ok":
+            assert entry["test_from"] == "its run's end" and entry["test_auc"] == pytest.approx(by_id[trial_id]["auc"])
+        else:
+            assert entry["test_from"] == "its last checkpoint, after the search" and entry["epochs"] < 4
+    # The checkpoint path reproduces a finished run's own test AUC (same config, same threads).
+    finished = next(r for r in ResultsStore(tmp_path / "tune" / "search").records() if r.status == "ok")
+    scores = evaluate_snapshot(RunConfig.from_flat(finished.config), finished.run_dir)
+    assert finished.metrics is not None and scores.test_auc == pytest.approx(finished.metrics.auc, abs=1e-9)
+    page = (tmp_path / "tune" / "best" / "report" / "report.html").read_text()
+    assert "Can the search be trusted?" in page and "Spearman" in page and "Validation anomalies: auto" in page
 
 
 def test_killed_driver_resumes_without_rerunning_finished_trials(tiny_fmnist, tiny_oe_folder, tmp_path):

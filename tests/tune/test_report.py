@@ -116,6 +116,29 @@ def test_several_settings_get_their_own_figures(tmp_path):
     assert "Settings by overall AUC" in page
 
 
+def test_settings_are_ranked_over_classes(tmp_path):
+    # Three settings over four classes, two seeds each; fcdd beats both baselines on every class.
+    store = ResultsStore(tmp_path)
+    for cls in range(4):
+        for setting, base in (("fcdd", 0.9), ("hsc", 0.8), ("ae", 0.7 + 0.15 * (cls == 3))):
+            for seed in range(2):
+                store.append(record(f"{setting}-{cls}-{seed}", setting=setting, normal_class=cls, seed=seed,
+                                    class_name=f"c{cls}", auc=base + 0.01 * seed, epochs=1))  # fmt: skip
+    written = build_report(tmp_path)
+    page = written["html"].read_text()
+    assert "Settings compared over classes" in page and "averaged over its seeds per class" in page
+    assert "Friedman test over 4 classes × 3 settings" in page
+    assert Image.open(written["critical_difference"]).size[0] > 100
+    pairs = pd.read_csv(written["settings_pairwise"]).set_index(["a", "b"])
+    assert pairs.loc[("fcdd", "hsc"), ["wins", "ties", "losses"]].tolist() == [4, 0, 0]
+    assert pairs.loc[("hsc", "ae"), ["wins", "ties", "losses"]].tolist() == [3, 0, 1]
+    by_class = pd.read_csv(written["settings_by_class"], index_col=0)
+    assert by_class.loc[3, "ae"] == pytest.approx(0.855)  # the mean of its two seeds
+    single = tmp_path / "single"
+    make_results(single)
+    assert "Settings compared" not in build_report(single)["html"].read_text()
+
+
 def test_missing_store_is_a_clear_error_and_an_empty_one_still_reports(tmp_path):
     with pytest.raises(FileNotFoundError, match="trials.jsonl"):
         build_report(tmp_path)

@@ -9,6 +9,8 @@ run folders its rows point to, and writes ``<results_dir>/report/``::
                                                 with several settings: each of the best `max_settings`
     gallery/class_<c>.png                       heatmaps_test.png of the lowest-seed ok run per class
                                                 (from the best setting when it has one)
+    critical_difference.png, settings_pairwise.csv, settings_by_class.csv
+                                                with two or more settings (tune.ranking)
     search_history.png, param_importances.png, search_trials.csv    when a study is given
     report.md                                   Markdown, figures by relative path
     report.html                                 one file: figures embedded as base64, CSS inline
@@ -34,6 +36,8 @@ import pandas as pd
 from fcdd.artifacts import write_bytes, write_text
 from fcdd.paper import PaperTable
 from tune.collect import OVERALL, cost_by_class, mean_roc, roc_from_scores, summary_by_class
+from tune.outdir import VAL_VS_TEST_FILE
+from tune.ranking import rank_settings
 from tune.report import figures
 from tune.report.html import (
     Block,
@@ -47,7 +51,8 @@ from tune.report.html import (
     render_html,
     render_markdown,
 )
-from tune.report.search import search_section
+from tune.report.ranking import ranking_section
+from tune.report.search import search_section, selection_section
 from tune.store import ResultsStore
 
 logger = logging.getLogger(__name__)
@@ -119,6 +124,8 @@ def build_report(
         roc_blocks.append(Paragraph(f"ROC figures for the best {len(shown)} of {len(ranked)} settings only."))
 
     sections.append(_auc_section(summary, ranked, shown))
+    if len(ranked) > 1:
+        sections.append(_comparison(table, out, written))
     pixels = _pixel_section(summary, ranked, shown)
     if pixels is not None:
         sections.append(pixels)
@@ -130,6 +137,10 @@ def build_report(
     sections.append(_cost_section(cost))
     if study is not None:
         sections.append(search_section(study, out, written, notes))
+        # A tune folder's report is of its best/ reruns; the search's own trials lie beside them.
+        selection = results_dir.parent / "search" / VAL_VS_TEST_FILE
+        if selection.is_file():
+            sections.append(selection_section(pd.read_csv(selection), out, written))
     if notes:
         sections[0].blocks.append(Bullets(notes))
 
@@ -139,6 +150,18 @@ def build_report(
     written["html"] = write_text(out / "report.html", page)
     logger.info("report written to %s", written["html"])
     return written
+
+
+def _comparison(table: pd.DataFrame, out: Path, written: dict[str, Path]) -> Section:
+    ranking = rank_settings(table)
+    if ranking is None:
+        return Section(
+            "Settings compared over classes",
+            [Paragraph("The tests need at least two classes with an ok run of every setting; not yet.")],
+        )
+    written["settings_pairwise"] = _write_csv(out / "settings_pairwise.csv", ranking.pairwise)
+    written["settings_by_class"] = write_text(out / "settings_by_class.csv", ranking.matrix.to_csv(float_format="%.6f"))
+    return ranking_section(ranking, out, written)
 
 
 def _write_csv(path: Path, frame: pd.DataFrame) -> Path:

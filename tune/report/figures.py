@@ -156,3 +156,46 @@ def param_importances_png(importances: dict[str, float]) -> bytes:
     axes.set_title("hyperparameter importances (completed trials)")
     axes.set_xlim(0, max(1.0, max(importances.values()) * 1.15))
     return _png(figure)
+
+
+def critical_difference_png(mean_ranks, nemenyi_p, critical_difference: float, alpha: float) -> bytes:
+    """Critical-difference diagram (scikit-posthocs): mean ranks on an axis, 1 = best; a bar joins
+    settings whose Nemenyi test does not tell them apart at ``alpha``.
+
+    ``mean_ranks`` is a pandas Series by setting, ``nemenyi_p`` the setting × setting p-values.
+    """
+    import scikit_posthocs as sp
+
+    labels = {setting: str(setting) for setting in mean_ranks.index}
+    ranks = mean_ranks.rename(index=labels)
+    p_values = nemenyi_p.rename(index=labels, columns=labels)
+    figure = Figure(figsize=(6.4, 0.9 + 0.3 * len(ranks)))
+    axes = figure.add_subplot()
+    sp.critical_difference_diagram(ranks, p_values, alpha=alpha, ax=axes)
+    axes.set_title(f"mean rank over classes (1 = best); CD = {critical_difference:.2f} at α = {alpha:g}", fontsize=9)
+    return _png(figure)
+
+
+def val_vs_test_png(points: list[tuple[float, float, str]], picked: tuple[float, float] | None, title: str) -> bytes:
+    """Validation AUC (x) against test AUC (y) per search trial; ``status`` "pruned" drawn hollow; the picked star."""
+    figure = Figure(figsize=(4.8, 4.4))
+    axes = figure.add_subplot()
+    for status, marker, face in (("ok", "o", "tab:blue"), ("pruned", "o", "none")):
+        chosen = [(x, y) for x, y, s in points if s == status]
+        if chosen:
+            xs, ys = zip(*chosen, strict=True)
+            label = "ran to the end" if status == "ok" else "stopped early (test AUC from its checkpoint)"
+            axes.scatter(xs, ys, marker=marker, facecolors=face, edgecolors="tab:blue", label=label, s=28)
+    if picked is not None:
+        axes.scatter([picked[0]], [picked[1]], marker="*", s=160, color="tab:red", label="picked", zorder=3)
+    values = [v for x, y, _ in points for v in (x, y)] + (list(picked) if picked else [])
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    pad = max((high - low) * 0.08, 0.01)
+    axes.plot([low - pad, high + pad], [low - pad, high + pad], linestyle=":", color="grey", linewidth=1)
+    axes.set_xlim(low - pad, high + pad)
+    axes.set_ylim(low - pad, high + pad)
+    axes.set_xlabel("validation AUC (what the search selected on)")
+    axes.set_ylabel("test AUC (measured after the search)")
+    axes.set_title(title, fontsize=9)
+    axes.legend(fontsize=7, loc="lower right")
+    return _png(figure)

@@ -108,3 +108,32 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def selection_section(frame: pd.DataFrame, out: Path, written: dict[str, Path]) -> Section:
+    """Validation against test AUC of every search trial: Spearman per class and a scatter plot per class."""
+    from tune.collect import val_test_agreement
+
+    agreement = val_test_agreement(frame)
+    choices = sorted({str(v) for v in frame["validation_anomalies"].dropna()})
+    blocks: list[Any] = [
+        Paragraph(
+            "Each search trial's validation AUC (the only number the search saw) against its test AUC, measured "
+            "once the search was over; a trial stopped early is scored from its last checkpoint. A high rank "
+            "correlation means the validation split orders settings as the test split does. Validation "
+            f"anomalies: {'; '.join(choices) or 'unknown'}."
+        )
+    ]
+    rows = [[str(r.normal_class), str(r.n_trials), _cell(r.spearman), _cell(r.p)] for r in agreement.itertuples()]
+    blocks.append(Table(["search class", "trials", "Spearman ρ (val, test)", "p"], rows))
+    for normal_class, group in frame.dropna(subset=["val_auc", "test_auc"]).groupby("normal_class", sort=True):
+        points = [(float(r.val_auc), float(r.test_auc), str(r.status)) for r in group.itertuples()]
+        complete = group[group["status"] == "ok"]
+        best = complete.loc[complete["val_auc"].idxmax()] if len(complete) else None
+        picked = (float(best["val_auc"]), float(best["test_auc"])) if best is not None else None
+        name = f"val_vs_test_class_{int(normal_class)}.png"
+        written[f"val_vs_test:{int(normal_class)}"] = write_bytes(
+            out / name, figures.val_vs_test_png(points, picked, f"search class {int(normal_class)}")
+        )
+        blocks.append(Image(name, f"class {int(normal_class)}: validation vs test AUC per search trial"))
+    return Section("Can the search be trusted?", blocks)

@@ -390,7 +390,8 @@ class RayRunner:
         """Run ``n_trials`` Optuna-sampled trials with early stopping; PRUNED trials are recorded as such."""
         epochs, search = base.optim.epochs, spec.search
         remote = f"{self.remote_storage.rstrip('/')}/search" if self.remote_storage else None
-        constants = {"base": base.to_flat(), "out": str(out), "storage": remote}
+        # The search trials' run folders live in search/ beside their store (whose rows point there).
+        constants = {"base": base.to_flat(), "out": str(out / "search"), "storage": remote}
         searcher = PruneAwareOptunaSearch(
             space=SpaceFunction(search.space, constants),
             max_t=epochs,
@@ -418,7 +419,7 @@ class RayRunner:
             spec,
             Progress(out / "search", benchmark=spec.name, totals={search_class: n_trials}),
             describe=describe,
-            fetch=_fetcher(out, remote),
+            fetch=_fetcher(out / "search", remote),
         )
         tuner = tune.Tuner(
             tune.with_resources(search_trainable, spec.resources.as_ray()),

@@ -76,6 +76,13 @@ def _out_dir(args: argparse.Namespace, spec: Any) -> Path:
 def _ray_runner(args: argparse.Namespace) -> Any:
     from tune.runners.ray import RayRunner
 
+    if getattr(args, "restart", False) and args.remote_storage:
+        # The trials pull their run folders from the object store first: they would resume, not restart.
+        raise CliError(
+            f"--restart cannot start over runs kept in --remote-storage {args.remote_storage} (the trials would "
+            "resume their checkpoints there); pass another --remote-storage prefix, or delete that one first"
+        )
+
     return RayRunner(
         address=args.address, remote_storage=args.remote_storage, check_resources=not args.skip_resource_check
     )

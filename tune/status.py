@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tune.outdir import PLAN_FILE, PROGRESS_FILE, STORE_FILE
+from tune.outdir import PLAN_FILE, PROGRESS_FILE, SEARCH_FILE, STORE_FILE
 
 # A driver on another host that has not rewritten progress.json for this long is taken as gone.
 STALE_SECONDS = 15 * 60
@@ -115,7 +115,7 @@ def read_status(folder: str | Path, now: datetime | None = None) -> Status:
     """The status of a results folder (``fcdd train`` / ``benchmark`` / ``tune``); see the module docstring."""
     folder = Path(folder)
     now = now or datetime.now(UTC)
-    if (folder / "search").is_dir() or (folder / "search.json").is_file():
+    if (folder / "search").is_dir() or (folder / SEARCH_FILE).is_file():
         parts = [read_status(folder / "search", now)]
         if (folder / "best").is_dir():
             parts.append(read_status(folder / "best", now))
@@ -128,7 +128,8 @@ def read_status(folder: str | Path, now: datetime | None = None) -> Status:
             state = "not started"
         else:
             state = "stopped"
-        return Status(folder, folder.name, state, [], [], None, 0, 0, None, None, "", parts)
+        name = str((_read(folder / SEARCH_FILE) or {}).get("name") or folder.name)
+        return Status(folder, name, state, [], [], None, 0, 0, None, None, "", parts)
 
     plan = _read(folder / PLAN_FILE) or {}
     progress = _read(folder / PROGRESS_FILE) or {}

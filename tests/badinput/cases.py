@@ -159,12 +159,18 @@ def fmnist_data(extra: Callable[[World, Path], None] | None = None) -> Setup:
     return setup
 
 
-def _mvtec_copy(change: Callable[[Path], None]) -> Setup:
+def _copy_of(name: str, change: Callable[[Path], None], inner: str = "") -> Setup:
+    """Copy the world's ``name`` folder (``mvtec``, ``custom``, ``search``) into the case, then ``change`` it."""
+
     def setup(w: World, c: Path) -> None:
-        shutil.copytree(w.mvtec, c / "mvtec")
-        change(c / "mvtec" / "widget")
+        shutil.copytree(getattr(w, name), c / name)
+        change(c / name / inner if inner else c / name)
 
     return setup
+
+
+def _mvtec_copy(change: Callable[[Path], None]) -> Setup:
+    return _copy_of("mvtec", change, inner="widget")
 
 
 def _grey_mask(category: Path) -> None:
@@ -179,11 +185,7 @@ def _small_mask(category: Path) -> None:
 
 
 def _custom_copy(change: Callable[[Path], None]) -> Setup:
-    def setup(w: World, c: Path) -> None:
-        shutil.copytree(w.custom, c / "custom")
-        change(c / "custom")
-
-    return setup
+    return _copy_of("custom", change)
 
 
 def _corrupt_image(root: Path) -> None:
@@ -218,11 +220,7 @@ def custom(*extra: str, data: str = "{custom}", cmd: str = "train") -> Argv:
 
 
 def _search_copy(change: Callable[[Path], None]) -> Setup:
-    def setup(w: World, c: Path) -> None:
-        shutil.copytree(w.search, c / "search")
-        change(c / "search")
-
-    return setup
+    return _copy_of("search", change)
 
 
 def _study_elsewhere(search: Path) -> None:
@@ -336,6 +334,12 @@ CASES: list[Case] = [
     ),
     Case("rerun-other-epochs", into_done("--epochs", "2"), r"holds another plan \(optim.epochs", copy_done),
     Case("benchmark-other-plan", into_done("--lr", "0.001", cmd="benchmark"), r"holds another plan", copy_done),
+    Case(
+        "restart-remote-storage",
+        into_done("--restart", "--remote-storage", "file:///tmp/fcdd-no-bucket", cmd="benchmark"),
+        r"--restart cannot start over runs kept in --remote-storage",
+        copy_done,
+    ),
     Case("out-not-results", train(), r"not empty and holds no fcdd results", _not_results),
     Case(
         "report-study-db-gone",

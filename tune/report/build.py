@@ -333,24 +333,14 @@ def _auc_section(summary: pd.DataFrame, ranked: list[Any], shown: list[Any]) -> 
     if "max_score_auc_mean" in summary.columns:
         headers.append("max-score AUC")
     headers += ["paper", "Δ"] * paper
-    for setting in shown:
-        part = summary[summary["setting"] == setting]
-        rows, emphasis = [], set()
-        for index, row in enumerate(part.itertuples(index=False)):
-            cells = ["all" if row.class_name == OVERALL else str(row.normal_class), str(row.class_name),
-                     _pm(row.auc_mean, row.auc_std), str(row.n_seeds), str(row.n_failed)]  # fmt: skip
-            if "max_score_auc_mean" in summary.columns:
-                cells.append(_pm(row.max_score_auc_mean, row.max_score_auc_std))
-            if paper:
-                cells += _paper_cells(row.auc_mean, row.paper_auc)
-            rows.append(cells)
-            if row.class_name == OVERALL:
-                emphasis.add(index)
-        if len(ranked) > 1:
-            blocks.append(Paragraph(f"Setting {setting}:"))
-        blocks.append(Table(headers, rows, emphasis))
-        if paper:
-            blocks.append(_budget_note(part))
+
+    def cells(row: Any) -> list[str]:
+        values = [_pm(row.auc_mean, row.auc_std), str(row.n_seeds), str(row.n_failed)]
+        if "max_score_auc_mean" in summary.columns:
+            values.append(_pm(row.max_score_auc_mean, row.max_score_auc_std))
+        return values + (_paper_cells(row.auc_mean, row.paper_auc) if paper else [])
+
+    blocks += _setting_tables(summary, ranked, shown, headers, cells, paper)
     blocks.append(Paragraph("Std is the sample std over seeds; the overall row is the mean ± std of the class means."))
     return Section("Sample AUC", blocks)
 
@@ -403,15 +393,31 @@ def _pixel_section(summary: pd.DataFrame, ranked: list[Any], shown: list[Any]) -
             "where the defects are."
         )
     ]
+
+    def cells(row: Any) -> list[str]:
+        values = [_pm(getattr(row, f"{key}_mean"), getattr(row, f"{key}_std")) for _, key in columns]
+        return values + (_paper_cells(getattr(row, "pixel_auc_mean", np.nan), row.paper_pixel_auc) if paper else [])
+
+    blocks += _setting_tables(summary, ranked, shown, headers, cells, paper)
+    return Section("Pixel metrics", blocks)
+
+
+def _setting_tables(
+    summary: pd.DataFrame,
+    ranked: list[Any],
+    shown: list[Any],
+    headers: list[str],
+    cells: Any,
+    paper: bool,
+) -> list[Block]:
+    """One table per shown setting: class and name, then ``cells(row)``; the overall row in bold."""
+    blocks: list[Block] = []
     for setting in shown:
         part = summary[summary["setting"] == setting]
         rows, emphasis = [], set()
         for index, row in enumerate(part.itertuples(index=False)):
-            cells = ["all" if row.class_name == OVERALL else str(row.normal_class), str(row.class_name)]
-            cells += [_pm(getattr(row, f"{key}_mean"), getattr(row, f"{key}_std")) for _, key in columns]
-            if paper:
-                cells += _paper_cells(getattr(row, "pixel_auc_mean", np.nan), row.paper_pixel_auc)
-            rows.append(cells)
+            first = ["all" if row.class_name == OVERALL else str(row.normal_class), str(row.class_name)]
+            rows.append(first + cells(row))
             if row.class_name == OVERALL:
                 emphasis.add(index)
         if len(ranked) > 1:
@@ -419,7 +425,7 @@ def _pixel_section(summary: pd.DataFrame, ranked: list[Any], shown: list[Any]) -
         blocks.append(Table(headers, rows, emphasis))
         if paper:
             blocks.append(_budget_note(part))
-    return Section("Pixel metrics", blocks)
+    return blocks
 
 
 def _cost_section(cost: pd.DataFrame) -> Section:

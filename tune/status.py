@@ -63,6 +63,7 @@ class Status:
     updated_seconds_ago: float | None
     driver: str
     parts: list[Status] = field(default_factory=list)  # a search folder: its search and best reruns
+    pruned: int = 0  # of ``done``: search trials the scheduler stopped early
 
 
 def _read(path: Path) -> Any:
@@ -161,7 +162,8 @@ def read_status(folder: str | Path, now: datetime | None = None) -> Status:
     rows = [r for r in rows if r["trial_id"] not in {e.get("trial_id") for e in live}]
     for row in rows:
         if row.get("normal_class") is not None:
-            count(row["normal_class"], "ok" if row.get("status") == "ok" else "failed")
+            # A search trial its scheduler stopped early ("pruned") ended as planned: it counts as ok.
+            count(row["normal_class"], "failed" if row.get("status") == "failed" else "ok")
     running = []
     for entry in live:
         count(entry["normal_class"], "running")
@@ -181,8 +183,9 @@ def read_status(folder: str | Path, now: datetime | None = None) -> Status:
         )
     has_plan = bool(planned) or bool(totals)
     total = len(planned) if planned else (sum(int(n) for n in totals.values()) if totals else None)
-    done = sum(r.get("status") == "ok" for r in rows)
-    failed = len(rows) - done
+    failed = sum(r.get("status") == "failed" for r in rows)
+    done = len(rows) - failed
+    pruned = sum(r.get("status") == "pruned" for r in rows)
     if total is not None and done + failed >= total and not running:
         state = "finished"
     elif alive:
@@ -199,7 +202,7 @@ def read_status(folder: str | Path, now: datetime | None = None) -> Status:
         for c, e in sorted(by_class.items())
     ]
     name = str(plan.get("name") or progress.get("benchmark") or folder.name)
-    return Status(folder, name, state, classes, running, total, done, failed, eta, age, driver)
+    return Status(folder, name, state, classes, running, total, done, failed, eta, age, driver, pruned=pruned)
 
 
 def _duration(seconds: float | None) -> str:
@@ -226,7 +229,8 @@ def format_status(status: Status, title: str | None = None) -> str:
         return "\n\n".join(blocks)
     head = f"{title or status.folder}: {status.name}, {status.state}"
     total = "?" if status.total is None else str(status.total)
-    head += f" — {status.done}/{total} ok, {status.failed} failed"
+    stopped = f" ({status.pruned} stopped early)" if status.pruned else ""
+    head += f" — {status.done}/{total} ok{stopped}, {status.failed} failed"
     if status.state == "running":
         head += f", {len(status.running)} running, ETA {_duration(status.eta_seconds)}"
     if status.updated_seconds_ago is not None:

@@ -117,7 +117,7 @@ def test_tune_folder_shows_search_then_best(tmp_path, capsys) -> None:
     dead.wait()
     _progress(search, updated=datetime.now(UTC), host=socket.gethostname(), pid=dead.pid, running=[])
     for i in range(3):
-        ResultsStore(search).append(record(f"s{i}", normal_class=0, seed=0, setting=f"trial_{i}"))
+        ResultsStore(search).append(record(f"s{i}", "pruned" if i else "ok", normal_class=0, seed=0, setting=f"t{i}"))
     status = read_status(tmp_path)
     assert status.state == "stopped" and [p.state for p in status.parts] == ["finished"]
     best.mkdir()
@@ -127,7 +127,7 @@ def test_tune_folder_shows_search_then_best(tmp_path, capsys) -> None:
     assert read_status(tmp_path).state == "finished"
     assert main(["status", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
-    assert "search (validation split): b, finished — 3/3 ok" in printed
+    assert "search (validation split): b, finished — 3/3 ok (2 stopped early), 0 failed" in printed
     assert "best setting (test split): best, finished — 1/1 ok" in printed
 
 

@@ -23,8 +23,15 @@ def _start(argv: list[str], cwd: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TQDM_DISABLE": "1", "RAY_USAGE_STATS_ENABLED": "0"}
     return subprocess.Popen(
         [sys.executable, "-m", "tune.cli", *argv], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
+        text=True, preexec_fn=_default_sigint,
     )  # fmt: skip
+
+
+def _default_sigint() -> None:
+    # A suite started in the background (`… &`, nohup, some CI shells) hands its children SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler: the child must start as a
+    # user's shell starts a foreground command.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for(path_glob: str, root: Path, process: subprocess.Popen[str], timeout: float = 150) -> None:

@@ -22,7 +22,11 @@ from tune.store import ResultsStore
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("trial_id", "normal_class", "status", "epochs", "val_auc", "test_auc", "test_from", "validation_anomalies")
+COLUMNS = (
+    "trial_id", "normal_class", "status", "epochs", "val_auc", "test_auc", "test_from",
+    "validation_anomalies",  # the choice (--validation-anomalies)
+    "validation_source",  # what it resolved to, as the run reported it (trials that ran to their end)
+)  # fmt: skip
 
 
 def val_vs_test(search_dir: Path) -> pd.DataFrame:
@@ -41,7 +45,7 @@ def val_vs_test(search_dir: Path) -> pd.DataFrame:
         if metrics is not None and metrics.val_auc is not None:
             entry.update(epochs=metrics.epochs, val_auc=metrics.val_auc, test_auc=metrics.auc)
             entry["test_from"] = "its run's end"
-            entry["validation_anomalies"] = metrics.validation_anomalies or entry["validation_anomalies"]
+            entry["validation_source"] = metrics.validation_anomalies
         else:
             run_dir = Path(record.run_dir)
             if not (run_dir / "snapshot.pt").is_file():

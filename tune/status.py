@@ -64,6 +64,7 @@ class Status:
     driver: str
     parts: list[Status] = field(default_factory=list)  # a search folder: its search and best reruns
     pruned: int = 0  # of ``done``: search trials the scheduler stopped early
+    driver_alive: bool = False
 
 
 def _read(path: Path) -> Any:
@@ -121,9 +122,11 @@ def read_status(folder: str | Path, now: datetime | None = None) -> Status:
         if (folder / "best").is_dir():
             parts.append(read_status(folder / "best", now))
         states = [p.state for p in parts]
-        if "running" in states:
+        complete = len(parts) == 2 and states == ["finished", "finished"]
+        # Between the search and its reruns (scoring the search trials), the driver lives on.
+        if "running" in states or (not complete and any(p.driver_alive for p in parts)):
             state = "running"
-        elif len(parts) == 2 and states == ["finished", "finished"]:
+        elif complete:
             state = "finished"
         elif states == ["not started"]:
             state = "not started"
@@ -202,7 +205,9 @@ def read_status(folder: str | Path, now: datetime | None = None) -> Status:
         for c, e in sorted(by_class.items())
     ]
     name = str(plan.get("name") or progress.get("benchmark") or folder.name)
-    return Status(folder, name, state, classes, running, total, done, failed, eta, age, driver, pruned=pruned)
+    return Status(
+        folder, name, state, classes, running, total, done, failed, eta, age, driver, pruned=pruned, driver_alive=alive
+    )
 
 
 def _duration(seconds: float | None) -> str:

@@ -116,6 +116,9 @@ def selection_section(frame: pd.DataFrame, out: Path, written: dict[str, Path]) 
 
     agreement = val_test_agreement(frame)
     choices = sorted({str(v) for v in frame["validation_anomalies"].dropna()})
+    if "validation_source" in frame.columns:
+        sources = sorted({str(v).split(":")[0] for v in frame["validation_source"].dropna()})
+        choices = [f"{c} (resolved: {', '.join(sources)})" if c == "auto" and sources else c for c in choices]
     blocks: list[Any] = [
         Paragraph(
             "Each search trial's validation AUC (the only number the search saw) against its test AUC, measured "

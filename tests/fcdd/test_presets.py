@@ -17,7 +17,8 @@ from fcdd.presets import DEFAULT_SEEDS, DEVIATIONS, PRESETS
 COMMON = {
     "data.data_dir": None, "data.normal_class": 0, "data.download": False, "data.one_vs_rest": False,
     "data.image_size": None, "data.train_limit": None, "data.test_limit": None, "data.validation_fraction": 0.0,
-    "data.epoch_repeats": 1, "data.ground_truth_maps": False, "data.channels": None,
+    "data.validation_anomalies": "auto", "data.epoch_repeats": 1, "data.ground_truth_maps": False,
+    "data.channels": None,
     "anomalies.oe_folder": None, "anomalies.oe_limit": None, "anomalies.defects_per_type": 1, "anomalies.p": 0.5,
     "anomalies.offline": False, "anomalies.exclude_words": [],
     "network.bias": True, "network.pretrained": True, "network.weights": None,

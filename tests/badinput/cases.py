@@ -192,6 +192,12 @@ def _corrupt_image(root: Path) -> None:
     (root / "train" / "metal" / "normal" / "1.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
 
 
+def _no_test_anomalies(root: Path) -> None:
+    # A test split with one label has no AUC.
+    for image in (root / "test" / "metal" / "anomalous").iterdir():
+        image.unlink()
+
+
 def _one_class_flat(root: Path) -> None:
     shutil.rmtree(root)
     for split in ("train", "test"):
@@ -478,6 +484,7 @@ CASES: list[Case] = [
     Case("seeds-float", train("--seeds", "1.5"), r"argument --seeds: expected an integer"),
     Case("epochs-negative", train("--epochs", "-1"), r"`epochs` must be >= 0"),
     Case("lr-nan", train("--lr", "nan"), r"`lr` must be a finite number"),
+    Case("benchmark-lr-nan", command("benchmark", "--lr", "nan"), r"`lr` must be a finite number"),
     Case("gauss-std-nan", train("--gauss-std", "nan"), r"`gauss_std` must be a finite number"),
     Case("anomaly-p-0", train("--anomaly-p", "0"), r"`p` must be in \(0, 1\]"),
     Case("cpus-0", train("--cpus-per-trial", "0"), r"`cpus_per_trial` must be > 0"),
@@ -548,6 +555,12 @@ CASES: list[Case] = [
         custom(data="{case}/custom"),
         r"cannot decode image .*1.png",
         _custom_copy(_corrupt_image),
+    ),
+    Case(
+        "single-label-test-set",
+        custom(data="{case}/custom"),
+        r"no images in .*test/metal/anomalous .*add images or remove the class",
+        _custom_copy(_no_test_anomalies),
     ),
     Case(
         "benchmark-corrupt-image",

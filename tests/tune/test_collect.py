@@ -143,7 +143,7 @@ def test_val_test_agreement_by_hand():
     frame = pd.DataFrame(
         {
             "normal_class": [0, 0, 0, 0, 1, 1, 2, 2, 2],
-            "val_auc": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.7, 0.7],
+            "val_auc": [0.1, 0.2, 0.3, 0.9, 0.5, 0.6, 0.7, 0.7, 0.7],  # uneven: Pearson would differ
             "test_auc": [0.1, 0.3, 0.2, 0.4, 0.9, 0.8, 0.1, 0.2, 0.3],
         }
     )

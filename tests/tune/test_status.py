@@ -120,6 +120,7 @@ def test_tune_folder_shows_search_then_best(tmp_path, capsys) -> None:
         ResultsStore(search).append(record(f"s{i}", "pruned" if i else "ok", normal_class=0, seed=0, setting=f"t{i}"))
     status = read_status(tmp_path)
     assert status.state == "stopped" and [p.state for p in status.parts] == ["finished"]
+    assert [(c.ok, c.failed) for c in status.parts[0].classes] == [(3, 0)]  # stopped early is not failed
     # The driver alive between the search and its reruns (it scores the search trials): running.
     _progress(search, updated=datetime.now(UTC), host=socket.gethostname(), pid=os.getpid(), running=[])
     assert read_status(tmp_path).state == "running"

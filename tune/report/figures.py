@@ -180,12 +180,12 @@ def val_vs_test_png(points: list[tuple[float, float, str]], picked: tuple[float,
     """Validation AUC (x) against test AUC (y) per search trial; ``status`` "pruned" drawn hollow; the picked star."""
     figure = Figure(figsize=(4.8, 4.4))
     axes = figure.add_subplot()
-    for status, marker, face in (("ok", "o", "tab:blue"), ("pruned", "o", "none")):
+    for status, face in (("ok", "tab:blue"), ("pruned", "none")):
         chosen = [(x, y) for x, y, s in points if s == status]
         if chosen:
             xs, ys = zip(*chosen, strict=True)
             label = "ran to the end" if status == "ok" else "stopped early (test AUC from its checkpoint)"
-            axes.scatter(xs, ys, marker=marker, facecolors=face, edgecolors="tab:blue", label=label, s=28)
+            axes.scatter(xs, ys, marker="o", facecolors=face, edgecolors="tab:blue", label=label, s=28)
     if picked is not None:
         axes.scatter([picked[0]], [picked[1]], marker="*", s=160, color="tab:red", label="picked", zorder=3)
     values = [v for x, y, _ in points for v in (x, y)] + (list(picked) if picked else [])

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+HEATMAP_GRID = "heatmaps_test.png"  # a run's test heatmaps, the picture a search trial is judged by at a glance
+
 
 def check_writable(out: Path, flag: str = "--out") -> None:
     """``out`` is a folder or can become one, in a location this process can write.

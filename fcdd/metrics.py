@@ -44,6 +44,7 @@ class RunMetrics:
     pixels: int | None = None
     # Runs that hold out validation data (searches):
     val_auc: float | None = None
+    val_pixel_auc: float | None = None  # pixel AUC on the validation split, where its anomalies carry masks
     n_validation: int | None = None
     validation_anomalies: str | None = None  # where the validation anomalies came from
 

@@ -32,7 +32,7 @@ from fcdd.engine.batching import Batcher, make_batcher
 from fcdd.engine.evaluate import EvalResult, PixelEvalResult, evaluate, evaluate_pixels
 from fcdd.engine.fit import EpochCallback, TrainState, fit, make_optimizer, make_scheduler
 from fcdd.engine.floors import pixel_floors
-from fcdd.engine.pixel_metrics import MaskFiles
+from fcdd.engine.pixel_metrics import MaskFiles, MaskTensor
 from fcdd.engine.runtime import Runtime, deterministic_algorithms, resolve_runtime, torch_threads
 from fcdd.engine.validation import ValidationSet, hold_out_validation
 from fcdd.methods.base import Scorer
@@ -84,6 +84,21 @@ class PreparedRun:
         batch_size = self.config.optim.micro_batch_size or self.config.optim.batch_size
         transform = self.data.preprocessing.test
         return evaluate(self.state.net, images, labels, transform, self.scorer, self.runtime, batch_size=batch_size)
+
+    def validation_metrics(self) -> dict[str, float]:
+        """``val_auc``, and ``val_pixel_auc`` where the validation anomalies carry masks."""
+        validation = self.validation
+        assert validation is not None
+        result = self.evaluate_on(validation.images, validation.labels)
+        metrics = {"val_auc": result.roc.auc}
+        if validation.masks is not None:
+            size = (self.data.input_shape[1], self.data.input_shape[2])
+
+            def upsample(part: slice) -> torch.Tensor:
+                return self.scorer.upsample(self.state.net, result.maps[part], size)
+
+            metrics["val_pixel_auc"] = evaluate_pixels(upsample, result.labels, MaskTensor(validation.masks)).auc
+        return metrics
 
     def save_checkpoint(self, state: TrainState) -> None:
         artifacts.write_checkpoint(
@@ -149,7 +164,7 @@ def train(run_: PreparedRun, *, on_epoch_end: EpochCallback | None, show_progres
     def evaluate_epoch() -> dict[str, float]:
         # With validation data, per-epoch numbers (what searches and early stopping see) never touch the test split.
         if run_.validation is not None:
-            return {"val_auc": run_.evaluate_on(run_.validation.images, run_.validation.labels).roc.auc}
+            return run_.validation_metrics()
         return {"test_auc": run_.evaluate_on(run_.data.test_images, run_.data.test_labels).roc.auc}
 
     if run_.runtime.device.type == "cuda":  # per run, also when a reused Ray actor ran another trial before
@@ -185,9 +200,7 @@ def finish(run_: PreparedRun, *, started: float, threads: int) -> RunResult:
 
         pixels = evaluate_pixels(lambda part: upsample(result.maps[part]), result.labels, masks)
         floors = pixel_floors(data.train_images, data.test_images, result.labels, masks, result.maps, upsample, size)
-    val_auc = None
-    if run_.validation is not None:
-        val_auc = run_.evaluate_on(run_.validation.images, run_.validation.labels).roc.auc
+    validation = run_.validation_metrics() if run_.validation is not None else {}
     eval_seconds = time.perf_counter() - eval_started
     scale = heatmap_scale(result, state.net, run_.scorer, size, run_.config)
     files = write_artifacts(run_, result, pixels, scale)
@@ -222,7 +235,8 @@ def finish(run_: PreparedRun, *, started: float, threads: int) -> RunResult:
         zscore_pixel_aupro=floors["zscore"].aupro if floors else None,
         anomalous_pixels=None if pixels is None else pixels.anomalous_pixels,
         pixels=None if pixels is None else pixels.pixels,
-        val_auc=val_auc,
+        val_auc=validation.get("val_auc"),
+        val_pixel_auc=validation.get("val_pixel_auc"),
         n_validation=None if run_.validation is None else len(run_.validation.labels),
         validation_anomalies=None if run_.validation is None else run_.validation.anomaly_source,
     )
@@ -262,7 +276,7 @@ def write_artifacts(
             ),
         )
     image, labels, margin = test_heatmap_grid(data, result, state.net, run_.scorer, config, scale)
-    files["heatmaps_test"] = artifacts.write_png(out / "heatmaps_test.png", image, labels, margin)
+    files["heatmaps_test"] = artifacts.write_png(out / artifacts.HEATMAP_GRID, image, labels, margin)
     image, labels, margin = train_heatmap_grid(
         data, state.net, run_.supervision.supervisor, run_.scorer, config, run_.runtime
     )

@@ -34,12 +34,13 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engine", ("fcdd.engine",)),
     ("pictures", ("fcdd.pictures",)),
     ("artifacts", ("fcdd.artifacts",)),
-    ("runner", ("fcdd.runner",)),
+    ("runner", ("fcdd.runner", "fcdd.probe")),
     ("method commands", ("fcdd.explain", "fcdd.cli", "fcdd")),
-    ("experiment specs", ("tune.flags", "tune.spec", "tune.resources", "tune.remote", "tune")),
+    ("experiment specs", ("tune.flags", "tune.objectives", "tune.spec", "tune.resources", "tune.remote", "tune")),
     ("experiment plans", ("tune.plan", "tune.search", "tune.preflight")),
     ("results", ("tune.store", "tune.collect", "tune.ranking", "tune.progress", "tune.status")),
     ("reports", ("tune.report",)),
+    ("trackers", ("tune.tracking",)),
     ("runners", ("tune.runners",)),
     ("experiments", ("tune.resolve", "tune.selection", "tune.experiment")),
     ("console script", ("tune.cli",)),
@@ -141,6 +142,18 @@ def test_only_one_module_imports_ray():
     assert importers == {"tune.runners.ray"}
 
 
+def test_only_one_module_imports_mlflow():
+    importers = set()
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            if any(name == "mlflow" or name.startswith("mlflow.") for name in names):
+                importers.add(module)
+    assert importers == {"tune.tracking.mlflow"}
+
+
 def test_the_method_never_imports_the_orchestrator():
     for module, targets in GRAPH.items():
         if module.startswith("fcdd"):
@@ -154,7 +167,7 @@ def test_importing_the_cli_loads_no_torch():
     code = (
         "import sys; import "
         + ", ".join(CLI_MODULES)
-        + "; print(sorted(m for m in ('torch', 'ray', 'pandas') if m in sys.modules))"
+        + "; print(sorted(m for m in ('torch', 'ray', 'pandas', 'mlflow') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"

@@ -47,7 +47,23 @@ def _add_plan_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--plan-only", action="store_true", help="print the trials and exit without running anything")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--mlflow",
+        metavar="URI",
+        help="also log every trial as an MLflow run (params, per-epoch metrics, figures) to this tracking URI, "
+        "e.g. http://127.0.0.1:5000; nested under one parent run per benchmark or search",
+    )
     add_config_arguments(p)
+
+
+def gpus_arg(text: str) -> float | str:
+    """argparse type of --gpus-per-trial: a number of GPUs, or ``auto`` (measured by a probe on a GPU node)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of GPUs or auto, got {text!r}") from None
 
 
 def _add_ray_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,7 +73,12 @@ def _add_ray_arguments(p: argparse.ArgumentParser) -> None:
         help="object-store URI (s3://bucket/path, gs://...) for run folders when the nodes share no folder; "
         "--out then only holds the driver's results and report",
     )
-    p.add_argument("--gpus-per-trial", type=float, help="GPUs per trial; fractions share a GPU (default 0)")
+    p.add_argument(
+        "--gpus-per-trial",
+        type=gpus_arg,
+        help="GPUs per trial; fractions share a GPU (default 0). auto: measure the largest trial's peak GPU "
+        "memory in a short probe on a GPU node and share each GPU among as many trials as fit",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out (also automatic when it exists)")
     p.add_argument(
         "--skip-resource-check",
@@ -113,7 +134,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     spec = resolve_spec(args)
     out = _out_dir(args, spec)
     runner = SerialRunner(show_progress=not args.quiet)
-    summary = run_benchmark(spec, out, runner, plan_only=args.plan_only, restart=args.restart)
+    summary = run_benchmark(spec, out, runner, plan_only=args.plan_only, restart=args.restart, mlflow=args.mlflow)
     return 0 if args.plan_only else _finish(summary, out)
 
 
@@ -124,7 +145,9 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     _quiet(args)
     spec = resolve_spec(args)
     out = _out_dir(args, spec)
-    summary = run_benchmark(spec, out, _ray_runner(args), plan_only=args.plan_only, restart=args.restart)
+    summary = run_benchmark(
+        spec, out, _ray_runner(args), plan_only=args.plan_only, restart=args.restart, mlflow=args.mlflow
+    )
     return 0 if args.plan_only else _finish(summary, out)
 
 
@@ -139,12 +162,18 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     if args.plan_only:
         print(
             f"search {spec.name}: {spec.search.trials} trials on class {search_base_config(spec).data.normal_class}, "
-            f"space {', '.join(spec.search.space)}, scheduler {spec.search.scheduler}, then the best setting "
+            f"space {', '.join(spec.search.space)}, objectives {','.join(spec.search.objectives)}"
+            + (f" (pick {spec.search.pick})" if len(spec.search.objectives) > 1 else "")
+            + f", scheduler {spec.search.scheduler}, then the picked setting "
             f"over classes {list(spec.classes)} × seeds {list(spec.seeds)}"
         )
         return 0
-    summary = run_search(spec, out, _ray_runner(args), max_concurrent=args.max_concurrent, restart=args.restart)
-    print(f"best validation AUC {summary['best_value']:.4f}: {summary['best_params']}")
+    summary = run_search(
+        spec, out, _ray_runner(args), max_concurrent=args.max_concurrent, restart=args.restart, mlflow=args.mlflow
+    )
+    picked = zip(summary["objectives"], summary["best_values"], strict=True)
+    values = ", ".join(f"{name} {value:.4g}" for name, value in picked)
+    print(f"picked {values}: {summary['best_params']}")
     print(f"study {summary['study']} in {summary['storage']}")
     return _finish(summary, out / "best")
 
@@ -250,6 +279,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         dest="early_stopping",
         choices=("asha", "median", "none"),
         help="early-stopping scheduler on the per-epoch validation AUC (default asha)",
+    )
+    p.add_argument(
+        "--objectives",
+        help="what the search optimises: val_auc (default), or two of val_auc, val_pixel_auc, gpu_seconds, "
+        "comma-separated, e.g. val_auc,gpu_seconds (a multi-objective study: no early stopping)",
+    )
+    p.add_argument(
+        "--pick",
+        help="which Pareto point of a two-objective search is rerun on the test split: best (first objective), "
+        "within:F (best first objective within F× the best second, e.g. within:1.2, the default), knee",
     )
     p.add_argument("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db (default SQLite in --out)")
     p.add_argument("--search-class", type=count, help="nominal class the search trains on (default: the first class)")

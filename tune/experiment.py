@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fcdd import artifacts
+from fcdd.config import RunConfig
 from fcdd.paper import PAPER
-from tune.outdir import PLAN_FILE, SEARCH_FILE, check_same_plan, plan_identity, replaced_when_done
+from tune.outdir import PARETO_FILE, PLAN_FILE, SEARCH_FILE, check_same_plan, plan_identity, replaced_when_done
 from tune.plan import TrialSpec, expand, format_plan
 from tune.preflight import check_plan, check_snapshots, check_storage_url, redacted
 from tune.runners.base import Runner
 from tune.spec import BenchmarkSpec, with_changes
 from tune.store import ResultsStore
+from tune.tracking.mlflow import check_tracking, tracking
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,8 @@ def run_benchmark(
     title: str | None = None,
     study: Any = None,
     checked: bool = False,
+    mlflow: str | None = None,
+    mlflow_parent: str | None = None,
 ) -> dict[str, Any]:
     """Run every trial of ``spec`` not yet finished in ``out`` on ``runner``; return counts and the report files.
 
@@ -94,7 +99,8 @@ def run_benchmark(
     classes or seeds extends the folder; one with other settings is refused. ``restart`` reruns
     every trial from scratch in a staging folder that replaces ``out`` only once it is complete.
     Everything that can be checked without training is checked before anything is written
-    (``checked``: the caller did so already).
+    (``checked``: the caller did so already). ``mlflow``: a tracking URI that gets every trial
+    as a run under one parent run (nested under the run ``mlflow_parent``, see tune.tracking.mlflow).
     """
     out = Path(out).expanduser().resolve()
     trials = expand(spec)
@@ -107,18 +113,47 @@ def run_benchmark(
     store.check_parses()
     done = set() if restart or not store.path.exists() else store.finished_ids()
     todo = [t for t in trials if t.trial_id not in done]
+    if mlflow is not None and not checked:
+        check_tracking(mlflow, *(() if restart else (out,)))
     if todo:
         if not checked:
             check_plan(spec)
         if not restart:
             check_snapshots(todo, out)
+        target = _probe_target(spec, runner, lambda: [(_trial_label(t), t.run_config()) for t in todo])
         runner.prepare(spec)
+        spec = _measure_gpus(spec, runner, target)
     if restart and out.is_dir() and any(out.iterdir()):
         with replaced_when_done(out) as staging:
-            files = _execute(spec, staging, runner, trials, todo, None, report=report, title=title, study=study)
+            files = _execute(spec, staging, runner, trials, todo, None, report=report, title=title, study=study,
+                             mlflow=mlflow, mlflow_parent=mlflow_parent)  # fmt: skip
         return _summary(spec, out, trials, todo, {role: out / p.relative_to(staging) for role, p in files.items()})
-    files = _execute(spec, out, runner, trials, todo, previous, report=report, title=title, study=study)
+    files = _execute(spec, out, runner, trials, todo, previous, report=report, title=title, study=study,
+                     mlflow=mlflow, mlflow_parent=mlflow_parent)  # fmt: skip
     return _summary(spec, out, trials, todo, files)
+
+
+def _trial_label(trial: TrialSpec) -> str:
+    return f"trial {trial.trial_id} ({trial.setting}, class {trial.normal_class}, seed {trial.seed})"
+
+
+def _probe_target(
+    spec: BenchmarkSpec, runner: Any, candidates: Callable[[], list[tuple[str, RunConfig]]]
+) -> tuple[str, RunConfig] | None:
+    """What ``--gpus-per-trial auto`` will probe (the largest of ``candidates``), checked before connecting.
+
+    None when there is nothing to measure, or the runner shares no GPUs (the serial runner).
+    """
+    if not spec.resources.gpus_unmeasured or not hasattr(runner, "resolve_gpus"):
+        return None
+    from tune.resources import probe_target
+
+    return probe_target(spec.resources, candidates())
+
+
+def _measure_gpus(spec: BenchmarkSpec, runner: Any, target: tuple[str, RunConfig] | None) -> BenchmarkSpec:
+    """The spec with ``--gpus-per-trial auto`` measured on the runner's GPU nodes (after its pre-flight)."""
+    return spec if target is None else runner.resolve_gpus(spec, *target)
 
 
 def _execute(
@@ -132,6 +167,8 @@ def _execute(
     report: bool,
     title: str | None,
     study: Any,
+    mlflow: str | None = None,
+    mlflow_parent: str | None = None,
 ) -> dict[str, Path]:
     """Write the plan, run ``todo``, then the tables and the report; return the report's files."""
     store = ResultsStore(out)
@@ -140,9 +177,12 @@ def _execute(
         _write_plan(out, spec, trials, runner, previous)
         if len(todo) < len(trials):
             log.info("resuming %s: %d of %d trials already finished", out, len(trials) - len(todo), len(trials))
-        runner.run(todo, out, spec)
     else:
         log.info("all %d trials of %s already finished", len(trials), out)
+    # Also with nothing to run: trials of an earlier run without --mlflow are logged now.
+    with tracking(mlflow, out, experiment=spec.name, run_name=title or spec.name, parent_run_id=mlflow_parent):
+        if todo:
+            runner.run(todo, out, spec)
     files: dict[str, Path] = {}
     if store.path.exists():
         store.write_tables()
@@ -176,13 +216,20 @@ def _study_storage_url(spec: BenchmarkSpec, out: Path) -> str:
     return spec.search.storage or f"sqlite:///{out / 'study.db'}"
 
 
-def open_study(name: str, url: str) -> Any:
-    """Create or load the study ``name``; a missing driver or an unreachable server is one clear error."""
+def open_study(name: str, url: str, objectives: tuple[str, ...] = ("val_auc",)) -> Any:
+    """Create or load the study ``name`` optimising ``objectives``.
+
+    A missing driver, an unreachable server or an existing study of other objectives is one clear error.
+    """
     import optuna
     import sqlalchemy.exc
 
+    from tune.objectives import OBJECTIVES
+
+    maximize, minimize = optuna.study.StudyDirection.MAXIMIZE, optuna.study.StudyDirection.MINIMIZE
+    directions = [maximize if OBJECTIVES[o].direction == "max" else minimize for o in objectives]
     try:
-        return optuna.create_study(study_name=name, storage=url, direction="maximize", load_if_exists=True)
+        study = optuna.create_study(study_name=name, storage=url, directions=directions, load_if_exists=True)
     except ImportError as error:
         raise ValueError(
             f"the study storage {redacted(url)} needs a database driver that is not installed "
@@ -193,6 +240,15 @@ def open_study(name: str, url: str) -> Any:
         raise ValueError(
             f"cannot reach the study database {redacted(url)} ({reason}); start it or fix --storage"
         ) from error
+    recorded = study.user_attrs.get("objectives")
+    if (recorded is not None and tuple(recorded) != tuple(objectives)) or len(study.directions) != len(directions):
+        raise ValueError(
+            f"study {name} in {redacted(url)} optimises {','.join(recorded or ['val_auc'])}, not "
+            f"{','.join(objectives)}; pass those --objectives, or another --name for a new study"
+        )
+    if recorded is None:
+        study.set_user_attr("objectives", list(objectives))
+    return study
 
 
 def _fail_zombies(study: Any) -> int:
@@ -212,17 +268,27 @@ def search_identity(spec: BenchmarkSpec) -> dict[str, Any]:
     search = spec.search
     fixed = {"space": search.space, "scheduler": search.scheduler, "grace_epochs": search.grace_epochs,
              "sampler_seed": search.sampler_seed, "study": spec.name}  # fmt: skip
+    if search.objectives != ("val_auc",):  # folders of single-objective searches keep their identity
+        fixed["objectives"] = list(search.objectives)
     return plan_identity(search_base_config(spec).to_dict(), {"search": fixed})
 
 
 def run_search(
-    spec: BenchmarkSpec, out: str | Path, runner: Any, *, max_concurrent: int | None = None, restart: bool = False
+    spec: BenchmarkSpec,
+    out: str | Path,
+    runner: Any,
+    *,
+    max_concurrent: int | None = None,
+    restart: bool = False,
+    mlflow: str | None = None,
 ) -> dict[str, Any]:
     """Optuna search on the validation split (Ray runner), then the best setting over classes × seeds on the test split.
 
     The study lives in Optuna storage (SQLite in ``out`` by default) under the spec's name; running
     again resumes it and only adds the trials still missing. Everything is checked before anything
     is created; ``restart`` searches afresh in a staging folder that replaces ``out`` when done.
+    ``mlflow``: a tracking URI that gets the search trials under one parent run, and the best
+    setting's reruns under a parent run nested in it.
     """
     out = Path(out).expanduser().resolve()
     artifacts.check_writable(out)
@@ -236,27 +302,42 @@ def run_search(
     check_plan(spec, search=True)
     if spec.search.storage:
         check_storage_url(spec.search.storage)
+    if mlflow is not None:
+        check_tracking(mlflow, *(() if restart else (out / "search", out / "best")))
+    target = _probe_target(spec, runner, lambda: [_search_probe(spec)])
     runner.prepare(spec)
+    spec = _measure_gpus(spec, runner, target)  # the search and the best setting's reruns share the measured share
     if restart and out.is_dir() and any(out.iterdir()):
         with replaced_when_done(out) as staging:
-            summary = _search(spec, staging, runner, max_concurrent=max_concurrent)
+            summary = _search(spec, staging, runner, max_concurrent=max_concurrent, mlflow=mlflow)
         summary["out"] = out
         summary["report"] = {role: out / p.relative_to(staging) for role, p in summary["report"].items()}
         return summary
-    return _search(spec, out, runner, max_concurrent=max_concurrent)
+    return _search(spec, out, runner, max_concurrent=max_concurrent, mlflow=mlflow)
 
 
-def _search(spec: BenchmarkSpec, out: Path, runner: Any, *, max_concurrent: int | None) -> dict[str, Any]:
+def _search_probe(spec: BenchmarkSpec) -> tuple[str, RunConfig]:
+    """A search's largest trial: its base config at the space's largest batch and image size."""
+    from tune.resources import largest_in_space
+    from tune.search import search_base_config
+
+    config = largest_in_space(search_base_config(spec), spec.search.space)
+    return f"the search's largest trial (batch {config.optim.batch_size}, class {config.data.normal_class})", config
+
+
+def _search(
+    spec: BenchmarkSpec, out: Path, runner: Any, *, max_concurrent: int | None, mlflow: str | None = None
+) -> dict[str, Any]:
     import optuna
 
-    from tune.search import overrides_from_params, search_base_config
+    from tune.search import overrides_from_params, search_base_config, search_trial
 
     out.mkdir(parents=True, exist_ok=True)
     artifacts.write_json(out / SEARCH_FILE, {"name": spec.name, "base_config": search_base_config(spec).to_dict(),
                                              "settings": search_identity(spec)["settings"]})  # fmt: skip
     url = _study_storage_url(spec, out)
     shown_url = redacted(url)  # for logs and files: never the password
-    study = open_study(spec.name, url)
+    study = open_study(spec.name, url, spec.search.objectives)
     zombies = _fail_zombies(study)
     finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     finished = sum(t.state in finished_states for t in study.get_trials(deepcopy=False))
@@ -269,21 +350,22 @@ def _search(spec: BenchmarkSpec, out: Path, runner: Any, *, max_concurrent: int 
         max(remaining, 0),
         f" ({zombies} interrupted trials marked FAIL)" if zombies else "",
     )
-    if remaining > 0:
-        runner.search(
-            spec,
-            search_base_config(spec),
-            out,
-            n_trials=remaining,
-            storage_url=url,
-            sampler_seed=spec.search.sampler_seed + finished,
-            max_concurrent=max_concurrent or runner.max_concurrent(spec.resources),
-        )
+    with tracking(mlflow, out / "search", experiment=spec.name, run_name=f"fcdd tune {spec.name}: search") as tracker:
+        if remaining > 0:
+            runner.search(
+                spec,
+                search_base_config(spec),
+                out,
+                n_trials=remaining,
+                storage_url=url,
+                sampler_seed=spec.search.sampler_seed + finished,
+                max_concurrent=max_concurrent or runner.max_concurrent(spec.resources),
+            )
     study = optuna.load_study(study_name=spec.name, storage=url)
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise RuntimeError(f"study {spec.name} has no completed trial; look at {out / 'search' / 'trials.jsonl'}")
-    best = study.best_trial
+    best, front = pick_rerun(study, spec, out)
     overrides = overrides_from_params(best.params)
     # Only now, with the pick made: each search trial's test AUC beside its validation AUC.
     from tune.selection import val_vs_test
@@ -294,7 +376,12 @@ def _search(spec: BenchmarkSpec, out: Path, runner: Any, *, max_concurrent: int 
     artifacts.write_json(
         out / "best_params.json",
         {
-            "value": best.value,
+            "value": best.values[0],
+            "objectives": list(spec.search.objectives),
+            "values": best.values,
+            "pick": spec.search.pick if front else None,
+            "trial_id": search_trial(search_base_config(spec), best.params).trial_id,  # its row in search/
+            "pareto_front": front,
             "params": best.params,
             "overrides": overrides,
             "trial_number": best.number,
@@ -305,7 +392,7 @@ def _search(spec: BenchmarkSpec, out: Path, runner: Any, *, max_concurrent: int 
             "validation_anomalies": choice,
         },
     )
-    log.info("best validation AUC %.4f with %s", best.value, overrides)
+    log.info("picked trial #%d (%s) with %s", best.number, _describe_values(spec, best.values), overrides)
     best_spec = with_changes(spec, settings=(("best", tuple(sorted(overrides.items()))),))
     best_runner = runner.for_subfolder("best") if hasattr(runner, "for_subfolder") else runner
     try:  # another best setting than last time: its reruns replace the old ones
@@ -321,9 +408,44 @@ def _search(spec: BenchmarkSpec, out: Path, runner: Any, *, max_concurrent: int 
         title=f"fcdd tune {spec.name}: best setting on the test split",
         restart=replace_best,
         checked=True,
+        mlflow=mlflow,
+        mlflow_parent=tracker.parent_run_id if tracker is not None else None,  # nested under the search's run
     )
-    summary.update(best_value=best.value, best_params=best.params, study=spec.name, storage=shown_url)
+    summary.update(best_value=best.values[0], best_values=best.values, best_params=best.params, study=spec.name,
+                   storage=shown_url, objectives=spec.search.objectives)  # fmt: skip
     return summary
+
+
+def _describe_values(spec: BenchmarkSpec, values: list[float]) -> str:
+    return ", ".join(f"{name} {value:.4g}" for name, value in zip(spec.search.objectives, values, strict=True))
+
+
+def pick_rerun(study: Any, spec: BenchmarkSpec, out: Path) -> tuple[Any, list[int]]:
+    """The trial the final reruns take to the test split, and the Pareto front (trial numbers; [] for one objective).
+
+    One objective: the best trial. Two: Optuna's Pareto front, and the point ``search.pick`` chooses
+    (:func:`tune.objectives.pick_point`); every completed trial's values go to ``search/pareto.csv``.
+    """
+    import optuna
+    import pandas as pd
+
+    from tune.objectives import OBJECTIVES, pick_point
+
+    if len(spec.search.objectives) == 1:
+        return study.best_trial, []
+    trials = {t.number: t for t in study.best_trials}
+    directions = [OBJECTIVES[o].direction for o in spec.search.objectives]
+    chosen = pick_point({n: t.values for n, t in trials.items()}, directions, spec.search.pick)
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+    records = [
+        {"number": t.number, **dict(zip(spec.search.objectives, t.values, strict=True)),
+         "on_front": t.number in trials, "picked": t.number == chosen}
+        for t in complete
+    ]  # fmt: skip
+    frame = pd.DataFrame.from_records(records)
+    (out / "search").mkdir(parents=True, exist_ok=True)
+    frame.sort_values("number").to_csv(out / "search" / PARETO_FILE, index=False, float_format="%.6g")
+    return trials[chosen], sorted(trials)
 
 
 def summary_lines(out: Path) -> list[str]:

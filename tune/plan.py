@@ -73,7 +73,7 @@ def format_plan(spec: BenchmarkSpec, trials: list[TrialSpec], done: frozenset[st
         f"benchmark {spec.name}: {len(trials)} trials ({len(spec.settings)} setting(s) × {len(spec.classes)} class(es) "
         f"× {len(spec.seeds)} seed(s)), dataset {base.data.dataset}, net {base.network.name}, "
         f"{base.optim.epochs} epochs, {spec.resources.cpus_per_trial:g} CPU + "
-        f"{spec.resources.gpus_per_trial:g} GPU per trial",
+        f"{spec.resources.gpus_label} GPU per trial",
         f"{'trial_id':<13} {'setting':<16} {'class':>5} {'seed':>4}  status",
     ]
     for t in trials:

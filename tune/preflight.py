@@ -11,6 +11,7 @@ import logging
 import socket
 from pathlib import Path
 
+from fcdd.config import RunConfig
 from tune.plan import TrialSpec
 from tune.spec import BenchmarkSpec
 
@@ -59,6 +60,8 @@ def check_plan(spec: BenchmarkSpec, *, search: bool = False) -> None:
 
         config = search_base_config(spec)
         configs.append((config, (config.data.normal_class,)))
+        if "val_pixel_auc" in spec.search.objectives:
+            check_validation_masks(config)
     warned: set[str] = set()
     for config, classes in configs:
         d = config.data
@@ -74,6 +77,24 @@ def check_plan(spec: BenchmarkSpec, *, search: bool = False) -> None:
                     warned.add(warning)
                     log.warning("warning: %s", warning)
         check_source(config)
+
+
+# Datasets whose training split holds the other classes: `auto` validation anomalies are those, without masks.
+_ONE_VS_REST = ("fmnist", "cifar10", "imagenet", "pascalvoc")
+
+
+def check_validation_masks(config: RunConfig) -> None:
+    """``val_pixel_auc`` needs validation anomalies with masks: refuse the settings that have none."""
+    d = config.data
+    real = d.validation_anomalies == "other-classes" or (
+        d.validation_anomalies == "auto" and (d.dataset in _ONE_VS_REST or d.one_vs_rest)
+    )
+    if real and not d.ground_truth_maps:
+        raise ValueError(
+            f"--objectives val_pixel_auc: the validation anomalies of {d.dataset} here are real training images "
+            f"without masks (validation anomalies {d.validation_anomalies}); pass --validation-anomalies synthetic "
+            "(confetti-malformed images, masked where they changed)"
+        )
 
 
 def check_snapshots(trials: list[TrialSpec], out: Path) -> None:

@@ -13,11 +13,13 @@ same frozen :class:`BenchmarkSpec`. Example YAML::
       - {name: default}
       - {name: low-lr, overrides: {optim.lr: 0.001}}
     baselines: false        # true adds the HSC and AE baselines as settings `hsc` and `ae`
-    resources: {cpus_per_trial: 1, gpus_per_trial: 0.25}
+    resources: {cpus_per_trial: 1, gpus_per_trial: 0.25}   # or gpus_per_trial: auto (measured)
     max_failures: 1
     search:                 # used by `fcdd tune`
       trials: 20
       scheduler: asha       # asha | median | none
+      objectives: val_auc   # or [val_auc, gpu_seconds]: multi-objective, no early stopping
+      pick: within:1.2      # which Pareto point is rerun: best | within:F | knee
       space:
         optim.lr: {type: loguniform, low: 1.0e-4, high: 1.0e-1}
 
@@ -37,6 +39,7 @@ from typing import Any
 from fcdd.anomalies.registry import OE_FOLDER_SOURCES
 from fcdd.config import RunConfig, check_types
 from fcdd.presets import DEFAULT_SEEDS, get_preset
+from tune.objectives import check_objectives, parse_pick
 
 SCHEDULERS = ("asha", "median", "none")
 PARAM_TYPES = ("loguniform", "uniform", "int", "categorical")
@@ -91,15 +94,40 @@ def local_cpus() -> float:
 
 
 @dataclass(frozen=True)
+class GpuProbe:
+    """What ``--gpus-per-trial auto`` measured: a short run of the plan's largest trial on one GPU.
+
+    The numbers behind the fraction (:func:`tune.resources.gpu_share`), kept in ``benchmark.json``.
+    """
+
+    trial: str  # which trial was probed, in words (`trial <id> (class 0, seed 0, default)`)
+    peak_bytes: int  # the most the probe held on the GPU (torch's caching allocator, reserved)
+    total_bytes: int  # the GPU's memory
+    trials_per_gpu: int  # how many such trials fit side by side (0: not even one with the margin)
+    margin: float  # the peak was multiplied by this
+    reserve_bytes: int  # plus this per trial (its CUDA context, which torch does not count)
+    device_name: str = ""
+
+
+AUTO = "auto"  # `gpus_per_trial: auto` / `--gpus-per-trial auto`
+
+
+@dataclass(frozen=True)
 class Resources:
     """What one trial asks for. Fractional GPUs let several small trials share one GPU.
 
     ``cpus_per_trial`` is also the trial's torch thread count (rounded down, at least 1), recorded
     in its config: the same config with the same threads gives the same AUC on every runner.
+    ``gpus_auto`` (``gpus_per_trial: auto``) leaves the GPU share to a probe of the plan's largest
+    trial on a GPU node (:meth:`tune.runners.ray.RayRunner.resolve_gpus`): until then
+    ``gpus_per_trial`` is 0 and ``probe`` None; after, ``gpus_per_trial`` is the measured share
+    and ``probe`` what it was measured from.
     """
 
     cpus_per_trial: float = field(default_factory=local_cpus)
     gpus_per_trial: float = 0.0
+    gpus_auto: bool = False
+    probe: GpuProbe | None = None
 
     def __post_init__(self) -> None:
         check_types(self)
@@ -109,15 +137,52 @@ class Resources:
             raise ValueError(f"`gpus_per_trial` must be >= 0, got {self.gpus_per_trial}")
         if self.gpus_per_trial > 1 and self.gpus_per_trial != int(self.gpus_per_trial):
             raise ValueError(f"`gpus_per_trial` above 1 must be a whole number, got {self.gpus_per_trial}")
+        if self.probe is not None and not self.gpus_auto:
+            raise ValueError("a GPU probe belongs to `gpus_per_trial: auto` only")
+        if self.gpus_auto and self.probe is None and self.gpus_per_trial != 0:
+            raise ValueError(f"`gpus_per_trial` is auto or a number, not both (got {self.gpus_per_trial})")
 
     @property
     def threads(self) -> int:
         """Torch threads of a trial."""
         return max(1, int(self.cpus_per_trial))
 
+    @property
+    def gpus_unmeasured(self) -> bool:
+        """``gpus_per_trial: auto`` whose probe has not run yet: no GPU share to hand to Ray."""
+        return self.gpus_auto and self.probe is None
+
+    @property
+    def gpus_label(self) -> str:
+        """The GPU share as a plan prints it: ``0.25``, or ``auto`` before the probe."""
+        return AUTO if self.gpus_unmeasured else f"{self.gpus_per_trial:g}"
+
+    def measured(self, gpus_per_trial: float, probe: GpuProbe) -> Resources:
+        """The same request with the GPU share the probe found."""
+        return dataclasses.replace(self, gpus_per_trial=gpus_per_trial, probe=probe)
+
     def as_ray(self) -> dict[str, float]:
         """Ray's resource dict."""
+        if self.gpus_unmeasured:
+            raise RuntimeError("`gpus_per_trial: auto` must be measured before the trials start (resolve_gpus)")
         return {"cpu": self.cpus_per_trial, "gpu": self.gpus_per_trial}
+
+
+# What a spec's `resources:` may set (the rest is filled in by the probe).
+RESOURCE_KEYS = ("cpus_per_trial", "gpus_per_trial")
+
+
+def parse_resources(raw: dict[str, Any]) -> Resources:
+    """A spec's ``resources:`` mapping (or the flags'); ``gpus_per_trial: auto`` asks for a probe."""
+    values = dict(raw)
+    gpus = values.get("gpus_per_trial")
+    if isinstance(gpus, str):
+        if gpus.strip().lower() != AUTO:
+            raise ValueError(
+                f"`gpus_per_trial` must be a number or auto (measured on a GPU before the run), got {gpus!r}"
+            )
+        values.update(gpus_per_trial=0.0, gpus_auto=True)
+    return Resources(**values)
 
 
 @dataclass(frozen=True)
@@ -132,9 +197,21 @@ class SearchSpec:
     search_class: int | None = None  # nominal class the search trains on (None: the first class of the spec)
     storage: str | None = None  # Optuna storage URL; None: SQLite file in the results folder
     sampler_seed: int = 0
+    # What the search optimises (tune.objectives); with two, the study is multi-objective and
+    # `pick` chooses the Pareto point the final reruns take to the test split.
+    objectives: tuple[str, ...] = ("val_auc",)
+    pick: str = "within:1.2"
 
     def __post_init__(self) -> None:
         check_types(self)
+        check_objectives(self.objectives)
+        parse_pick(self.pick)
+        if len(self.objectives) > 1 and self.scheduler != "none":
+            raise ValueError(
+                f"`search.objectives` {','.join(self.objectives)} needs `search.scheduler` none "
+                "(--early-stopping none): the schedulers stop trials on the validation AUC alone, which would cut "
+                "cheap points off the Pareto front, and Optuna cannot prune a multi-objective trial"
+            )
         if self.trials < 1:
             raise ValueError(f"`search.trials` must be >= 1, got {self.trials}")
         if self.grace_epochs < 1:
@@ -241,7 +318,7 @@ def _is_int(value: Any) -> bool:
 
 # What each section of a spec file may hold; keys are checked with "did you mean".
 _SECTION_KEYS = {
-    "resources": tuple(f.name for f in dataclasses.fields(Resources)),
+    "resources": RESOURCE_KEYS,
     "search": tuple(f.name for f in dataclasses.fields(SearchSpec)),
 }
 _SETTING_KEYS = ("name", "overrides")
@@ -395,6 +472,13 @@ def _settings(raw: dict[str, Any], base: RunConfig) -> tuple[Setting, ...]:
 
 def _search(raw: dict[str, Any], base: RunConfig) -> SearchSpec:
     search_raw = dict(raw.get("search") or {})
+    objectives = search_raw.get("objectives")
+    if isinstance(objectives, str):  # "val_auc,gpu_seconds", as the flag and YAML may give it
+        objectives = [name.strip() for name in objectives.split(",") if name.strip()]
+    if isinstance(objectives, list):
+        search_raw["objectives"] = tuple(objectives)
+        if len(objectives) > 1:  # no early stopping unless asked for (and then refused with the reason)
+            search_raw.setdefault("scheduler", "none")
     if "space" in search_raw:
         search_raw["space"] = {k: dict(v) for k, v in search_raw["space"].items()}
     elif base.anomalies.oe_folder is None:  # the default space offers folder OE only when there is a folder
@@ -429,7 +513,7 @@ def spec_from_dict(
     base = fit_input_to_network(base.replace(**with_implied(dict(overrides or {}), base)))
     if overrides:
         settings = _settings(raw, base)
-    resources = Resources(**(raw.get("resources") or {}))
+    resources = parse_resources(raw.get("resources") or {})
     if base.threads is None:  # the trial's threads follow its CPUs unless the config says otherwise
         base = base.replace(threads=resources.threads)
     if n_classes is None:

@@ -10,7 +10,7 @@ import torch
 from sklearn.metrics import roc_auc_score, roc_curve
 from torch import Tensor, nn
 
-from fcdd.engine.pixel_metrics import MaskFiles, pixel_curves
+from fcdd.engine.pixel_metrics import MaskFiles, MaskTensor, pixel_curves
 from fcdd.engine.runtime import Runtime, autocast_context
 from fcdd.methods.base import Scorer
 
@@ -114,7 +114,7 @@ class PixelEvalResult:
 def evaluate_pixels(
     heatmaps: Callable[[slice], Tensor],
     labels: Tensor,
-    masks: MaskFiles,
+    masks: MaskFiles | MaskTensor,
     *,
     batch_size: int = 32,
 ) -> PixelEvalResult:

@@ -32,6 +32,7 @@ class EpochReport:
     images_per_second: float
     test_auc: float | None = None  # set on evaluation epochs of runs without validation data
     val_auc: float | None = None  # set on evaluation epochs of runs with validation data
+    val_pixel_auc: float | None = None  # ... whose validation anomalies all carry masks
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, for history.json and Ray reports."""

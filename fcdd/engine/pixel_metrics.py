@@ -169,6 +169,24 @@ class MaskFiles:
         return torch.from_numpy(array > 0)
 
 
+@dataclass(frozen=True)
+class MaskTensor:
+    """Masks held in memory, uint8 or bool (N, 1, H, W) (> 0 = anomalous): those of a validation split.
+
+    The same reading interface as :class:`MaskFiles`, so :func:`pixel_curves` takes either.
+    """
+
+    masks: Tensor
+
+    def fallback_size(self) -> tuple[int, int]:
+        """Every mask has the same size."""
+        return int(self.masks.shape[-2]), int(self.masks.shape[-1])
+
+    def read(self, index: int, fallback: tuple[int, int]) -> Tensor:
+        """Mask ``index`` as a bool (H, W) tensor."""
+        return self.masks[index, 0] > 0
+
+
 @dataclass
 class PixelCurves:
     """The streaming pixel metrics of one kind of heatmap: binned ROC and PRO over [low, high]."""
@@ -196,7 +214,12 @@ class PixelCurves:
 
 
 def pixel_curves(
-    heatmaps: Iterable[tuple[Tensor, Sequence[int]]], masks: MaskFiles, *, low: float, high: float, bins: int = 1 << 16
+    heatmaps: Iterable[tuple[Tensor, Sequence[int]]],
+    masks: MaskFiles | MaskTensor,
+    *,
+    low: float,
+    high: float,
+    bins: int = 1 << 16,
 ) -> PixelCurves:
     """Pool every pixel of every test image at its mask's original resolution into one :class:`PixelCurves`.
 

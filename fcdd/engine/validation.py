@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from fcdd.anomalies.from_config import Supervision, validation_anomaly_maker
+from fcdd.anomalies.supervisor import REPLACING_MODES
 from fcdd.config import RunConfig
 from fcdd.data.base import ADData
 from fcdd.data.subsets import select_train, validation_size
@@ -31,6 +32,10 @@ class ValidationSet:
     images: Tensor  # uint8 (V, C, H, W)
     labels: Tensor  # int64 (V,)
     anomaly_source: str  # "<other-classes|synthetic|outlier-exposure>: what they are"
+    # uint8 (V, 1, H, W) in {0, 1}, where every anomaly has a mask: made anomalies mark what they
+    # changed (malformed images) or the whole image (replaced by an outlier image); real ones
+    # carry theirs where the dataset has training masks. None otherwise (no validation pixel AUC).
+    masks: Tensor | None = None
 
 
 def split_validation(
@@ -59,18 +64,29 @@ def split_validation(
     order = torch.randperm(n_train, generator=generator)
     nominal = data.train_images[order[:n_val]]
     real = data.train_anomalies
+    anomaly_masks: Tensor | None
     if use_real and real is not None and len(real) > 0:
         picks = torch.randperm(len(real), generator=generator)[:n_val]
         anomalies = real[picks]
+        masked = data.train_anomaly_masks
+        anomaly_masks = None if masked is None else (masked[picks] > 0).to(torch.uint8)
         source = f"other-classes: {len(anomalies)} anomalous training images (other classes / labelled anomalies)"
     else:
         proxy = torch.randperm(n_val, generator=generator)
-        anomalies = make_anomalies(nominal[proxy].float(), generator).round().clamp(0, 255).to(torch.uint8)
+        originals = nominal[proxy]
+        anomalies = make_anomalies(originals.float(), generator).round().clamp(0, 255).to(torch.uint8).cpu()
+        if proxy_name.startswith(REPLACING_MODES):  # an outlier image replaced the whole image
+            anomaly_masks = torch.ones((len(anomalies), 1, *anomalies.shape[2:]), dtype=torch.uint8)
+        else:  # malformed: the pixels it changed in any channel, as malformed_normal_gt marks them
+            anomaly_masks = (anomalies != originals).any(dim=1, keepdim=True).to(torch.uint8)
         source = f"{proxy_kind}: {len(anomalies)} anomalies ({proxy_name}) made from held-out nominal images"
     images = torch.cat([nominal, anomalies.cpu()])
     labels = torch.cat([torch.zeros(len(nominal), dtype=torch.long), torch.ones(len(anomalies), dtype=torch.long)])
+    masks = None
+    if anomaly_masks is not None:
+        masks = torch.cat([torch.zeros((len(nominal), 1, *nominal.shape[2:]), dtype=torch.uint8), anomaly_masks])
     reduced = select_train(data, order[n_val:].sort().values)
-    return reduced, ValidationSet(images=images, labels=labels, anomaly_source=source)
+    return reduced, ValidationSet(images=images, labels=labels, anomaly_source=source, masks=masks)
 
 
 def hold_out_validation(config: RunConfig, supervision: Supervision) -> tuple[Supervision, ValidationSet]:
@@ -93,5 +109,6 @@ def hold_out_validation(config: RunConfig, supervision: Supervision) -> tuple[Su
         use_real=choice in ("auto", "other-classes"),
     )
     if data.train_label == 1:  # the held-out training images are the anomalous side here
-        validation = dataclasses.replace(validation, labels=1 - validation.labels)
+        # ... and its masks mark the wrong side: no validation pixel AUC there.
+        validation = dataclasses.replace(validation, labels=1 - validation.labels, masks=None)
     return dataclasses.replace(supervision, data=data), validation

@@ -488,6 +488,22 @@ CASES: list[Case] = [
     Case("gauss-std-nan", train("--gauss-std", "nan"), r"`gauss_std` must be a finite number"),
     Case("anomaly-p-0", train("--anomaly-p", "0"), r"`p` must be in \(0, 1\]"),
     Case("cpus-0", train("--cpus-per-trial", "0"), r"`cpus_per_trial` must be > 0"),
+    Case(
+        "gpus-per-trial-word",
+        command("benchmark", "--gpus-per-trial", "lots"),
+        r"argument --gpus-per-trial: expected a number of GPUs or auto, got 'lots'",
+    ),
+    Case(
+        "gpus-auto-trials-on-cpu",
+        command("benchmark", "--gpus-per-trial", "auto", "--device", "cpu"),
+        r"--gpus-per-trial auto measures the trials on a GPU, but they run on --device cpu",
+    ),
+    Case(
+        "spec-gpus-word",
+        with_spec(cmd="benchmark"),
+        r"`gpus_per_trial` must be a number or auto",
+        spec("preset: fmnist\nresources:\n  gpus_per_trial: most\n"),
+    ),
     Case("max-failures-negative", train("--max-failures", "-1"), r"argument --max-failures: must be >= 0"),
     Case("unknown-net", train("--net", "FCDD_CNN28_WW"), r"did you mean"),
     Case("unknown-noise-mode", train("--noise-mode", "bogus"), r"argument --noise-mode: invalid choice"),
@@ -626,6 +642,40 @@ CASES: list[Case] = [
         "benchmark-address-not-host-port",
         command("benchmark", "--address", "nowhere"),
         r"--address nowhere is not HOST:PORT",
+    ),
+    # -- --mlflow: checked before anything is written or trained -----------------------------------------
+    Case(
+        "mlflow-dead-server",
+        train("--mlflow", f"http://127.0.0.1:{PORT}"),
+        r"--mlflow http://127.0.0.1:\d+: cannot reach the tracking server \(Connection refused\); "
+        r"start it \(mlflow server --host 127.0.0.1 --port \d+\) or fix the URI",
+    ),
+    Case(
+        "mlflow-dead-server-into-done",
+        into_done("--mlflow", f"http://127.0.0.1:{PORT}"),
+        r"cannot reach the tracking server",
+        setup=copy_done,
+    ),
+    Case(
+        "tune-mlflow-dead-server",
+        command("tune", "--mlflow", f"http://127.0.0.1:{PORT}/"),
+        r"--mlflow http://127.0.0.1:\d+/: cannot reach the tracking server",
+    ),
+    Case(
+        "mlflow-unknown-scheme",
+        train("--mlflow", "bogus://tracking"),
+        r"--mlflow bogus://tracking: MLflow does not know this kind of tracking URI; pass a server's http://",
+    ),
+    Case(
+        "mlflow-folder-store",
+        lambda w, c: [*train_args(w, "--mlflow", str(c / "mlruns")), "--out", _out(c)],
+        r"MLflow refuses a folder as its tracking store .*sqlite:///",
+    ),
+    Case(
+        "mlflow-damaged-record",
+        into_done("--mlflow", f"http://127.0.0.1:{PORT}"),
+        r"done/mlflow.json cannot be read; delete it",
+        setup=lambda w, c: (copy_done(w, c), (c / "done" / "mlflow.json").write_text("{torn")),
     ),
     Case("report-missing-folder", lambda w, c: ["report", str(c / "nope")], r"nope is not a folder"),
     Case("report-no-store", lambda w, c: ["report", str(c)], r"holds no trials.jsonl"),

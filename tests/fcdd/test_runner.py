@@ -193,3 +193,28 @@ def test_deterministic_runs_repeat_and_leave_the_process_as_it_was(tiny_fmnist, 
     second = run(config, tmp_path / "b", resume=False).metrics
     assert (first.auc, first.final_loss) == (second.auc, second.final_loss)
     assert (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark) == before
+
+
+def test_masked_validation_anomalies_give_a_validation_pixel_auc(config, tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    from fcdd.runner import prepare
+
+    cfg = config.replace(
+        eval_every=1, **{"data.validation_fraction": 0.25, "data.validation_anomalies": "synthetic", "optim.epochs": 1}
+    )
+    reports: list[EpochReport] = []
+    result = run(cfg, tmp_path / "run", on_epoch_end=reports.append)
+    assert reports[0].val_pixel_auc is not None and 0 < result.metrics.val_pixel_auc < 1
+    # the same number from sklearn on the full-resolution maps against the confetti masks, pixel by pixel
+    prepared = prepare(cfg, (tmp_path / "run").resolve(), resume=True)  # the trained snapshot
+    validation = prepared.validation
+    evaluated = prepared.evaluate_on(validation.images, validation.labels)
+    size = (prepared.data.input_shape[1], prepared.data.input_shape[2])
+    maps = prepared.scorer.upsample(prepared.state.net, evaluated.maps, size)
+    expected = roc_auc_score(validation.masks.flatten().numpy(), maps.flatten().float().numpy())
+    assert result.metrics.val_pixel_auc == pytest.approx(expected, abs=1e-3)
+    assert prepared.validation_metrics()["val_pixel_auc"] == pytest.approx(result.metrics.val_pixel_auc, abs=1e-9)
+    # other classes as validation anomalies have no masks: no validation pixel AUC
+    other = run(cfg.replace(**{"data.validation_anomalies": "other-classes"}), tmp_path / "other")
+    assert other.metrics.val_pixel_auc is None and other.metrics.val_auc is not None

@@ -111,3 +111,30 @@ def test_named_sources_that_do_not_exist_are_refused():
         RunConfig().replace(**{"anomalies.noise_mode": "confetti", "data.validation_anomalies": "outlier-exposure"})
     with pytest.raises(ValueError, match="`validation_anomalies` must be one of auto, other-classes"):
         RunConfig().replace(**{"data.validation_anomalies": "others"})
+
+
+def test_made_anomalies_carry_masks_of_what_they_changed():
+    def malform_one_pixel(x, g):
+        x = x.clone()
+        x[:, :, 0, 1] += 50  # only the top-right pixel changes
+        return x
+
+    _, val = split_validation(
+        _data(False), 0.2, seed=1, make_anomalies=malform_one_pixel, proxy_name="malformed_normal/x"
+    )
+    assert val.masks is not None and val.masks.shape == (4, 1, 2, 2) and val.masks.dtype == torch.uint8
+    assert val.masks[val.labels == 0].sum() == 0  # held-out nominal images: no anomalous pixel
+    assert val.masks[val.labels == 1, 0].tolist() == [[[0, 1], [0, 0]]] * 2
+    # an outlier image replaces the whole image: every pixel is anomalous
+    _, val = split_validation(_data(False), 0.2, seed=1, make_anomalies=lambda x, g: x + 9, proxy_name="noise/folder")
+    assert val.masks is not None and (val.masks[val.labels == 1] == 1).all()
+
+
+def test_real_anomalies_carry_masks_only_where_the_dataset_has_them():
+    _, val = split_validation(_data(True), 0.3, seed=0, make_anomalies=lambda x, g: x, proxy_name="x")
+    assert val.masks is None  # other classes: no masks, no validation pixel AUC
+    masks = torch.zeros(5, 1, 2, 2, dtype=torch.uint8)
+    masks[:, :, 1, 1] = 255
+    data = dataclasses.replace(_data(True), train_anomaly_masks=masks)
+    _, val = split_validation(data, 0.3, seed=0, make_anomalies=lambda x, g: x, proxy_name="x")
+    assert val.masks is not None and val.masks[val.labels == 1, 0].tolist() == [[[0, 0], [0, 1]]] * 3

@@ -166,7 +166,7 @@ def test_search_section(tmp_path):
     trials = pd.read_csv(report / "search_trials.csv")
     assert trials["state"].tolist() == ["COMPLETE"] * 4 + ["PRUNED"]
     page = (report / "report.html").read_text()
-    assert "PRUNED" in page and "Best trial #" in page
+    assert "PRUNED" in page and "Best: trial #" in page
     assert len(re.findall(r"<img ", page)) == 8  # 2 ROC figures, 4 gallery pictures, 2 search figures
 
 

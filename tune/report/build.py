@@ -12,6 +12,7 @@ run folders its rows point to, and writes ``<results_dir>/report/``::
     critical_difference.png, settings_pairwise.csv, settings_by_class.csv
                                                 with two or more settings (tune.ranking)
     search_history.png, param_importances.png, search_trials.csv    when a study is given
+    pareto.png                                  a two-objective search: its Pareto front and pick
     report.md                                   Markdown, figures by relative path
     report.html                                 one file: figures embedded as base64, CSS inline
 
@@ -36,7 +37,7 @@ import pandas as pd
 from fcdd.artifacts import write_bytes, write_text
 from fcdd.paper import PaperTable
 from tune.collect import OVERALL, cost_by_class, mean_roc, roc_from_scores, summary_by_class
-from tune.outdir import VAL_VS_TEST_FILE
+from tune.outdir import PARETO_FILE, VAL_VS_TEST_FILE, read_json
 from tune.ranking import rank_settings
 from tune.report import figures
 from tune.report.html import (
@@ -52,7 +53,7 @@ from tune.report.html import (
     render_markdown,
 )
 from tune.report.ranking import ranking_section
-from tune.report.search import search_section, selection_section
+from tune.report.search import pareto_blocks, search_section, selection_section
 from tune.store import ResultsStore
 
 logger = logging.getLogger(__name__)
@@ -136,11 +137,16 @@ def build_report(
     sections.append(Section("Test heatmaps", gallery or [Paragraph("No heatmaps_test.png found for any ok run.")]))
     sections.append(_cost_section(cost))
     if study is not None:
-        sections.append(search_section(study, out, written, notes))
+        search = search_section(study, out, written, notes)
+        sections.append(search)
         # A tune folder's report is of its best/ reruns; the search's own trials lie beside them.
+        picked = read_json(results_dir.parent / "best_params.json", "search summary") or {}
+        pareto = results_dir.parent / "search" / PARETO_FILE
+        if pareto.is_file() and len(picked.get("objectives") or []) > 1:
+            search.blocks[1:1] = pareto_blocks(pd.read_csv(pareto), picked, out, written)
         selection = results_dir.parent / "search" / VAL_VS_TEST_FILE
         if selection.is_file():
-            sections.append(selection_section(pd.read_csv(selection), out, written))
+            sections.append(selection_section(pd.read_csv(selection), out, written, picked.get("trial_id")))
     if notes:
         sections[0].blocks.append(Bullets(notes))
 

@@ -199,3 +199,39 @@ def val_vs_test_png(points: list[tuple[float, float, str]], picked: tuple[float,
     axes.set_title(title, fontsize=9)
     axes.legend(fontsize=7, loc="lower right")
     return _png(figure)
+
+
+def pareto_png(
+    points: list[tuple[float, float, bool, bool]],
+    names: tuple[str, str],
+    directions: tuple[str, str],
+    bound: float | None,
+) -> bytes:
+    """A two-objective search: first objective (y) against second (x) per completed trial.
+
+    ``points`` are (first, second, on_front, picked); the front is joined in order of the second
+    objective; ``bound`` draws the limit of a ``within:F`` pick on the second objective.
+    """
+    figure = Figure(figsize=(5.6, 4.4), layout="constrained")
+    axes = figure.add_subplot()
+    others = [(x, y) for y, x, front, _ in points if not front]
+    if others:
+        xs, ys = zip(*others, strict=True)
+        axes.scatter(xs, ys, marker="o", color="lightgrey", edgecolors="grey", s=26, label="dominated trial")
+    front = sorted((x, y) for y, x, on_front, _ in points if on_front)
+    if front:
+        xs, ys = zip(*front, strict=True)
+        axes.plot(xs, ys, marker="o", color="tab:blue", linewidth=1.2, markersize=6, label="Pareto front", zorder=2)
+    picked = [(x, y) for y, x, _, chosen in points if chosen]
+    if picked:
+        px, py = zip(*picked, strict=True)
+        axes.scatter(px, py, marker="*", s=200, color="tab:red", label="picked (rerun)", zorder=3)
+    if bound is not None:
+        axes.axvline(bound, linestyle="--", color="tab:red", linewidth=1, alpha=0.6, label="within-factor limit")
+    better = {"max": "higher is better", "min": "lower is better"}
+    axes.set_xlabel(f"{names[1]} ({better[directions[1]]})")
+    axes.set_ylabel(f"{names[0]} ({better[directions[0]]})")
+    axes.set_title("two-objective search: completed trials and the Pareto front", fontsize=9)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
+    return _png(figure)

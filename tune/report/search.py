@@ -63,7 +63,8 @@ def search_section(study: Any, out: Path, written: dict[str, Path], notes: list[
     frame = trials_frame(study)
     csv_text = frame.to_csv(index=False)
     written["search_trials"] = write_text(out / "search_trials.csv", csv_text)
-    objective = (getattr(study, "metric_names", None) or ["objective"])[0]
+    # fcdd tune records its objectives on the study; Ray's searcher leaves Optuna's metric names unset.
+    objective = (study.user_attrs.get("objectives") or getattr(study, "metric_names", None) or ["objective"])[0]
     maximize = study.directions[0].name == "MAXIMIZE"
     blocks: list[Any] = []
     if len(study.directions) > 1:
@@ -86,7 +87,10 @@ def search_section(study: Any, out: Path, written: dict[str, Path], notes: list[
         best = complete.loc[complete["value"].idxmax() if maximize else complete["value"].idxmin()]
         params = ", ".join(f"{c.removeprefix('params.')}={best[c]}" for c in frame.columns
                            if c.startswith("params.") and not pd.isna(best[c]))  # fmt: skip
-        blocks.append(Paragraph(f"Best trial #{int(best['number'])}: {objective} = {best['value']:.4f} ({params})."))
+        label = f"Highest {objective} (not the rerun point, see the front)" if len(study.directions) > 1 else "Best"
+        blocks.append(
+            Paragraph(f"{label}: trial #{int(best['number'])}, {objective} = {best['value']:.4f} ({params}).")
+        )
     n_params = len({name for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE" for name in t.params})
     importances, message = _importances(study, len(complete), n_params)
     if importances:
@@ -110,7 +114,45 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def selection_section(frame: pd.DataFrame, out: Path, written: dict[str, Path]) -> Section:
+def pareto_blocks(frame: pd.DataFrame, best: dict[str, Any], out: Path, written: dict[str, Path]) -> list[Any]:
+    """The Pareto plot and front table of a two-objective search (``search/pareto.csv``, ``best_params.json``)."""
+    from tune.objectives import OBJECTIVES, parse_pick
+
+    names = tuple(best["objectives"])
+    directions = (OBJECTIVES[names[0]].direction, OBJECTIVES[names[1]].direction)
+    rule, factor = parse_pick(best["pick"])
+    front = frame[frame["on_front"]]
+    bound = None
+    if rule == "within" and factor is not None and len(front):
+        second = front[names[1]]
+        bound = factor * float(second.min()) if directions[1] == "min" else float(second.max()) / factor
+    points = [
+        (float(r[names[0]]), float(r[names[1]]), bool(r["on_front"]), bool(r["picked"])) for _, r in frame.iterrows()
+    ]
+    written["pareto"] = write_bytes(out / "pareto.png", figures.pareto_png(points, names, directions, bound))
+    picked = frame[frame["picked"]]
+    words = {"best": "the best first objective on the front", "knee": "the point nearest the ideal corner "
+             "(both objectives scaled to [0, 1] over the front)",
+             "within": f"the best {names[0]} among front points within {factor:g}× the best {names[1]}"}  # fmt: skip
+    blocks: list[Any] = [
+        Paragraph(
+            f"Objectives: {names[0]} ({OBJECTIVES[names[0]].meaning}) and {names[1]} ({OBJECTIVES[names[1]].meaning}). "
+            f"{len(front)} of {len(frame)} completed trials are on the Pareto front. The rerun point is picked by "
+            f"--pick {best['pick']}: {words[rule]}"
+            + (f"; that is trial #{int(picked.iloc[0]['number'])}." if len(picked) else ".")
+            + " With two objectives no trial is stopped early."
+        ),
+        Image("pareto.png", f"{names[0]} against {names[1]}; the red star is the point rerun on the test split"),
+    ]
+    rows = [[str(int(r["number"])), _cell(float(r[names[0]])), _cell(float(r[names[1]])), "yes" if r["picked"] else ""]
+            for _, r in front.sort_values(names[1]).iterrows()]  # fmt: skip
+    blocks.append(Table(["trial", names[0], names[1], "picked"], rows))
+    return blocks
+
+
+def selection_section(
+    frame: pd.DataFrame, out: Path, written: dict[str, Path], picked_trial: str | None = None
+) -> Section:
     """Validation against test AUC of every search trial: Spearman per class and a scatter plot per class."""
     from tune.collect import val_test_agreement
 
@@ -132,7 +174,11 @@ def selection_section(frame: pd.DataFrame, out: Path, written: dict[str, Path]) 
     for normal_class, group in frame.dropna(subset=["val_auc", "test_auc"]).groupby("normal_class", sort=True):
         points = [(float(r.val_auc), float(r.test_auc), str(r.status)) for r in group.itertuples()]
         complete = group[group["status"] == "ok"]
-        best = complete.loc[complete["val_auc"].idxmax()] if len(complete) else None
+        if picked_trial is not None:  # the search's own pick (a two-objective search's Pareto point)
+            chosen = group[group["trial_id"] == picked_trial]
+            best = chosen.iloc[0] if len(chosen) else None
+        else:
+            best = complete.loc[complete["val_auc"].idxmax()] if len(complete) else None
         picked = (float(best["val_auc"]), float(best["test_auc"])) if best is not None else None
         name = f"val_vs_test_class_{int(normal_class)}.png"
         written[f"val_vs_test:{int(normal_class)}"] = write_bytes(

@@ -29,13 +29,16 @@ from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule  # noqa: E402
 from ray.tune.search.optuna import OptunaSearch  # noqa: E402
 
+from fcdd.artifacts import HEATMAP_GRID  # noqa: E402
 from fcdd.cli import handle_termination  # noqa: E402
 from fcdd.config import RunConfig
 from fcdd.metrics import RunMetrics
+from tune.objectives import OBJECTIVES, gpu_seconds, objective_values
+from tune.outdir import ARTIFACTS_DIR
 from tune.plan import TrialSpec
 from tune.progress import Progress
 from tune.remote import RemoteRuns, check_storage, scratch_dir
-from tune.resources import check_placement
+from tune.resources import GpuProbeError, check_placement, measured, probe_failure, probe_summary
 from tune.runners.base import make_record
 from tune.search import search_trial, suggest
 from tune.spec import BenchmarkSpec, Resources
@@ -66,13 +69,31 @@ def _node_id() -> str:
     return str(ray.get_runtime_context().get_node_id())
 
 
-def _report_epoch(report: Any) -> None:
-    # The last epoch rides in the final report: a scheduler that stops a trial when it reaches its
-    # last epoch (ASHA at max_t) would otherwise stop it before the run wrote and reported its metrics.
-    if report.epoch >= report.epochs:
-        return
-    metrics = {k: v for k, v in report.to_dict().items() if v is not None}
-    tune.report({**metrics, "node_id": _node_id()})
+def _probe_on_gpu(probe: Callable[[RunConfig], Any], config: dict[str, Any]) -> Any:
+    """Ray task holding one whole GPU: ``probe`` (:func:`fcdd.probe.probe_peak_memory`) of one trial's config."""
+    return probe(RunConfig.from_flat(config))
+
+
+def _gpu_share() -> float:
+    """The GPUs Ray gave this trial (0 on a CPU-only trial): what its `gpu_seconds` are charged at."""
+    return float(ray.get_runtime_context().get_assigned_resources().get("GPU", 0.0))
+
+
+class _EpochReporter:
+    """Reports every epoch but the last to Tune, with the trial's cost so far (``gpu_seconds``)."""
+
+    def __init__(self) -> None:
+        self.train_seconds = 0.0
+
+    def __call__(self, report: Any) -> None:
+        self.train_seconds += report.seconds
+        # The last epoch rides in the final report: a scheduler that stops a trial when it reaches its
+        # last epoch (ASHA at max_t) would otherwise stop it before the run wrote and reported its metrics.
+        if report.epoch >= report.epochs:
+            return
+        metrics = {k: v for k, v in report.to_dict().items() if v is not None}
+        cost = gpu_seconds(self.train_seconds, _gpu_share())
+        tune.report({**metrics, "gpu_seconds": cost, "node_id": _node_id()})
 
 
 def _run_trial(trial: TrialSpec, out: str, storage: str | None) -> None:
@@ -86,7 +107,8 @@ def _run_trial(trial: TrialSpec, out: str, storage: str | None) -> None:
 
     from fcdd.runner import run
 
-    on_epoch: Callable[[Any], None] = _report_epoch
+    report_epoch = _EpochReporter()
+    on_epoch: Callable[[Any], None] = report_epoch
     if storage:
         remote, relative = RemoteRuns(storage), trial.run_dir(Path(".")).as_posix()
         run_dir = scratch_dir(trial.trial_id)
@@ -94,7 +116,7 @@ def _run_trial(trial: TrialSpec, out: str, storage: str | None) -> None:
 
         def on_epoch(report: Any) -> None:
             remote.push(run_dir, relative)  # the epoch's checkpoint survives losing this node
-            _report_epoch(report)
+            report_epoch(report)
     else:
         run_dir = trial.run_dir(out)
     try:
@@ -110,6 +132,7 @@ def _run_trial(trial: TrialSpec, out: str, storage: str | None) -> None:
         {
             **final,
             "epoch": result.metrics.epochs,
+            "gpu_seconds": gpu_seconds(result.metrics.train_seconds, _gpu_share()),
             "node": socket.gethostname(),
             "node_id": _node_id(),
             "done_marker": 1,
@@ -276,22 +299,74 @@ class PruneAwareOptunaSearch(OptunaSearch):
     pinned and a test covers it.
     """
 
-    def __init__(self, *args: Any, max_t: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        max_t: int,
+        objectives: tuple[str, ...] = ("val_auc",),
+        attach: Callable[[Any], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._max_t = max_t
+        self._objectives = objectives
+        self._attach = attach  # uploads a finished trial's artifacts to its Optuna trial (before it is told)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id in self._completed_trials:
+            return
+        ot_trial = self._ot_trials[trial_id]  # type: ignore[attr-defined]
         stopped_early = (
             result is not None
             and not error
             and not result.get("done_marker")
             and result.get("epoch", self._max_t) < self._max_t
         )
-        if stopped_early and trial_id not in self._completed_trials:
-            self._ot_study.tell(self._ot_trials[trial_id], state=optuna.trial.TrialState.PRUNED)  # type: ignore[attr-defined]
+        if self._attach is not None and not error:
+            try:  # the picture is a courtesy: a failed upload must not lose the trial's result
+                self._attach(ot_trial)
+            except Exception as failure:
+                log.warning("could not attach the heatmaps of search trial %s to the study: %s", trial_id, failure)
+        if stopped_early:
+            self._ot_study.tell(ot_trial, state=optuna.trial.TrialState.PRUNED)  # type: ignore[attr-defined]
+            self._completed_trials.add(trial_id)
+            return
+        if result is not None and not error and None in objective_values(result, self._objectives):
+            # Ray would tell Optuna a None and leave the trial RUNNING for good.
+            values = objective_values(result, self._objectives)
+            missing = [o for o, v in zip(self._objectives, values, strict=True) if v is None]
+            log.warning("search trial %s reported no finite %s; told FAIL", trial_id, ", ".join(missing))
+            self._ot_study.tell(ot_trial, state=optuna.trial.TrialState.FAIL)  # type: ignore[attr-defined]
             self._completed_trials.add(trial_id)
             return
         super().on_trial_complete(trial_id, result, error)
+
+
+class HeatmapUploader:
+    """Uploads a search trial's heatmap grid to its Optuna trial, in the artifact store beside the study.
+
+    ``optuna-dashboard STUDY_URL --artifact-dir <out>/artifacts`` then shows the explanation
+    beside each trial's objective. With remote storage the run folder is fetched first. A
+    module-level class, not a closure: Tune pickles the searcher into its experiment state.
+    """
+
+    def __init__(self, base: RunConfig, out: Path, storage: str | None) -> None:
+        self.base, self.out, self.storage = base, out, storage
+
+    def __call__(self, ot_trial: Any) -> None:
+        from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+
+        planned = search_trial(self.base, ot_trial.params)
+        run_dir = planned.run_dir(self.out / "search")
+        if self.storage:
+            RemoteRuns(self.storage).pull(planned.run_dir(Path(".")).as_posix(), run_dir)
+        picture = run_dir / HEATMAP_GRID
+        if not picture.is_file():  # stopped before its final evaluation drew one
+            return
+        folder = self.out / ARTIFACTS_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        upload_artifact(artifact_store=FileSystemArtifactStore(str(folder)), file_path=str(picture),
+                        study_or_trial=ot_trial)  # fmt: skip
 
 
 class SpaceFunction:
@@ -314,16 +389,24 @@ class RayRunner:
 
     ``remote_storage`` (an object-store URI) keeps run folders there instead of in a folder every
     node shares; ``check_resources`` refuses a plan no node can hold before anything starts.
+    ``gpu_probe`` measures a trial's GPU memory for ``--gpus-per-trial auto`` (default
+    :func:`fcdd.probe.probe_peak_memory`; tests pass a stand-in, Ray ships it to the GPU node).
     """
 
     name = "ray"
 
     def __init__(
-        self, *, address: str | None = None, remote_storage: str | None = None, check_resources: bool = True
+        self,
+        *,
+        address: str | None = None,
+        remote_storage: str | None = None,
+        check_resources: bool = True,
+        gpu_probe: Callable[[RunConfig], Any] | None = None,
     ) -> None:
         self.address = address
         self.remote_storage = remote_storage
         self.check_resources = check_resources
+        self.gpu_probe = gpu_probe
 
     def prepare(self, spec: BenchmarkSpec) -> None:
         """Open the remote storage (a bad URI fails here), connect to Ray, check that some node can hold a trial."""
@@ -336,10 +419,40 @@ class RayRunner:
         if self.check_resources:
             check_placement(spec.resources, node_resources())
 
+    def resolve_gpus(self, spec: BenchmarkSpec, trial: str, config: RunConfig) -> BenchmarkSpec:
+        """``--gpus-per-trial auto``: probe ``config`` (``trial``, in words) on a GPU node; the spec with its share.
+
+        The probe is a Ray task holding one whole GPU and the trial's CPUs, in a worker that exits
+        after it (its CUDA context must not sit on the GPU beside the trials). A spec whose share
+        is already a number comes back unchanged; the trial ids never depend on it.
+        """
+        resources = spec.resources
+        if not resources.gpus_unmeasured:
+            return spec
+        probe = self.gpu_probe
+        if probe is None:
+            from fcdd.probe import probe_peak_memory
+
+            probe = probe_peak_memory
+        task = ray.remote(num_cpus=resources.cpus_per_trial, num_gpus=1, max_calls=1, max_retries=0)(_probe_on_gpu)
+        if not any(node.get("GPU", 0.0) >= 1 for node in node_resources()):  # --skip-resource-check, autoscaling
+            log.warning("gpus-per-trial auto: no GPU node yet; the probe waits for one to start")
+        try:
+            found = ray.get(task.remote(probe, config.to_flat()))
+        except ray.exceptions.RayTaskError as error:
+            raise GpuProbeError(probe_failure(trial, error.cause)) from None
+        resolved = measured(resources, trial, found.peak_bytes, found.total_bytes, str(found.device_name))
+        assert resolved.probe is not None
+        log_line = log.warning if resolved.probe.trials_per_gpu == 0 else log.info
+        log_line("%s", probe_summary(resolved.probe, resolved.gpus_per_trial))
+        return dataclasses.replace(spec, resources=resolved)
+
     def for_subfolder(self, name: str) -> RayRunner:
         """The same runner for a sub-folder of the results (`fcdd tune`'s ``best/``), remote storage alike."""
         remote = f"{self.remote_storage.rstrip('/')}/{name}" if self.remote_storage else None
-        return RayRunner(address=self.address, remote_storage=remote, check_resources=self.check_resources)
+        return RayRunner(
+            address=self.address, remote_storage=remote, check_resources=self.check_resources, gpu_probe=self.gpu_probe
+        )
 
     def push_results(self, out: Path) -> None:
         """Copy the driver's results next to the run folders in remote storage (when there is one)."""
@@ -392,11 +505,19 @@ class RayRunner:
         remote = f"{self.remote_storage.rstrip('/')}/search" if self.remote_storage else None
         # The search trials' run folders live in search/ beside their store (whose rows point there).
         constants = {"base": base.to_flat(), "out": str(out / "search"), "storage": remote}
+        many = len(search.objectives) > 1
+        if "val_pixel_auc" in search.objectives:
+            # Where a trial's validation anomalies turn out to carry no masks it reports no
+            # val_pixel_auc; the searcher tells that trial FAIL, rather than Tune stopping the search.
+            os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
+        directions = [OBJECTIVES[o].direction for o in search.objectives]
         searcher = PruneAwareOptunaSearch(
             space=SpaceFunction(search.space, constants),
             max_t=epochs,
-            metric="val_auc",
-            mode="max",
+            objectives=search.objectives,
+            attach=HeatmapUploader(base, out, remote),
+            metric=list(search.objectives) if many else search.objectives[0],
+            mode=directions if many else directions[0],
             study_name=spec.name,
             storage=optuna.storages.RDBStorage(storage_url),
             sampler=optuna.samplers.TPESampler(seed=sampler_seed),

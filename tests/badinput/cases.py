@@ -616,6 +616,23 @@ CASES: list[Case] = [
     Case("max-concurrent-0", command("tune", "--max-concurrent", "0"), r"argument --max-concurrent: must be >= 1"),
     Case("max-concurrent-negative", command("tune", "--max-concurrent", "-1"), r"--max-concurrent: must be >= 1"),
     Case("trials-0", command("tune", "--trials", "0"), r"argument --trials: must be >= 1"),
+    Case("objectives-unknown", command("tune", "--objectives", "val_auc,speed"), r"unknown objective 'speed'"),
+    Case("objectives-cost-first", command("tune", "--objectives", "gpu_seconds"), r"first objective .* must be one of"),
+    Case(
+        "objectives-with-asha",
+        command("tune", "--objectives", "val_auc,gpu_seconds", "--early-stopping", "asha"),
+        r"needs `search.scheduler` none \(--early-stopping none\)",
+    ),
+    Case(
+        "pick-factor-below-1",
+        command("tune", "--objectives", "val_auc,gpu_seconds", "--pick", "within:0.5"),
+        r"within:F needs a factor F >= 1",
+    ),  # fmt: skip
+    Case(
+        "pixel-objective-without-masks",
+        command("tune", "--objectives", "val_auc,val_pixel_auc"),
+        r"without masks .* pass --validation-anomalies synthetic",
+    ),
     Case("tune-bogus-storage", command("tune", "--storage", "bogus://"), r"unknown database kind 'bogus'"),
     Case("tune-unparsable-storage", command("tune", "--storage", "bogus"), r"--storage bogus is not a database URL"),
     Case(

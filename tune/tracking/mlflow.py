@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 MLFLOW_FILE = "mlflow.json"  # in the results folder: per tracking URI, the parent run and the logged trials
 SYNC_SECONDS = 15.0  # how often finished trials are logged while the runner runs
-EPOCH_METRICS = ("loss", "loss_nominal", "loss_anomalous", "lr", "test_auc", "val_auc")  # from history.json
+EPOCH_METRICS = ("loss", "loss_nominal", "loss_anomalous", "lr", "test_auc", "val_auc", "val_pixel_auc")  # history.json
 ARTIFACTS = ("roc.png", "heatmaps_test.png", "heatmaps_train.png", "loss.png", "metrics.json", "config.json")
 # MLflow's limits: 100 params and 1000 metrics per log_batch, 6000 characters per param value.
 PARAMS_PER_BATCH, METRICS_PER_BATCH, MAX_PARAM_CHARS, MAX_TAG_CHARS = 100, 1000, 6000, 5000

@@ -144,3 +144,18 @@ def test_optuna_dashboard_shows_each_trials_heatmaps(two_objective_search):
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
+
+
+def test_another_pick_reuses_the_study_and_reruns_only_the_new_point(two_objective_search):
+    import dataclasses
+
+    spec, out, _ = two_objective_search
+    again = dataclasses.replace(spec, search=dataclasses.replace(spec.search, pick="best"))
+    run_search(again, out, RayRunner(), max_concurrent=2)
+    study = optuna.load_study(study_name="pareto", storage=f"sqlite:///{out / 'study.db'}")
+    assert len(study.trials) == TRIALS  # no new search trial
+    front = {t.number: t.values for t in study.best_trials}
+    best = json.loads((out / "best_params.json").read_text())
+    assert best["pick"] == "best" and best["trial_number"] == pick_point(front, ("max", "min"), "best")
+    plan = json.loads((out / "best" / "benchmark.json").read_text())
+    assert plan["settings"]["best"] == overrides_from_params(study.trials[best["trial_number"]].params)

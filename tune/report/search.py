@@ -131,14 +131,17 @@ def pareto_blocks(frame: pd.DataFrame, best: dict[str, Any], out: Path, written:
     ]
     written["pareto"] = write_bytes(out / "pareto.png", figures.pareto_png(points, names, directions, bound))
     picked = frame[frame["picked"]]
-    words = {"best": "the best first objective on the front", "knee": "the point nearest the ideal corner "
-             "(both objectives scaled to [0, 1] over the front)",
-             "within": f"the best {names[0]} among front points within {factor:g}× the best {names[1]}"}  # fmt: skip
+    if rule == "within":
+        words = f"the best {names[0]} among front points within {factor:g}× the best {names[1]}"
+    elif rule == "knee":
+        words = "the point nearest the ideal corner (both objectives scaled to [0, 1] over the front)"
+    else:
+        words = "the best first objective on the front"
     blocks: list[Any] = [
         Paragraph(
             f"Objectives: {names[0]} ({OBJECTIVES[names[0]].meaning}) and {names[1]} ({OBJECTIVES[names[1]].meaning}). "
             f"{len(front)} of {len(frame)} completed trials are on the Pareto front. The rerun point is picked by "
-            f"--pick {best['pick']}: {words[rule]}"
+            f"--pick {best['pick']}: {words}"
             + (f"; that is trial #{int(picked.iloc[0]['number'])}." if len(picked) else ".")
             + " With two objectives no trial is stopped early."
         ),

@@ -331,9 +331,9 @@ class PruneAwareOptunaSearch(OptunaSearch):
             self._ot_study.tell(ot_trial, state=optuna.trial.TrialState.PRUNED)  # type: ignore[attr-defined]
             self._completed_trials.add(trial_id)
             return
-        if result is not None and not error and None in objective_values(result, self._objectives):
+        values = objective_values(result, self._objectives) if result is not None and not error else []
+        if None in values:
             # Ray would tell Optuna a None and leave the trial RUNNING for good.
-            values = objective_values(result, self._objectives)
             missing = [o for o, v in zip(self._objectives, values, strict=True) if v is None]
             log.warning("search trial %s reported no finite %s; told FAIL", trial_id, ", ".join(missing))
             self._ot_study.tell(ot_trial, state=optuna.trial.TrialState.FAIL)  # type: ignore[attr-defined]

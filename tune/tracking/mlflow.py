@@ -19,6 +19,7 @@ It uses :class:`mlflow.tracking.MlflowClient` (no fluent, process-global active 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -34,6 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fcdd.artifacts import write_json
+from fcdd.engine.fit import EpochReport
 from tune.outdir import staging_dir
 from tune.preflight import redacted
 from tune.store import ResultsStore, TrialRecord
@@ -42,7 +44,10 @@ log = logging.getLogger(__name__)
 
 MLFLOW_FILE = "mlflow.json"  # in the results folder: per tracking URI, the parent run and the logged trials
 SYNC_SECONDS = 15.0  # how often finished trials are logged while the runner runs
-EPOCH_METRICS = ("loss", "loss_nominal", "loss_anomalous", "lr", "test_auc", "val_auc", "val_pixel_auc")  # history.json
+# history.json's per-epoch numbers (fcdd.engine.fit.EpochReport's fields, less the bookkeeping).
+EPOCH_METRICS = tuple(
+    f.name for f in dataclasses.fields(EpochReport) if f.name not in ("epoch", "epochs", "seconds", "images_per_second")
+)
 ARTIFACTS = ("roc.png", "heatmaps_test.png", "heatmaps_train.png", "loss.png", "metrics.json", "config.json")
 # MLflow's limits: 100 params and 1000 metrics per log_batch, 6000 characters per param value.
 PARAMS_PER_BATCH, METRICS_PER_BATCH, MAX_PARAM_CHARS, MAX_TAG_CHARS = 100, 1000, 6000, 5000

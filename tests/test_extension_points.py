@@ -2,7 +2,8 @@
 
 Each recipe is: write the function (or module), add one line to the registry. Here the line is a
 ``monkeypatch.setitem`` on the registry dict, and the entry is a ``"module:attribute"`` reference
-to this test module, exactly as a built-in entry refers to its module.
+to this test module, exactly as a built-in entry refers to its module. A report section is a
+function of the report's context and one line in the ordered list ``SECTIONS``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from fcdd.networks.receptive_field import FCDDNet, LayerBuilder
 from fcdd.networks.registry import NETWORKS
 from fcdd.presets import get_preset
 from fcdd.runner import run
+from tests.helpers import record
 from tune.cli import main
+from tune.report import sections
+from tune.report.build import build_report
+from tune.report.context import ReportContext
+from tune.report.html import Paragraph, Section
+from tune.store import ResultsStore
 
 HERE = "tests.test_extension_points"
 
@@ -133,3 +140,29 @@ def checkers(config: RunConfig, data: ADData):
     grid = (torch.arange(28).view(-1, 1) // 4 + torch.arange(28).view(1, -1) // 4) % 2
     pool = (grid * 255).to(torch.uint8).expand(8, 1, 28, 28).contiguous()
     return OutlierExposure(pool=OutlierPool(pool), data=data)
+
+
+# --- a report section: a function of the ReportContext, one line in SECTIONS ------------------
+def ok_per_class(ctx: ReportContext) -> Section:
+    """A section with a file of its own: the ok trials per class."""
+    ok = ctx.table[ctx.table["status"] == "ok"]
+    counts = ok.groupby("normal_class").size().rename("ok").reset_index()
+    ctx.files.csv("ok_per_class", "ok_per_class.csv", counts)
+    return Section("Ok trials per class", [Paragraph(f"{len(counts)} class(es) with an ok trial.")])
+
+
+def test_registered_report_section(monkeypatch, tmp_path):
+    store = ResultsStore(tmp_path)
+    for normal_class in (0, 1):
+        store.append(record(f"t{normal_class}", normal_class=normal_class, class_name=f"c{normal_class}"))
+    store.append(record("t2", "failed", normal_class=1, class_name="c1"))
+    # its place in the list is its place on the page: right after the run facts
+    monkeypatch.setattr(sections, "SECTIONS", [sections.SECTIONS[0], ("ok_per_class", ok_per_class),
+                                               *sections.SECTIONS[1:]])  # fmt: skip
+    written = build_report(tmp_path)
+    assert written["ok_per_class"] == tmp_path / "report" / "ok_per_class.csv"
+    assert written["ok_per_class"].read_text().splitlines() == ["normal_class,ok", "0,1", "1,1"]
+    page, markdown = written["html"].read_text(), written["markdown"].read_text()
+    assert "<h2>Ok trials per class</h2>\n<p>2 class(es) with an ok trial.</p>" in page
+    assert page.index("<h2>Run</h2>") < page.index("<h2>Ok trials per class</h2>") < page.index("<h2>Sample AUC</h2>")
+    assert "## Ok trials per class\n\n2 class(es) with an ok trial." in markdown

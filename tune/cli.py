@@ -154,7 +154,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
 def _cmd_tune(args: argparse.Namespace) -> int:
     from tune.experiment import run_search
     from tune.resolve import resolve_spec
-    from tune.search import search_base_config
+    from tune.search_trials import search_base_config
 
     _quiet(args)
     spec = resolve_spec(args)

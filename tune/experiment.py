@@ -263,7 +263,7 @@ def _fail_zombies(study: Any) -> int:
 
 def search_identity(spec: BenchmarkSpec) -> dict[str, Any]:
     """What must match for `fcdd tune` to continue a folder's study: the searched config and the search itself."""
-    from tune.search import search_base_config
+    from tune.search_trials import search_base_config
 
     search = spec.search
     fixed = {"space": search.space, "scheduler": search.scheduler, "grace_epochs": search.grace_epochs,
@@ -319,7 +319,7 @@ def run_search(
 def _search_probe(spec: BenchmarkSpec) -> tuple[str, RunConfig]:
     """A search's largest trial: its base config at the space's largest batch and image size."""
     from tune.resources import largest_in_space
-    from tune.search import search_base_config
+    from tune.search_trials import search_base_config
 
     config = largest_in_space(search_base_config(spec), spec.search.space)
     return f"the search's largest trial (batch {config.optim.batch_size}, class {config.data.normal_class})", config
@@ -330,7 +330,7 @@ def _search(
 ) -> dict[str, Any]:
     import optuna
 
-    from tune.search import overrides_from_params, search_base_config, search_trial
+    from tune.search_trials import overrides_from_params, search_base_config, search_trial
 
     out.mkdir(parents=True, exist_ok=True)
     artifacts.write_json(out / SEARCH_FILE, {"name": spec.name, "base_config": search_base_config(spec).to_dict(),

@@ -21,7 +21,7 @@ from fcdd.config import EXECUTION_KEYS, RunConfig
 PLAN_FILE = "benchmark.json"  # what `fcdd train` / `benchmark` planned in a folder
 SEARCH_FILE = "search.json"  # what `fcdd tune` planned in a folder
 STORE_FILE = "trials.jsonl"  # the results store (tune.store)
-PROGRESS_FILE = "progress.json"  # the driver's live view (tune.progress)
+PROGRESS_FILE = "progress.json"  # the driver's live view (tune.progress_file)
 ARTIFACTS_DIR = "artifacts"  # a search's Optuna artifact store (heatmap grids), beside its study.db
 PARETO_FILE = "pareto.csv"  # a two-objective search's completed trials: values, on the front, picked
 VAL_VS_TEST_FILE = "val_vs_test.csv"  # a search's trials: validation AUC beside test AUC (tune.selection)

@@ -56,7 +56,7 @@ def check_plan(spec: BenchmarkSpec, *, search: bool = False) -> None:
 
     configs = [(spec.setting_config(name), spec.classes) for name, _ in spec.settings]
     if search:
-        from tune.search import search_base_config
+        from tune.search_trials import search_base_config
 
         config = search_base_config(spec)
         configs.append((config, (config.data.normal_class,)))

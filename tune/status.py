@@ -118,73 +118,18 @@ def read_status(folder: str | Path, now: datetime | None = None) -> Status:
     folder = Path(folder)
     now = now or datetime.now(UTC)
     if (folder / "search").is_dir() or (folder / SEARCH_FILE).is_file():
-        parts = [read_status(folder / "search", now)]
-        if (folder / "best").is_dir():
-            parts.append(read_status(folder / "best", now))
-        states = [p.state for p in parts]
-        complete = len(parts) == 2 and states == ["finished", "finished"]
-        # Between the search and its reruns (scoring the search trials), the driver lives on.
-        if "running" in states or (not complete and any(p.driver_alive for p in parts)):
-            state = "running"
-        elif complete:
-            state = "finished"
-        elif states == ["not started"]:
-            state = "not started"
-        else:
-            state = "stopped"
-        name = str((_read(folder / SEARCH_FILE) or {}).get("name") or folder.name)
-        return Status(folder, name, state, [], [], None, 0, 0, None, None, "", parts)
-
+        return _tune_status(folder, now)
     plan = _read(folder / PLAN_FILE) or {}
     progress = _read(folder / PROGRESS_FILE) or {}
-    rows = _store_rows(folder)
     planned: dict[str, dict[str, Any]] = plan.get("trials") or {}
+    totals = _totals(plan, planned, progress)
     age = _age(progress.get("updated_at"), now) if progress else None
     alive, driver = _driver_alive(progress, age) if progress else (False, "")
-
-    by_class: dict[int, dict[str, int]] = {}
-    names = {int(t["normal_class"]): str(t.get("class_name") or "") for t in planned.values()}
-    names.update({int(r["normal_class"]): str(r["class_name"]) for r in rows if r.get("class_name")})
-
-    def count(cls: Any, key: str) -> None:
-        entry = by_class.setdefault(int(cls), {"planned": 0, "ok": 0, "failed": 0, "running": 0})
-        entry[key] += 1
-
-    for trial in planned.values():
-        count(trial["normal_class"], "planned")
-    totals: dict[Any, Any] = {}
-    if not planned and plan.get("classes"):  # a plan written before plans named their trials
-        per_class = len(plan.get("seeds") or []) * max(len(plan.get("settings") or {}), 1)
-        totals = {c: per_class for c in plan["classes"]}
-    elif not planned:  # no plan: a search's own folder
-        totals = progress.get("totals") or {}
-    for cls, n in totals.items():
-        by_class.setdefault(int(cls), {"planned": 0, "ok": 0, "failed": 0, "running": 0})["planned"] = int(n)
     live = list(progress.get("running") or []) if alive else []
+    stored = _store_rows(folder)
     # A trial that failed before and runs again (a resumed plan) counts as running, not failed.
-    rows = [r for r in rows if r["trial_id"] not in {e.get("trial_id") for e in live}]
-    for row in rows:
-        if row.get("normal_class") is not None:
-            # A search trial its scheduler stopped early ("pruned") ended as planned: it counts as ok.
-            count(row["normal_class"], "failed" if row.get("status") == "failed" else "ok")
-    running = []
-    for entry in live:
-        count(entry["normal_class"], "running")
-        started = _age(entry.get("started_at"), now)
-        running.append(
-            RunningTrial(
-                trial_id=str(entry["trial_id"]),
-                setting=str(entry.get("setting")),
-                normal_class=int(entry["normal_class"]),
-                seed=int(entry["seed"]),
-                node=str(entry.get("node_id") or "local"),
-                epoch=int(entry.get("epoch") or 0),
-                epochs=entry.get("epochs"),
-                attempt=int(entry.get("attempt") or 1),
-                elapsed_seconds=started,
-            )
-        )
-    has_plan = bool(planned) or bool(totals)
+    rows = [r for r in stored if r["trial_id"] not in {e.get("trial_id") for e in live}]
+    running = [_running_trial(entry, now) for entry in live]
     total = len(planned) if planned else (sum(int(n) for n in totals.values()) if totals else None)
     failed = sum(r.get("status") == "failed" for r in rows)
     done = len(rows) - failed
@@ -193,21 +138,92 @@ def read_status(folder: str | Path, now: datetime | None = None) -> Status:
         state = "finished"
     elif alive:
         state = "running"
-    elif rows or progress:
-        state = "stopped"
     else:
-        state = "not started"
+        state = "stopped" if rows or progress else "not started"
     eta = progress.get("eta_seconds") if state == "running" else None
     if eta is not None and age is not None:
         eta = max(float(eta) - age, 0.0)
-    classes = [
-        ClassStatus(c, names.get(c, ""), e["planned"] if has_plan else None, e["ok"], e["failed"], e["running"])
-        for c, e in sorted(by_class.items())
-    ]
+    classes = _classes(planned, totals, stored, rows, live)
     name = str(plan.get("name") or progress.get("benchmark") or folder.name)
     return Status(
         folder, name, state, classes, running, total, done, failed, eta, age, driver, pruned=pruned, driver_alive=alive
     )
+
+
+def _tune_status(folder: Path, now: datetime) -> Status:
+    """A ``fcdd tune`` folder: its search, then its best-setting reruns, as two parts."""
+    parts = [read_status(folder / "search", now)]
+    if (folder / "best").is_dir():
+        parts.append(read_status(folder / "best", now))
+    states = [p.state for p in parts]
+    complete = len(parts) == 2 and states == ["finished", "finished"]
+    # Between the search and its reruns (scoring the search trials), the driver lives on.
+    if "running" in states or (not complete and any(p.driver_alive for p in parts)):
+        state = "running"
+    elif complete:
+        state = "finished"
+    elif states == ["not started"]:
+        state = "not started"
+    else:
+        state = "stopped"
+    name = str((_read(folder / SEARCH_FILE) or {}).get("name") or folder.name)
+    return Status(folder, name, state, [], [], None, 0, 0, None, None, "", parts)
+
+
+def _totals(plan: dict[str, Any], planned: dict[str, Any], progress: dict[str, Any]) -> dict[Any, Any]:
+    """Trials per class where the plan does not name its trials; {} where it does."""
+    if planned:
+        return {}
+    if plan.get("classes"):  # a plan written before plans named their trials
+        per_class = len(plan.get("seeds") or []) * max(len(plan.get("settings") or {}), 1)
+        return {c: per_class for c in plan["classes"]}
+    return progress.get("totals") or {}  # no plan: a search's own folder
+
+
+def _running_trial(entry: dict[str, Any], now: datetime) -> RunningTrial:
+    return RunningTrial(
+        trial_id=str(entry["trial_id"]),
+        setting=str(entry.get("setting")),
+        normal_class=int(entry["normal_class"]),
+        seed=int(entry["seed"]),
+        node=str(entry.get("node_id") or "local"),
+        epoch=int(entry.get("epoch") or 0),
+        epochs=entry.get("epochs"),
+        attempt=int(entry.get("attempt") or 1),
+        elapsed_seconds=_age(entry.get("started_at"), now),
+    )
+
+
+def _classes(
+    planned: dict[str, dict[str, Any]],
+    totals: dict[Any, Any],
+    stored: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    live: list[dict[str, Any]],
+) -> list[ClassStatus]:
+    """Planned, ok, failed and running trials per class; ``rows`` are the stored rows not running again."""
+    by_class: dict[int, dict[str, int]] = {}
+
+    def entry(cls: Any) -> dict[str, int]:
+        return by_class.setdefault(int(cls), {"planned": 0, "ok": 0, "failed": 0, "running": 0})
+
+    for trial in planned.values():
+        entry(trial["normal_class"])["planned"] += 1
+    for cls, n in totals.items():
+        entry(cls)["planned"] = int(n)
+    for row in rows:
+        if row.get("normal_class") is not None:
+            # A search trial its scheduler stopped early ("pruned") ended as planned: it counts as ok.
+            entry(row["normal_class"])["failed" if row.get("status") == "failed" else "ok"] += 1
+    for running in live:
+        entry(running["normal_class"])["running"] += 1
+    names = {int(t["normal_class"]): str(t.get("class_name") or "") for t in planned.values()}
+    names.update({int(r["normal_class"]): str(r["class_name"]) for r in stored if r.get("class_name")})
+    has_plan = bool(planned) or bool(totals)
+    return [
+        ClassStatus(c, names.get(c, ""), e["planned"] if has_plan else None, e["ok"], e["failed"], e["running"])
+        for c, e in sorted(by_class.items())
+    ]
 
 
 def _duration(seconds: float | None) -> str:

@@ -190,7 +190,7 @@ class SerialSearch(SerialRunner):
     def search(self, spec, base, out, *, n_trials, storage_url, sampler_seed, max_concurrent):
         import optuna
 
-        from tune.search import search_trial, suggest
+        from tune.search_trials import search_trial, suggest
 
         sampler = optuna.samplers.TPESampler(seed=sampler_seed)
         study = optuna.load_study(study_name=spec.name, storage=storage_url, sampler=sampler)

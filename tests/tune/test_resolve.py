@@ -93,7 +93,7 @@ def test_config_file_source(tiny_fmnist, tmp_path):
 
 
 def test_tune_validation_fraction_sizes_the_search_split_only(tiny_fmnist):
-    from tune.search import search_base_config
+    from tune.search_trials import search_base_config
 
     spec = _resolve("tune", "--data-dir", str(tiny_fmnist), "--classes", "0", "--validation-fraction", "0.3")
     assert spec.search.validation_fraction == 0.3

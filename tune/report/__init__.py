@@ -1,6 +1,8 @@
 """The benchmark and search report: :func:`tune.report.build.build_report` writes tables, figures,
 galleries and one self-contained HTML page (plus Markdown) from a results folder.
 
-:mod:`~tune.report.html` renders the blocks, :mod:`~tune.report.figures` draws the figures,
-:mod:`~tune.report.search` adds the search section.
+:mod:`~tune.report.sections` lists the page's sections in order, each a function of one
+:class:`~tune.report.context.ReportContext` (the results, the report folder and the writer that
+records every file); :mod:`~tune.report.html` renders their blocks, :mod:`~tune.report.figures`
+draws the figures.
 """

@@ -36,11 +36,11 @@ from fcdd.metrics import RunMetrics
 from tune.objectives import OBJECTIVES, gpu_seconds, objective_values
 from tune.outdir import ARTIFACTS_DIR
 from tune.plan import TrialSpec
-from tune.progress import Progress
+from tune.progress_file import Progress
 from tune.remote import RemoteRuns, check_storage, scratch_dir
 from tune.resources import GpuProbeError, check_placement, measured, probe_failure, probe_summary
 from tune.runners.base import make_record
-from tune.search import search_trial, suggest
+from tune.search_trials import search_trial, suggest
 from tune.spec import BenchmarkSpec, Resources
 from tune.store import ResultsStore
 

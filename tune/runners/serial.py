@@ -15,7 +15,7 @@ from pathlib import Path
 from fcdd.engine.fit import EpochReport
 from fcdd.runner import run
 from tune.plan import TrialSpec
-from tune.progress import Progress
+from tune.progress_file import Progress
 from tune.runners.base import error_line, make_record
 from tune.spec import BenchmarkSpec
 from tune.store import ResultsStore

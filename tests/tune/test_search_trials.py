@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import optuna
 
-from tune.search import overrides_from_params, search_base_config, search_trial_config, suggest
+from tune.search_trials import overrides_from_params, search_base_config, search_trial_config, suggest
 from tune.spec import DEFAULT_SPACE, spec_from_dict
 
 

@@ -1,7 +1,9 @@
-"""The search space as a pure define-by-run function, and turning sampled parameters into configs.
+"""Search trials: sampling one parameter set from the search space, and the trial it becomes.
 
-Nothing here computes anything expensive or talks to Ray: the function only asks the Optuna
-trial for values, so it can be tested with a plain in-memory study.
+:func:`suggest` walks the space define-by-run; :func:`search_trial` turns the sampled parameters
+into the trial's config and id. Nothing here computes anything expensive or talks to Ray: the
+sampler only asks the Optuna trial for values, so it can be tested with a plain in-memory study.
+(The report's section about a search is :mod:`tune.report.sections.study`.)
 """
 
 from __future__ import annotations

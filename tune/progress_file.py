@@ -1,4 +1,5 @@
-"""The driver's live view of a benchmark, shared by every runner: counts, ETA, running trials.
+"""The driver's ``progress.json``: its live view of a benchmark, shared by every runner (counts, ETA,
+running trials); :mod:`tune.status` reads it back. (Progress bars are :mod:`fcdd.progress`.)
 
 ``<out>/progress.json`` is rewritten after every epoch and every finished trial (which trial runs
 on which Ray node, at which epoch and attempt), and one log line per finished trial says

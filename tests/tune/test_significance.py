@@ -1,4 +1,4 @@
-"""tune.ranking against hand-computed values and scipy on a hand-made table."""
+"""tune.significance against hand-computed values and scipy on a hand-made table."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.stats import friedmanchisquare, wilcoxon
 
-from tune.ranking import class_means, critical_difference, mean_ranks, pairwise_wilcoxon, rank_settings
+from tune.significance import class_means, critical_difference, mean_ranks, pairwise_wilcoxon, rank_settings
 
 # AUC per class (rows) for settings a, b, c; b and c tie on class 3.
 AUC = {

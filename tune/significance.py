@@ -10,7 +10,8 @@ seeds per class, so a class with five seeds weighs as much as one with three. Th
 - pairwise Wilcoxon signed-rank tests over the classes, Holm-corrected for the number of pairs
   (``scipy.stats.wilcoxon``, ``statsmodels``' ``multipletests``).
 
-Pure functions: the results table in, DataFrames and numbers out; nothing here draws or writes.
+Pure functions: the results table in, DataFrames and numbers out; nothing here draws or writes
+(the report section that shows them is :mod:`tune.report.sections.comparison`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,26 @@
+"""Table cells shared by the report's sections: numbers with a dash for a missing value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """``value`` to ``digits`` decimals; "—" for None or NaN."""
+    return "—" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
+
+def pm(mean: Any, std: Any) -> str:
+    """Mean ± std to three decimals ("0.875 ± 0.177"); "—" without a mean, std 0 when it is missing."""
+    return "—" if pd.isna(mean) else f"{mean:.3f} ± {0.0 if pd.isna(std) else std:.3f}"
+
+
+def compact(value: Any) -> str:
+    """A float to four significant digits, any other value as text; "" for None or NaN."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

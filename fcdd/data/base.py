@@ -93,6 +93,8 @@ class ADData:
                 raise ValueError(f"ADData.{field} needs one entry per test image ({m}), got {len(values)}")
         if not 0 <= self.normal_class < len(self.class_names):
             raise ValueError(f"ADData.normal_class must be in [0, {len(self.class_names)}), got {self.normal_class}")
+        if self.train_label not in (0, 1):
+            raise ValueError(f"ADData.train_label must be 0 or 1, got {self.train_label}")
 
     @property
     def raw_shape(self) -> tuple[int, int, int]:
@@ -104,6 +106,20 @@ class ADData:
     def input_shape(self) -> tuple[int, int, int]:
         """(C, h, w) of the network input after preprocessing."""
         return self.preprocessing.input_shape
+
+    @property
+    def own_images_anomalous(self) -> bool:
+        """Whether the dataset's own images are the anomalous side of the loss (``train_label`` 1)."""
+        return self.train_label == 1
+
+    def loss_labels(self, added: Tensor) -> Tensor:
+        """The loss's labels (1 = anomalous side) of samples marked 1 = added anomaly, 0 = one of the own images.
+
+        Made and outlier-exposure anomalies are marked 1 where they are mixed in (supervisor,
+        offline set, validation split); they stay the anomalous side, or are flipped to the
+        nominal one where the dataset's own images are the anomalous side.
+        """
+        return 1 - added if self.own_images_anomalous else added
 
 
 def split_one_vs_rest(

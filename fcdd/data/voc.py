@@ -20,8 +20,8 @@ with no hidden label swap, through :data:`HORSE_IS`:
   horse. ``train_images`` (the train images with a horse) are the loss's *anomalous* side and
   the OE source (ImageNet-1k val without VOC classes) supplies the *nominal* side:
   ``ADData.train_label`` is 1, and the runner gives the training batch label 1 to the kept VOC
-  images and 0 to the OE images it mixed in (i.e. ``labels = 1 - labels`` after an ordinary
-  supervisor). A higher score then means "more horse-like", and the test AUC is horse vs rest.
+  images and 0 to the OE images it mixed in (:meth:`ADData.loss_labels
+  <fcdd.data.base.ADData.loss_labels>` after an ordinary supervisor). A higher score then means "more horse-like", and the test AUC is horse vs rest.
 * ``"nominal"``: an ordinary one-class problem; horses are nominal (label 0), everything else
   and the OE images anomalous, ``ADData.train_label`` is 0.
 

@@ -108,7 +108,7 @@ def hold_out_validation(config: RunConfig, supervision: Supervision) -> tuple[Su
         proxy_kind=kind,
         use_real=choice in ("auto", "other-classes"),
     )
-    if data.train_label == 1:  # the held-out training images are the anomalous side here
+    if data.own_images_anomalous:  # the held-out training images are the anomalous side here
         # ... and its masks mark the wrong side: no validation pixel AUC there.
-        validation = dataclasses.replace(validation, labels=1 - validation.labels, masks=None)
+        validation = dataclasses.replace(validation, labels=data.loss_labels(validation.labels), masks=None)
     return dataclasses.replace(supervision, data=data), validation

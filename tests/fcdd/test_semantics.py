@@ -4,10 +4,13 @@ noise mode's probabilities, sizes and values (reference §1.1, §4.5, §5.2, §5
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import pytest
 import torch
 
+import fcdd
 import fcdd.anomalies.confetti as confetti_module
 import fcdd.anomalies.noise as noise_module
 from fcdd.anomalies.confetti import sample_blobs
@@ -15,6 +18,7 @@ from fcdd.anomalies.from_config import prepare_supervision
 from fcdd.data.base import ADData
 from fcdd.data.preprocess import Recipe, build_preprocessing
 from fcdd.engine.batching import make_batcher
+from fcdd.engine.validation import hold_out_validation
 from fcdd.methods.fcdd import FCDDScorer, fcdd_gt_sample_losses, fcdd_sample_losses, pseudo_huber
 from fcdd.methods.upsample import receptive_upsample
 from fcdd.networks.build import build_network
@@ -134,3 +138,31 @@ def test_gaussian_uniform_and_solid_values():
     s = noise_module.get_noise_mode("solid")(64, (3, 8, 8), gen(0))
     flat = s.flatten(2)
     assert (flat == flat[:, :, :1]).all() and (s == s.round()).all() and s.max() <= 255  # one colour per image
+
+
+def test_the_own_side_flip_has_one_owner():
+    # ADData.loss_labels turns the labels around; supervisor, offline set and validation split call it.
+    data = _data(masks=False, train_label=1)
+    assert data.own_images_anomalous and not _data(masks=False).own_images_anomalous
+    added = torch.tensor([0, 1, 1, 0])
+    assert data.loss_labels(added).tolist() == [1, 0, 0, 1]
+    assert _data(masks=False).loss_labels(added).tolist() == [0, 1, 1, 0]
+    with pytest.raises(ValueError, match="ADData.train_label must be 0 or 1, got 2"):
+        _data(masks=False, train_label=2)
+    root = Path(fcdd.__file__).parent
+    owners = sorted(
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*.py")
+        if re.search(r"train_label\s*==|1 - \w[\w.]*labels\b", path.read_text(encoding="utf-8"))
+    )
+    assert owners == ["data/base.py"], f"the own-side flip is decided in {owners}"
+
+
+def test_the_validation_split_of_own_anomalous_data_is_flipped_without_masks():
+    config = get_preset("fmnist").replace(**{"anomalies.noise_mode": "solid", "data.validation_fraction": 0.25})
+    for train_label in (0, 1):
+        supervision = prepare_supervision(config, _data(masks=False, train_label=train_label), torch.device("cpu"))
+        _, validation = hold_out_validation(config, supervision)
+        held_out = validation.labels[: len(validation.labels) // 2]  # the held-out own images come first
+        assert held_out.eq(train_label).all() and validation.labels.sum() == len(validation.labels) // 2
+        assert (validation.masks is None) == (train_label == 1)

@@ -208,6 +208,22 @@ class CheckFn(Protocol):
     def __call__(self, root: Path | None, data: DataConfig) -> ClassSummary: ...
 
 
+class OneVsRestFn(Protocol):
+    """Signature of a dataset's answer to "is this one class against the rest of its classes?" for a DataConfig."""
+
+    def __call__(self, data: DataConfig) -> bool: ...
+
+
+def always_one_vs_rest(data: DataConfig) -> bool:
+    """The ``one_vs_rest`` of a dataset whose classes are always one against the rest (F-MNIST, CIFAR-10...)."""
+    return True
+
+
+def never_one_vs_rest(data: DataConfig) -> bool:
+    """The ``one_vs_rest`` of a dataset whose anomalies are not its other classes (MVTec's defects)."""
+    return False
+
+
 class ShapeFn(Protocol):
     """Signature of a dataset's network input shape ``(C, H, W)`` for a DataConfig, known without its files."""
 
@@ -221,6 +237,11 @@ class DatasetLoader:
     load: LoadFn
     classes: ClassesFn
     recipes: Mapping[str, Recipe]  # preprocessing name -> pipeline; the first is the default
+    # One class against the rest of the dataset's classes, for a DataConfig: the test anomalies are
+    # the other classes, and so are the real training anomalies where the training split holds them
+    # (the "auto" validation anomalies, without masks). Every dataset answers; custom folders by
+    # their `one_vs_rest` flag.
+    one_vs_rest: OneVsRestFn
     # The input shape the preprocessing gives, from the config alone (checked against the network
     # before any image is decoded); None: only known once loaded.
     input_shape: ShapeFn | None = None

@@ -20,8 +20,9 @@ from torch import Tensor
 
 from fcdd.anomalies.from_config import Supervision, validation_anomaly_maker
 from fcdd.anomalies.supervisor import REPLACING_MODES
-from fcdd.config import RunConfig
+from fcdd.config import DataConfig, RunConfig
 from fcdd.data.base import ADData
+from fcdd.data.loading import get_loader
 from fcdd.data.subsets import select_train, validation_size
 
 
@@ -87,6 +88,23 @@ def split_validation(
         masks = torch.cat([torch.zeros((len(nominal), 1, *nominal.shape[2:]), dtype=torch.uint8), anomaly_masks])
     reduced = select_train(data, order[n_val:].sort().values)
     return reduced, ValidationSet(images=images, labels=labels, anomaly_source=source, masks=masks)
+
+
+def masks_missing(data: DataConfig) -> str | None:
+    """Why the validation anomalies of ``data`` will carry no masks, known from the settings alone (None: they may).
+
+    "auto" takes a one-vs-rest dataset's other classes (:attr:`DatasetLoader.one_vs_rest
+    <fcdd.data.base.DatasetLoader.one_vs_rest>`), as "other-classes" does: real training images,
+    masked only where the data has maps.
+    """
+    choice = data.validation_anomalies
+    real = choice == "other-classes" or (choice == "auto" and get_loader(data.dataset).one_vs_rest(data))
+    if real and not data.ground_truth_maps:
+        return (
+            f"the validation anomalies of {data.dataset} here are real training images without masks "
+            f"(validation anomalies {choice})"
+        )
+    return None
 
 
 def hold_out_validation(config: RunConfig, supervision: Supervision) -> tuple[Supervision, ValidationSet]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import inspect
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,7 +16,7 @@ from fcdd.anomalies.registry import OE_FOLDER_SOURCES, OE_SOURCES, SUPERVISE_MOD
 from fcdd.anomalies.supervisor import OnlineSupervisor
 from fcdd.config import AnomalyConfig, DataConfig, NetworkConfig, RunConfig
 from fcdd.data.base import DatasetLoader
-from fcdd.data.registry import DATASETS
+from fcdd.data.registry import DATASETS, literal_keys, preprocessing_names
 from fcdd.methods.base import Method
 from fcdd.methods.build import get_method, method_of
 from fcdd.methods.registry import METHODS
@@ -143,3 +145,31 @@ def test_the_preflight_keeps_no_list_of_datasets():
     text = inspect.getsource(tune.preflight)
     listed = sorted(name for name in DATASETS if f'"{name}"' in text or f"'{name}'" in text)
     assert not listed, f"tune/preflight.py names datasets {listed}"
+
+
+def _train_help(capsys) -> str:
+    from tune.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    return " ".join(capsys.readouterr().out.split())  # argparse's line wrapping undone
+
+
+def test_the_help_lists_every_dataset_and_its_preprocessings(monkeypatch, capsys):
+    monkeypatch.setitem(DATASETS, "dummy", "tests.test_extension_points:LOADER")  # a dataset registered later
+    text = _train_help(capsys)
+    assert f"--dataset DATASET dataset: {', '.join(DATASETS)} " in text
+    for name in DATASETS:
+        recipes = registry.lookup(DATASETS, name, "dataset").recipes
+        assert f"{name}: {', '.join(recipes)}" in text, name
+    assert "dummy: none" in text
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_the_preprocessings_read_without_importing_are_the_loaders(name):
+    # `fcdd train --help` reads RECIPES from the module's source (torch-free); it must be the loader's table.
+    module = importlib.util.find_spec(str(DATASETS[name]).partition(":")[0])
+    assert module is not None and module.origin is not None
+    loader = registry.lookup(DATASETS, name, "dataset")
+    assert literal_keys(Path(module.origin), "RECIPES") == tuple(loader.recipes)
+    assert preprocessing_names(name) == tuple(loader.recipes)

@@ -46,6 +46,7 @@ def preprocessing_names(name: str) -> tuple[str, ...]:
 def literal_keys(path: Path, variable: str) -> tuple[str, ...]:
     """The string keys of the dict literal assigned to module-level ``variable`` in the source ``path``."""
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        value: ast.expr | None
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target, value = node.targets[0], node.value
         elif isinstance(node, ast.AnnAssign):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import inspect
 from pathlib import Path
 
 import pytest
@@ -136,15 +135,6 @@ def test_every_dataset_answers_whether_it_is_one_vs_rest(name):
     answers = {loader.one_vs_rest(DataConfig(dataset=name, one_vs_rest=flag)) for flag in (False, True)}
     assert answers <= {True, False} and all(type(a) is bool for a in answers)
     assert len(answers) == (2 if name == "custom" else 1), "only custom folders follow the --one-vs-rest flag"
-
-
-def test_the_preflight_keeps_no_list_of_datasets():
-    # Which dataset is what is asked of its loader (fcdd.data.base.DatasetLoader), never listed in tune/.
-    import tune.preflight
-
-    text = inspect.getsource(tune.preflight)
-    listed = sorted(name for name in DATASETS if f'"{name}"' in text or f"'{name}'" in text)
-    assert not listed, f"tune/preflight.py names datasets {listed}"
 
 
 def _train_help(capsys) -> str:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 import torch
 
-from fcdd.anomalies import offline
 from fcdd.anomalies.offline import (
     BRIGHTNESS_THRESHOLD,
     BalancedDraws,
@@ -17,7 +14,6 @@ from fcdd.anomalies.offline import (
     malform_offline,
 )
 from fcdd.anomalies.outlier_exposure import OutlierPool
-from fcdd.anomalies.registry import SUPERVISE_MODES
 from fcdd.data.preprocess import Preprocessing
 from fcdd.engine.batching import Batcher
 from tests.fcdd.supervision_fixtures import (
@@ -179,15 +175,6 @@ def test_offline_set_through_the_batcher_yields_every_triple_once_per_epoch() ->
         assert data.labels[row].item() == label.item()
         assert data.gt_maps is not None
         assert torch.equal(data.gt_maps[row[0]].float(), gt)
-
-
-def test_the_offline_module_implements_no_supervise_mode() -> None:
-    # The modes live in the online supervisor only; offline sets are its `anomalies` passes
-    # (bit for bit as before: tests/fcdd/test_supervision_golden.py).
-    text = inspect.getsource(offline)
-    named = sorted(mode for mode in SUPERVISE_MODES if f'"{mode}"' in text)
-    assert named == ["unsupervised"], f"fcdd/anomalies/offline.py names supervise modes {named}"
-    assert "malform(" not in text and "torch.rand(" not in text
 
 
 def test_balanced_draws_serve_one_balanced_sequence_in_order() -> None:

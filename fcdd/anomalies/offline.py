@@ -123,6 +123,25 @@ class BalancedDraws(OutlierPool):
         return part
 
 
+def _checked_chunk(images_u8: Tensor, supervisor_mode: str, source: AnomalySource | None, chunk: int | None) -> int:
+    """Images per step for :func:`make_offline_training_set`, after a one-line error for any bad argument."""
+    if images_u8.dtype != torch.uint8 or images_u8.dim() != 4 or images_u8.shape[0] == 0:
+        raise ValueError(
+            f"`images_u8` must be a non-empty uint8 (N,C,H,W) tensor, got {images_u8.dtype} {tuple(images_u8.shape)}"
+        )
+    check_mode(supervisor_mode, source)
+    c, h, w = images_u8.shape[1:]
+    chunk = max(1, CHUNK_ELEMENTS // (c * h * w)) if chunk is None else chunk
+    if chunk < 1:
+        raise ValueError(f"`chunk` must be >= 1 images, got {chunk}")
+    if isinstance(source, OutlierPool) and source.shape != (c, h, w):
+        raise ValueError(
+            f"outlier pool holds images of shape {source.shape}, the training images are {(c, h, w)}; "
+            "load the pool with the dataset's raw (C, H, W)"
+        )
+    return chunk
+
+
 def make_offline_training_set(
     images_u8: Tensor,
     supervisor_mode: str,
@@ -151,20 +170,8 @@ def make_offline_training_set(
     randomness comes from ``generator`` only. ``chunk`` (images per step) defaults to about
     :data:`CHUNK_ELEMENTS` pixel values.
     """
-    if images_u8.dtype != torch.uint8 or images_u8.dim() != 4 or images_u8.shape[0] == 0:
-        raise ValueError(
-            f"`images_u8` must be a non-empty uint8 (N,C,H,W) tensor, got {images_u8.dtype} {tuple(images_u8.shape)}"
-        )
-    check_mode(supervisor_mode, source)
-    n, c, h, w = images_u8.shape
-    chunk = max(1, CHUNK_ELEMENTS // (c * h * w)) if chunk is None else chunk
-    if chunk < 1:
-        raise ValueError(f"`chunk` must be >= 1 images, got {chunk}")
-    if isinstance(source, OutlierPool) and source.shape != (c, h, w):
-        raise ValueError(
-            f"outlier pool holds images of shape {source.shape}, the training images are {(c, h, w)}; "
-            "load the pool with the dataset's raw (C, H, W)"
-        )
+    chunk = _checked_chunk(images_u8, supervisor_mode, source, chunk)
+    n, _, h, w = images_u8.shape
     if supervisor_mode in REPLACING_MODES and isinstance(source, OutlierPool):
         source = BalancedDraws(source, n, generator)
     supervisor = OnlineSupervisor(

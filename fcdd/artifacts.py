@@ -72,13 +72,22 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> 
     return path
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON data: NaN/inf become None, tuples lists, keys strings, numpy scalars numbers, paths text.
+
+    JSON has no NaN: null says "not available", which is what a NaN AUC means here. The one
+    sanitiser of everything fcdd and the orchestrator write as JSON.
+    """
     if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN; null says "not available"
+        return None
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars from metric code
+        return jsonable(value.item())
+    if isinstance(value, Path):
+        return str(value)
     return value
 
 
@@ -94,7 +103,7 @@ def write_text(path: Path, text: str) -> Path:
 
 def write_json(path: Path, data: Any) -> Path:
     """Pretty JSON, NaN/inf written as null."""
-    return write_text(path, json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
+    return write_text(path, json.dumps(jsonable(data), indent=2, sort_keys=False) + "\n")
 
 
 def write_npz(path: Path, **arrays: np.ndarray) -> Path:

@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import typing
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger("fcdd")
@@ -44,11 +45,33 @@ def handle_termination() -> None:
 RESUME_HINT = "rerun the same command to resume from the last checkpoint"
 
 
+class DeferredHelp(str):
+    """A help text completed only when the help is shown; the string itself is its short form.
+
+    For texts that read more than the registries' names (e.g. each dataset's preprocessings):
+    building the parser stays cheap, and only ``--help`` pays for them.
+    """
+
+    def __new__(cls, short: str, make: Callable[[], str]) -> DeferredHelp:
+        text = super().__new__(cls, short)
+        text.make = make
+        return text
+
+    make: Callable[[], str]
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but a bad flag is the same one ``fcdd: error:`` line as every other input error."""
 
     def error(self, message: str) -> typing.NoReturn:
         self.exit(2, f"fcdd: error: {message} (see `{self.prog} --help`)\n")
+
+    def format_help(self) -> str:
+        """The help, with every :class:`DeferredHelp` completed."""
+        for action in self._actions:
+            if isinstance(action.help, DeferredHelp):
+                action.help = action.help.make()
+        return super().format_help()
 
 
 def positive_int(text: str) -> int:

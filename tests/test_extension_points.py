@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from fcdd.anomalies.registry import OE_SOURCES, SYNTHETIC_NOISE
 from fcdd.config import RunConfig
-from fcdd.data.base import ADData, DatasetLoader, fixed_classes
+from fcdd.data.base import ADData, DatasetLoader, fixed_classes, never_one_vs_rest
 from fcdd.data.preprocess import Recipe, build_preprocessing
 from fcdd.data.registry import DATASETS
 from fcdd.networks.receptive_field import FCDDNet, LayerBuilder
@@ -67,7 +67,7 @@ def load(root, normal_class, *, preprocessing="none", download=False, one_vs_res
     )  # fmt: skip
 
 
-LOADER = DatasetLoader(load=load, classes=fixed_classes(CLASSES), recipes=RECIPES)
+LOADER = DatasetLoader(load=load, classes=fixed_classes(CLASSES), recipes=RECIPES, one_vs_rest=never_one_vs_rest)
 
 
 # --- a network: an FCDDNet built through a LayerBuilder ---------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,7 +15,7 @@ from fcdd.anomalies.registry import OE_FOLDER_SOURCES, OE_SOURCES, SUPERVISE_MOD
 from fcdd.anomalies.supervisor import OnlineSupervisor
 from fcdd.config import AnomalyConfig, DataConfig, NetworkConfig, RunConfig
 from fcdd.data.base import DatasetLoader
-from fcdd.data.registry import DATASETS
+from fcdd.data.registry import DATASETS, literal_keys, preprocessing_names
 from fcdd.methods.base import Method
 from fcdd.methods.build import get_method, method_of
 from fcdd.methods.registry import METHODS
@@ -125,3 +127,39 @@ def test_the_papers_class_names_are_the_datasets():
         if table.per_class:
             assert tuple(table.per_class) == names[table.dataset], (table.dataset, table.variant)
             assert abs(sum(table.per_class.values()) / len(table.per_class) - table.mean) < 0.006, table.source
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_every_dataset_answers_whether_it_is_one_vs_rest(name):
+    loader = registry.lookup(DATASETS, name, "dataset")
+    answers = {loader.one_vs_rest(DataConfig(dataset=name, one_vs_rest=flag)) for flag in (False, True)}
+    assert answers <= {True, False} and all(type(a) is bool for a in answers)
+    assert len(answers) == (2 if name == "custom" else 1), "only custom folders follow the --one-vs-rest flag"
+
+
+def _train_help(capsys) -> str:
+    from tune.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    return " ".join(capsys.readouterr().out.split())  # argparse's line wrapping undone
+
+
+def test_the_help_lists_every_dataset_and_its_preprocessings(monkeypatch, capsys):
+    monkeypatch.setitem(DATASETS, "dummy", "tests.test_extension_points:LOADER")  # a dataset registered later
+    text = _train_help(capsys)
+    assert f"--dataset DATASET dataset: {', '.join(DATASETS)} " in text
+    for name in DATASETS:
+        recipes = registry.lookup(DATASETS, name, "dataset").recipes
+        assert f"{name}: {', '.join(recipes)}" in text, name
+    assert "dummy: none" in text
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_the_preprocessings_read_without_importing_are_the_loaders(name):
+    # `fcdd train --help` reads RECIPES from the module's source (torch-free); it must be the loader's table.
+    module = importlib.util.find_spec(str(DATASETS[name]).partition(":")[0])
+    assert module is not None and module.origin is not None
+    loader = registry.lookup(DATASETS, name, "dataset")
+    assert literal_keys(Path(module.origin), "RECIPES") == tuple(loader.recipes)
+    assert preprocessing_names(name) == tuple(loader.recipes)

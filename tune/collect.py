@@ -183,19 +183,11 @@ def mean_roc(
 
 
 def roc_from_scores(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Sample-level ROC curve and AUC (label 1 = anomalous, higher score = more anomalous)."""
-    from sklearn.metrics import roc_auc_score, roc_curve
+    """A ``scores.npz``'s sample-level ROC curve and AUC: :func:`fcdd.engine.evaluate.sample_roc`, as a tuple."""
+    from fcdd.engine.evaluate import sample_roc  # imported when a report draws curves: it loads torch
 
-    scores, labels = np.asarray(scores, dtype=np.float64).ravel(), np.asarray(labels).ravel()
-    if scores.shape != labels.shape:
-        raise ValueError(f"`scores` and `labels` must have the same length, got {len(scores)} and {len(labels)}")
-    if not np.isfinite(scores).all():
-        raise ValueError(f"`scores` must be finite, got {int((~np.isfinite(scores)).sum())} NaN/inf values")
-    present = set(np.unique(labels).tolist())
-    if present != {0, 1}:
-        raise ValueError(f"`labels` must contain both 0 (nominal) and 1 (anomalous), got {sorted(present)}")
-    fpr, tpr, _ = roc_curve(labels, scores)
-    return fpr, tpr, float(roc_auc_score(labels, scores))
+    roc = sample_roc(scores, labels)
+    return roc.fpr, roc.tpr, roc.auc
 
 
 def cost_by_class(table: pd.DataFrame) -> pd.DataFrame:

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from fcdd.anomalies.registry import SUPERVISE_MODES, noise_mode_names
-from fcdd.cli import path_arg
+from fcdd.cli import DeferredHelp, path_arg
 from fcdd.config import OPTIMIZERS, PRECISIONS, SCHEDULERS, VALIDATION_ANOMALIES
+from fcdd.data.registry import DATASETS, preprocessing_names
 from fcdd.methods.registry import METHODS
 
 
@@ -23,12 +24,22 @@ def _path_text(text: str) -> str:
     return text
 
 
-# CLI flag → dotted RunConfig key, argparse keyword arguments. Choices from a registry are
-# functions, read when the parser is built, so entries registered after import are valid too.
+PREPROCESSING_HELP = "the dataset's preprocessing pipeline (default: its first)"
+
+
+def _preprocessings() -> str:
+    """The ``--preprocessing`` help: each registered dataset's pipelines, read from its recipes."""
+    listed = "; ".join(f"{name}: {', '.join(preprocessing_names(name))}" for name in DATASETS)
+    return f"{PREPROCESSING_HELP}: {listed}"
+
+
+# CLI flag → dotted RunConfig key, argparse keyword arguments. Choices and help texts from a
+# registry are functions, read when the parser is built, so entries registered after import are
+# valid too.
 VALUE_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
-    ("--dataset", "data.dataset", {"help": "dataset: fmnist, cifar10, mvtec, imagenet, pascalvoc, custom"}),
+    ("--dataset", "data.dataset", {"help": lambda: f"dataset: {', '.join(DATASETS)}"}),
     ("--data-dir", "data.data_dir", {"type": _path_text, "help": "dataset root folder"}),
-    ("--preprocessing", "data.preprocessing", {"help": "lcnaug1, aug1, lcn, none (default: the dataset's)"}),
+    ("--preprocessing", "data.preprocessing", {"help": lambda: DeferredHelp(PREPROCESSING_HELP, _preprocessings)}),
     ("--image-size", "data.image_size", {"type": int, "help": "network input side (custom, mvtec, imagenet, voc)"}),
     ("--channels", "data.channels", {"type": int, "help": "custom folders: 1 = greyscale, 3 = RGB"}),
     ("--epoch-repeats", "data.epoch_repeats", {"type": int, "help": "passes over the training images per epoch"}),
@@ -130,10 +141,11 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     for flag, key, value, help_text in SWITCH_FLAGS:
         p.add_argument(flag, dest=key, action="store_const", const=value, default=None, help=help_text)
     for flag, key, kwargs in VALUE_FLAGS:
+        kwargs = {
+            key: value() if key in ("choices", "help") and callable(value) else value for key, value in kwargs.items()
+        }
         choices = kwargs.get("choices")
-        if callable(choices):
-            kwargs = {**kwargs, "choices": choices()}
-        elif choices is None:  # `--oe-folder OE_FOLDER`, not the dotted dest
+        if choices is None:  # `--oe-folder OE_FOLDER`, not the dotted dest
             kwargs = {"metavar": flag.lstrip("-").upper().replace("-", "_"), **kwargs}
         p.add_argument(flag, dest=key, default=None, **kwargs)
 

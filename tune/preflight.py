@@ -79,20 +79,14 @@ def check_plan(spec: BenchmarkSpec, *, search: bool = False) -> None:
         check_source(config)
 
 
-# Datasets whose training split holds the other classes: `auto` validation anomalies are those, without masks.
-_ONE_VS_REST = ("fmnist", "cifar10", "imagenet", "pascalvoc")
-
-
 def check_validation_masks(config: RunConfig) -> None:
     """``val_pixel_auc`` needs validation anomalies with masks: refuse the settings that have none."""
-    d = config.data
-    real = d.validation_anomalies == "other-classes" or (
-        d.validation_anomalies == "auto" and (d.dataset in _ONE_VS_REST or d.one_vs_rest)
-    )
-    if real and not d.ground_truth_maps:
+    from fcdd.engine.validation import masks_missing
+
+    reason = masks_missing(config.data)
+    if reason is not None:
         raise ValueError(
-            f"--objectives val_pixel_auc: the validation anomalies of {d.dataset} here are real training images "
-            f"without masks (validation anomalies {d.validation_anomalies}); pass --validation-anomalies synthetic "
+            f"--objectives val_pixel_auc: {reason}; pass --validation-anomalies synthetic "
             "(confetti-malformed images, masked where they changed)"
         )
 

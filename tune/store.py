@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from fcdd.artifacts import write_bytes, write_text
+from fcdd.artifacts import jsonable, write_bytes, write_text
 from fcdd.metrics import METRIC_FIELDS, RunMetrics
 from tune.outdir import STORE_FILE
 
@@ -115,21 +115,6 @@ def _column_kinds() -> tuple[tuple[str, ...], tuple[str, ...]]:
 FLOAT_COLUMNS, INT_COLUMNS = _column_kinds()
 
 
-def _jsonable(value: Any) -> Any:
-    # JSON has no NaN/inf: null means "not available", which is what a NaN AUC means here.
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars from metric code
-        return _jsonable(value.item())
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
 class ResultsStore:
     """Append-only trial rows in ``<root>/trials.jsonl``; only the driver writes, anyone reads."""
 
@@ -142,7 +127,7 @@ class ResultsStore:
 
     def append(self, record: TrialRecord) -> None:
         """Append one trial's record durably (write, flush, fsync)."""
-        line = json.dumps(_jsonable(record.to_row()), allow_nan=False, separators=(",", ":")) + "\n"
+        line = json.dumps(jsonable(record.to_row()), allow_nan=False, separators=(",", ":")) + "\n"
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a+b") as handle:
             # A driver killed mid-write leaves a line without its newline; start a fresh line so the
@@ -246,7 +231,7 @@ def _flatten_cells(table: pd.DataFrame) -> pd.DataFrame:
         if column.dtype != object:
             continue
         if column.map(lambda v: isinstance(v, (list, tuple, dict))).any():
-            changes[name] = column.map(lambda v: v if _is_missing(v) else json.dumps(_jsonable(v)))
+            changes[name] = column.map(lambda v: v if _is_missing(v) else json.dumps(jsonable(v)))
             continue
         try:
             pa.array(column.tolist(), from_pandas=True)

@@ -24,14 +24,15 @@ from fcdd.data.base import ADData
 
 
 class FlippedLabels:
-    """Gives a supervisor's batches the opposite labels: the dataset's own images are the anomalous side."""
+    """Gives a supervisor's batches the loss's labels of ``data`` whose own images are the anomalous side."""
 
-    def __init__(self, supervisor: OnlineSupervisor) -> None:
+    def __init__(self, supervisor: OnlineSupervisor, data: ADData) -> None:
         self.supervisor = supervisor
+        self.data = data
 
     def __call__(self, images: Tensor, generator: torch.Generator) -> SupervisedBatch:
         batch = self.supervisor(images, generator)
-        return replace(batch, labels=1 - batch.labels)
+        return replace(batch, labels=self.data.loss_labels(batch.labels))
 
 
 Supervisor = OnlineSupervisor | FlippedLabels
@@ -67,13 +68,13 @@ def prepare_supervision(config: RunConfig, data: ADData, device: torch.device) -
     with_gt_maps = data.test_masks is not None or a.supervise_mode == "malformed_normal_gt"
     online = OnlineSupervisor(a.supervise_mode, source, p=a.p, with_gt_maps=with_gt_maps)
     supervisor: Supervisor = online
-    if data.train_label == 1:
+    if data.own_images_anomalous:
         if a.supervise_mode not in ("noise", "other"):
             raise ValueError(
                 f"{data.name}: the training images are the anomalous side, so the nominal side must come "
                 f"from outlier exposure; use --supervise-mode noise, not {a.supervise_mode}"
             )
-        supervisor = FlippedLabels(online)
+        supervisor = FlippedLabels(online, data)
     return Supervision(data, supervisor, source, with_gt_maps, removed)
 
 

@@ -5,6 +5,10 @@ For ``N`` nominal training images exactly ``N`` anomalies are made before traini
 nominal images and then shuffled into batches like any dataset. Faster than online
 supervision, but every epoch sees the same anomalies.
 
+The anomalies are the online supervisor's with every image chosen: the supervise modes live in
+:mod:`fcdd.anomalies.supervisor` only. Offline are the malformation's sign rule and the
+balanced pool draws.
+
 Differences from the original, on purpose:
 
 * ``other`` balances the real anomalies to ``N`` (every real anomaly used about equally
@@ -18,16 +22,14 @@ Differences from the original, on purpose:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import cast
 
 import torch
 from torch import Tensor
 
 from fcdd.anomalies.noise import AnomalySource
 from fcdd.anomalies.outlier_exposure import OutlierPool
-from fcdd.anomalies.supervisor import REPLACING_MODES, check_mode, has_masks
+from fcdd.anomalies.supervisor import REPLACING_MODES, OnlineSupervisor, check_mode
 
 # §5.1 offline malformation: pixels brighter than this (channel average, 0..255 scale) get
 # the noise subtracted instead of added, so bright regions still change visibly.
@@ -100,14 +102,44 @@ def balanced_indices(count: int, n: int, generator: torch.Generator) -> Tensor:
     return torch.cat([full, extra])
 
 
-def _pool_anomalies(
-    pool: OutlierPool, n: int, generator: torch.Generator, with_masks: bool, chunk: int
-) -> Iterator[tuple[Tensor, Tensor | None]]:
-    index = balanced_indices(len(pool), n, generator)
-    masks = pool.masks if with_masks else None
-    for start in range(0, n, chunk):
-        part = index[start : start + chunk].to(pool.images.device)
-        yield pool.images[part], None if masks is None else masks[part.to(masks.device)]
+class BalancedDraws(OutlierPool):
+    """An outlier pool whose draws, together, are one :func:`balanced_indices` sequence of ``n`` images.
+
+    The sequence is drawn from ``generator`` when the object is made; later draws take its next
+    images in order and use no randomness, so a set made in chunks does not depend on the chunk size.
+    """
+
+    def __init__(self, pool: OutlierPool, n: int, generator: torch.Generator) -> None:
+        super().__init__(pool.images, pool.masks)
+        self.order = balanced_indices(len(pool), n, generator)
+        self.taken = 0
+
+    def indices(self, n: int, generator: torch.Generator) -> Tensor:
+        """The next ``n`` indices of the balanced sequence (``generator`` is not used)."""
+        if self.taken + n > len(self.order):
+            raise ValueError(f"balanced draws hold {len(self.order)} images, {self.taken} taken, {n} more asked for")
+        part = self.order[self.taken : self.taken + n]
+        self.taken += n
+        return part
+
+
+def _checked_chunk(images_u8: Tensor, supervisor_mode: str, source: AnomalySource | None, chunk: int | None) -> int:
+    """Images per step for :func:`make_offline_training_set`, after a one-line error for any bad argument."""
+    if images_u8.dtype != torch.uint8 or images_u8.dim() != 4 or images_u8.shape[0] == 0:
+        raise ValueError(
+            f"`images_u8` must be a non-empty uint8 (N,C,H,W) tensor, got {images_u8.dtype} {tuple(images_u8.shape)}"
+        )
+    check_mode(supervisor_mode, source)
+    c, h, w = images_u8.shape[1:]
+    chunk = max(1, CHUNK_ELEMENTS // (c * h * w)) if chunk is None else chunk
+    if chunk < 1:
+        raise ValueError(f"`chunk` must be >= 1 images, got {chunk}")
+    if isinstance(source, OutlierPool) and source.shape != (c, h, w):
+        raise ValueError(
+            f"outlier pool holds images of shape {source.shape}, the training images are {(c, h, w)}; "
+            "load the pool with the dataset's raw (C, H, W)"
+        )
+    return chunk
 
 
 def make_offline_training_set(
@@ -121,9 +153,14 @@ def make_offline_training_set(
 ) -> OfflineSet:
     """Make the fixed training set of ``N`` nominal images plus ``N`` anomalies (§5.1 offline).
 
+    The anomalies are the online supervisor's (:meth:`OnlineSupervisor.anomalies
+    <fcdd.anomalies.supervisor.OnlineSupervisor.anomalies>`, every image chosen) with two offline
+    rules: malformations use :func:`malform_offline`, and an outlier pool that replaces images is
+    drawn balanced (:class:`BalancedDraws`). Per mode:
+
     * ``unsupervised``: the ``N`` nominal images only.
     * ``noise``: ``N`` source images clamped to [0, 255] (an outlier pool is drawn balanced).
-    * ``malformed_normal``: each nominal image once more, malformed (:func:`malform_offline`).
+    * ``malformed_normal``: each nominal image once more, malformed.
     * ``malformed_normal_gt``: as above; the map marks pixels that changed in any channel.
     * ``other``: ``N`` real anomalies from an :class:`OutlierPool` (see
       :func:`~fcdd.anomalies.supervisor.pool_from_train_anomalies`), balanced.
@@ -133,52 +170,26 @@ def make_offline_training_set(
     randomness comes from ``generator`` only. ``chunk`` (images per step) defaults to about
     :data:`CHUNK_ELEMENTS` pixel values.
     """
-    if images_u8.dtype != torch.uint8 or images_u8.dim() != 4 or images_u8.shape[0] == 0:
-        raise ValueError(
-            f"`images_u8` must be a non-empty uint8 (N,C,H,W) tensor, got {images_u8.dtype} {tuple(images_u8.shape)}"
-        )
-    check_mode(supervisor_mode, source)
-    n, c, h, w = images_u8.shape
-    chunk = max(1, CHUNK_ELEMENTS // (c * h * w)) if chunk is None else chunk
-    if chunk < 1:
-        raise ValueError(f"`chunk` must be >= 1 images, got {chunk}")
-    if isinstance(source, OutlierPool) and source.shape != (c, h, w):
-        raise ValueError(
-            f"outlier pool holds images of shape {source.shape}, the training images are {(c, h, w)}; "
-            "load the pool with the dataset's raw (C, H, W)"
-        )
-    device = images_u8.device
-    with_gt_maps = with_gt_maps or supervisor_mode == "malformed_normal_gt"
+    chunk = _checked_chunk(images_u8, supervisor_mode, source, chunk)
+    n, _, h, w = images_u8.shape
+    if supervisor_mode in REPLACING_MODES and isinstance(source, OutlierPool):
+        source = BalancedDraws(source, n, generator)
+    supervisor = OnlineSupervisor(
+        supervisor_mode, source, p=1.0, with_gt_maps=with_gt_maps, malformation=malform_offline
+    )
+    device, with_gt_maps = images_u8.device, supervisor.with_gt_maps
     if supervisor_mode == "unsupervised":
         maps = torch.zeros((n, 1, h, w), dtype=torch.uint8, device=device) if with_gt_maps else None
         return OfflineSet(images_u8.clone(), torch.zeros(n, dtype=torch.long, device=device), maps)
-
-    images = torch.empty((2 * n, c, h, w), dtype=torch.uint8, device=device)
-    images[:n] = images_u8
+    images = torch.cat([images_u8, torch.empty_like(images_u8)])
     maps = torch.zeros((2 * n, 1, h, w), dtype=torch.uint8, device=device) if with_gt_maps else None
-    if maps is not None and supervisor_mode != "malformed_normal_gt":
-        maps[n:] = 1  # replaced by real masks below where a pool has them
-
-    if supervisor_mode in REPLACING_MODES and isinstance(source, OutlierPool):
-        with_masks = maps is not None and has_masks(source)
-        for i, (drawn, masks) in enumerate(_pool_anomalies(source, n, generator, with_masks, chunk)):
-            start = n + i * chunk
-            images[start : start + len(drawn)] = drawn.to(device)  # uint8 already: nothing to clamp
-            if maps is not None and masks is not None:
-                maps[start : start + len(drawn)] = (masks > 0).to(device, torch.uint8)
-    else:
-        make = cast(AnomalySource, source)  # check_mode: every mode but unsupervised has a source
-        for start in range(0, n, chunk):
-            size = min(chunk, n - start)
-            noise = make(size, (c, h, w), generator).to(device)
-            rows = slice(n + start, n + start + size)
-            if supervisor_mode in REPLACING_MODES:
-                # Truncation to whole grey levels, as the original's byte conversion.
-                images[rows] = noise.clamp(0, 255).to(torch.uint8)
-                continue
-            nominal = images_u8[start : start + size]
-            images[rows] = malform_offline(nominal, noise)
-            if maps is not None and supervisor_mode == "malformed_normal_gt":
-                maps[rows] = (images[rows] != nominal).any(dim=1, keepdim=True).to(torch.uint8)
+    for start in range(0, n, chunk):
+        nominal = images_u8[start : start + chunk]
+        rows = slice(n + start, n + start + len(nominal))
+        made, made_maps = supervisor.anomalies(nominal.float(), generator)
+        # Whole grey levels: integers already, or truncated as the original's byte conversion.
+        images[rows] = made.to(torch.uint8)
+        if maps is not None and made_maps is not None:
+            maps[rows] = made_maps.to(torch.uint8)
     labels = torch.arange(2 * n, device=device).ge(n).long()  # N zeros, then N ones
     return OfflineSet(images, labels, maps)

@@ -74,8 +74,11 @@ class OutlierPool:
             )
         if n < 0:
             raise ValueError(f"number of anomalies `n` must be >= 0, got n={n}")
-        idx = torch.randint(len(self), (n,), generator=generator, device=generator.device)
-        return idx.to(self.images.device)
+        return self.indices(n, generator).to(self.images.device)
+
+    def indices(self, n: int, generator: torch.Generator) -> Tensor:
+        """Which ``n`` pool images a draw takes: uniform with replacement (a subclass may draw otherwise)."""
+        return torch.randint(len(self), (n,), generator=generator, device=generator.device)
 
     def sample_with_masks(
         self, n: int, shape: tuple[int, int, int], generator: torch.Generator

@@ -37,8 +37,8 @@ OE_SOURCES: dict[str, Entry] = {
 # The sources that read `anomalies.oe_folder` (as their images or their dataset root).
 OE_FOLDER_SOURCES = ("folder", "emnist", "imagenet", "imagenet22k")
 
-# What each supervise mode does with a training batch (implemented by
-# fcdd.anomalies.supervisor.OnlineSupervisor and fcdd.anomalies.offline).
+# What each supervise mode does with a training batch (implemented once, by
+# fcdd.anomalies.supervisor.OnlineSupervisor; fcdd.anomalies.offline makes its sets from it).
 SUPERVISE_MODES: dict[str, str] = {
     "unsupervised": "nominal images only",
     "noise": "samples replaced by anomalies from the noise mode (synthetic noise or outlier exposure)",

@@ -8,10 +8,14 @@ Mode ``other`` mixes in *real* labelled anomalies (:func:`pool_from_train_anomal
 same way. The original trains silently unsupervised when ``other`` is combined with online
 supervision on F-MNIST, CIFAR-10 and ImageNet (§9.1 item 3); here it is balanced like the
 other modes, and a dataset without labelled anomalies is an error.
+
+The five supervise modes are implemented here only: the offline training set
+(:mod:`fcdd.anomalies.offline`) is made of :meth:`OnlineSupervisor.anomalies` passes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
@@ -28,6 +32,10 @@ if TYPE_CHECKING:
 
 # Modes whose anomalies are source images as they are (not malformed nominal images).
 REPLACING_MODES = ("noise", "other")
+
+# How a malformation combines nominal images (float, 0..255) with a source's noise: the
+# online rule :func:`malform`, or the offline sign rule of fcdd.anomalies.offline.
+Malformation = Callable[[Tensor, Tensor], Tensor]
 
 # §5.1: a malformation changing less than this (mean |ΔX| on the 0..255 scale) is tried negated.
 INVERSION_THRESHOLD = 0.025
@@ -107,10 +115,19 @@ class OnlineSupervisor:
     carrying masks (``mvtec_gt``, custom maps) gives each replaced sample its real mask;
     otherwise replaced samples get all-ones maps (§1.1).
 
-    Kept samples get label 0 and an all-zero map.
+    Kept samples get label 0 and an all-zero map. ``malformation`` combines nominal images
+    with noise in the malformed modes (default :func:`malform`, the online rule of §5.1).
     """
 
-    def __init__(self, mode: str, source: AnomalySource | None, *, p: float = 0.5, with_gt_maps: bool = False) -> None:
+    def __init__(
+        self,
+        mode: str,
+        source: AnomalySource | None,
+        *,
+        p: float = 0.5,
+        with_gt_maps: bool = False,
+        malformation: Malformation = malform,
+    ) -> None:
         check_mode(mode, source)
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"anomaly probability `p` must be in [0, 1], got p={p}")
@@ -118,6 +135,7 @@ class OnlineSupervisor:
         self.source = source
         self.p = float(p)
         self.with_gt_maps = with_gt_maps or mode == "malformed_normal_gt"
+        self.malformation = malformation
 
     def __repr__(self) -> str:
         return f"OnlineSupervisor(mode={self.mode!r}, p={self.p}, with_gt_maps={self.with_gt_maps})"
@@ -143,24 +161,34 @@ class OnlineSupervisor:
         out = images.clone()
         maps = torch.zeros((b, 1, h, w), device=images.device) if self.with_gt_maps else None
         if idx.numel() > 0:
-            source = cast(AnomalySource, self.source)  # not None outside "unsupervised" (see __init__)
-            real_masks = None
-            masked_pool = source if isinstance(source, OutlierPool) and has_masks(source) else None
-            if self.mode in REPLACING_MODES and maps is not None and masked_pool is not None:
-                drawn, real_masks = masked_pool.sample_with_masks(int(idx.numel()), (c, h, w), generator)
-                anomalies = drawn.to(images.device)
-            else:
-                anomalies = source(int(idx.numel()), (c, h, w), generator).to(images.device)
-            if self.mode in REPLACING_MODES:
-                out[idx] = anomalies.clamp(0, 255)
-            else:
-                out[idx] = malform(images[idx], anomalies)
-            if maps is not None:
-                if real_masks is not None:
-                    maps[idx] = (real_masks.to(images.device) > 0).float()
-                elif self.mode == "malformed_normal_gt":
-                    changed = (out[idx] != images[idx]).any(dim=1, keepdim=True)
-                    maps[idx] = changed.float()
-                else:
-                    maps[idx] = 1.0
+            anomalies, anomaly_maps = self.anomalies(images[idx], generator)
+            out[idx] = anomalies
+            if maps is not None and anomaly_maps is not None:
+                maps[idx] = anomaly_maps
         return SupervisedBatch(out, chosen.long(), maps)
+
+    def anomalies(self, images: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+        """Every one of ``images`` (float (n, C, H, W), 0..255) made anomalous: float images and maps (or None).
+
+        What the mode does to a sample the coin chose, for all of them at once (no coins are
+        drawn); the offline training set is made of such passes (:mod:`fcdd.anomalies.offline`).
+        """
+        if self.mode == "unsupervised":
+            raise ValueError("supervise mode `unsupervised` makes no anomalies")
+        n, c, h, w = images.shape
+        source = cast(AnomalySource, self.source)  # not None outside "unsupervised" (see __init__)
+        replacing = self.mode in REPLACING_MODES
+        real_masks = None
+        if replacing and self.with_gt_maps and isinstance(source, OutlierPool) and has_masks(source):
+            drawn, real_masks = source.sample_with_masks(n, (c, h, w), generator)
+            made = drawn.to(images.device)
+        else:
+            made = source(n, (c, h, w), generator).to(images.device)
+        out = made.clamp(0, 255) if replacing else self.malformation(images, made).float()
+        if not self.with_gt_maps:
+            return out, None
+        if real_masks is not None:
+            return out, (real_masks.to(images.device) > 0).float()
+        if self.mode == "malformed_normal_gt":
+            return out, (out != images).any(dim=1, keepdim=True).float()
+        return out, torch.ones((n, 1, h, w), device=images.device)

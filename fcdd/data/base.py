@@ -93,6 +93,8 @@ class ADData:
                 raise ValueError(f"ADData.{field} needs one entry per test image ({m}), got {len(values)}")
         if not 0 <= self.normal_class < len(self.class_names):
             raise ValueError(f"ADData.normal_class must be in [0, {len(self.class_names)}), got {self.normal_class}")
+        if self.train_label not in (0, 1):
+            raise ValueError(f"ADData.train_label must be 0 or 1, got {self.train_label}")
 
     @property
     def raw_shape(self) -> tuple[int, int, int]:
@@ -104,6 +106,20 @@ class ADData:
     def input_shape(self) -> tuple[int, int, int]:
         """(C, h, w) of the network input after preprocessing."""
         return self.preprocessing.input_shape
+
+    @property
+    def own_images_anomalous(self) -> bool:
+        """Whether the dataset's own images are the anomalous side of the loss (``train_label`` 1)."""
+        return self.train_label == 1
+
+    def loss_labels(self, added: Tensor) -> Tensor:
+        """The loss's labels (1 = anomalous side) of samples marked 1 = added anomaly, 0 = one of the own images.
+
+        Made and outlier-exposure anomalies are marked 1 where they are mixed in (supervisor,
+        offline set, validation split); they stay the anomalous side, or are flipped to the
+        nominal one where the dataset's own images are the anomalous side.
+        """
+        return 1 - added if self.own_images_anomalous else added
 
 
 def split_one_vs_rest(
@@ -192,6 +208,22 @@ class CheckFn(Protocol):
     def __call__(self, root: Path | None, data: DataConfig) -> ClassSummary: ...
 
 
+class OneVsRestFn(Protocol):
+    """Signature of a dataset's answer to "is this one class against the rest of its classes?" for a DataConfig."""
+
+    def __call__(self, data: DataConfig) -> bool: ...
+
+
+def always_one_vs_rest(data: DataConfig) -> bool:
+    """The ``one_vs_rest`` of a dataset whose classes are always one against the rest (F-MNIST, CIFAR-10...)."""
+    return True
+
+
+def never_one_vs_rest(data: DataConfig) -> bool:
+    """The ``one_vs_rest`` of a dataset whose anomalies are not its other classes (MVTec's defects)."""
+    return False
+
+
 class ShapeFn(Protocol):
     """Signature of a dataset's network input shape ``(C, H, W)`` for a DataConfig, known without its files."""
 
@@ -205,6 +237,11 @@ class DatasetLoader:
     load: LoadFn
     classes: ClassesFn
     recipes: Mapping[str, Recipe]  # preprocessing name -> pipeline; the first is the default
+    # One class against the rest of the dataset's classes, for a DataConfig: the test anomalies are
+    # the other classes, and so are the real training anomalies where the training split holds them
+    # (the "auto" validation anomalies, without masks). Every dataset answers; custom folders by
+    # their `one_vs_rest` flag.
+    one_vs_rest: OneVsRestFn
     # The input shape the preprocessing gives, from the config alone (checked against the network
     # before any image is decoded); None: only known once loaded.
     input_shape: ShapeFn | None = None

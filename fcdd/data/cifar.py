@@ -13,7 +13,15 @@ import torch
 from torch import Tensor
 
 from fcdd.config import DataConfig
-from fcdd.data.base import ADData, ClassSummary, DatasetLoader, fixed_classes, fixed_shape, split_one_vs_rest
+from fcdd.data.base import (
+    ADData,
+    ClassSummary,
+    DatasetLoader,
+    always_one_vs_rest,
+    fixed_classes,
+    fixed_shape,
+    split_one_vs_rest,
+)
 from fcdd.data.preprocess import Recipe, build_preprocessing
 
 log = logging.getLogger(__name__)
@@ -208,5 +216,10 @@ def check(root: Path | None, data: DataConfig) -> ClassSummary:
 
 
 LOADER = DatasetLoader(
-    load=load, classes=classes, recipes=RECIPES, input_shape=fixed_shape(NAME, RAW_SHAPE), check=check
+    load=load,
+    classes=classes,
+    recipes=RECIPES,
+    one_vs_rest=always_one_vs_rest,
+    input_shape=fixed_shape(NAME, RAW_SHAPE),
+    check=check,
 )

@@ -8,7 +8,15 @@ from pathlib import Path
 from torch import Tensor
 
 from fcdd.config import DataConfig
-from fcdd.data.base import ADData, ClassSummary, DatasetLoader, fixed_classes, fixed_shape, split_one_vs_rest
+from fcdd.data.base import (
+    ADData,
+    ClassSummary,
+    DatasetLoader,
+    always_one_vs_rest,
+    fixed_classes,
+    fixed_shape,
+    split_one_vs_rest,
+)
 from fcdd.data.idx import read_idx
 from fcdd.data.preprocess import Recipe, build_preprocessing
 
@@ -184,5 +192,10 @@ def load(
 
 
 LOADER = DatasetLoader(
-    load=load, classes=classes, recipes=RECIPES, input_shape=fixed_shape(NAME, RAW_SHAPE), check=check
+    load=load,
+    classes=classes,
+    recipes=RECIPES,
+    one_vs_rest=always_one_vs_rest,
+    input_shape=fixed_shape(NAME, RAW_SHAPE),
+    check=check,
 )

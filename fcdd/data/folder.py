@@ -374,4 +374,11 @@ def _load_maps(
     return fields
 
 
-LOADER = DatasetLoader(load=load, classes=classes, recipes=RECIPES, input_shape=input_shape, check=check)
+def is_one_vs_rest(data: DataConfig) -> bool:
+    """A custom folder is one-vs-rest with ``--one-vs-rest`` (``train/<class>/`` and ``test/<class>/``)."""
+    return data.one_vs_rest
+
+
+LOADER = DatasetLoader(
+    load=load, classes=classes, recipes=RECIPES, one_vs_rest=is_one_vs_rest, input_shape=input_shape, check=check
+)

@@ -36,7 +36,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from fcdd.data.base import ADData, DatasetLoader, fixed_classes, square_shape
+from fcdd.data.base import ADData, DatasetLoader, always_one_vs_rest, fixed_classes, square_shape
 from fcdd.data.imagenet_classes import IMAGENET30, IMAGENET30_NAMES
 from fcdd.data.images import IMAGE_EXTENSIONS, convert
 from fcdd.data.preprocess import Recipe, build_preprocessing
@@ -299,4 +299,10 @@ def load(
     )
 
 
-LOADER = DatasetLoader(load=load, classes=classes, recipes=RECIPES, input_shape=square_shape(DEFAULT_IMAGE_SIZE))
+LOADER = DatasetLoader(
+    load=load,
+    classes=classes,
+    recipes=RECIPES,
+    one_vs_rest=always_one_vs_rest,
+    input_shape=square_shape(DEFAULT_IMAGE_SIZE),
+)

@@ -51,7 +51,7 @@ from torchvision.transforms import v2
 from fcdd.config import DataConfig
 from fcdd.data import archive
 from fcdd.data.augment import resize_nearest
-from fcdd.data.base import ADData, ClassSummary, DatasetLoader, square_shape
+from fcdd.data.base import ADData, ClassSummary, DatasetLoader, never_one_vs_rest, square_shape
 from fcdd.data.images import IMAGE_EXTENSIONS, binary_mask, convert, open_image, survey
 from fcdd.data.preprocess import ClassConstants, Recipe, build_preprocessing, class_constants, lcn
 from fcdd.progress import progress_bar
@@ -394,5 +394,10 @@ def check(root: Path | None, data: DataConfig) -> ClassSummary:
 
 
 LOADER = DatasetLoader(
-    load=load, classes=classes, recipes=RECIPES, input_shape=square_shape(DEFAULT_IMAGE_SIZE), check=check
+    load=load,
+    classes=classes,
+    recipes=RECIPES,
+    one_vs_rest=never_one_vs_rest,
+    input_shape=square_shape(DEFAULT_IMAGE_SIZE),
+    check=check,
 )

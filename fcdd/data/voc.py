@@ -20,8 +20,9 @@ with no hidden label swap, through :data:`HORSE_IS`:
   horse. ``train_images`` (the train images with a horse) are the loss's *anomalous* side and
   the OE source (ImageNet-1k val without VOC classes) supplies the *nominal* side:
   ``ADData.train_label`` is 1, and the runner gives the training batch label 1 to the kept VOC
-  images and 0 to the OE images it mixed in (i.e. ``labels = 1 - labels`` after an ordinary
-  supervisor). A higher score then means "more horse-like", and the test AUC is horse vs rest.
+  images and 0 to the OE images it mixed in (:meth:`ADData.loss_labels
+  <fcdd.data.base.ADData.loss_labels>` after an ordinary supervisor). A higher score then means
+  "more horse-like", and the test AUC is horse vs rest.
 * ``"nominal"``: an ordinary one-class problem; horses are nominal (label 0), everything else
   and the OE images anomalous, ``ADData.train_label`` is 0.
 
@@ -38,7 +39,7 @@ from typing import Literal
 
 import torch
 
-from fcdd.data.base import ADData, DatasetLoader, fixed_classes, square_shape
+from fcdd.data.base import ADData, DatasetLoader, always_one_vs_rest, fixed_classes, square_shape
 from fcdd.data.folder import decode_images
 from fcdd.data.preprocess import Recipe, build_preprocessing
 
@@ -157,4 +158,10 @@ def load(
     )
 
 
-LOADER = DatasetLoader(load=load, classes=classes, recipes=RECIPES, input_shape=square_shape(DEFAULT_IMAGE_SIZE))
+LOADER = DatasetLoader(
+    load=load,
+    classes=classes,
+    recipes=RECIPES,
+    one_vs_rest=always_one_vs_rest,  # horse against the rest of VOC's images
+    input_shape=square_shape(DEFAULT_IMAGE_SIZE),
+)

@@ -89,7 +89,7 @@ def make_batcher(config: RunConfig, supervision: Supervision, device: torch.devi
         generator=torch.Generator().manual_seed(config.seed),
         with_gt_maps=supervision.with_gt_maps,
     )
-    labels = fixed.labels if data.train_label == 0 else 1 - fixed.labels
+    labels = data.loss_labels(fixed.labels)
     maps = None if fixed.gt_maps is None else fixed.gt_maps.to(device)
     return Batcher(
         fixed.images.to(device),

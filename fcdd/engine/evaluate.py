@@ -67,13 +67,17 @@ def score_images(
     return torch.cat(scores), torch.cat(maps)
 
 
-def sample_roc(scores: Tensor, labels: Tensor) -> Roc:
-    """Sample-level ROC with scikit-learn; anomalous (label 1) is the positive class.
+def sample_roc(scores: Tensor | np.ndarray, labels: Tensor | np.ndarray) -> Roc:
+    """Sample-level ROC with scikit-learn; anomalous (label 1) is the positive class, higher scores more anomalous.
 
-    Non-finite scores are an error that says how many there are, instead of a crash deep in sklearn.
+    The one ROC of per-sample scores: a run's test and validation sets, and the report's curves
+    (``scores.npz``). Non-finite scores are an error that says how many there are, instead of a
+    crash deep in sklearn; so is a set with one label (no AUC).
     """
-    s = scores.detach().double().cpu().numpy()
-    y = labels.cpu().numpy()
+    s = _numpy(scores).astype(np.float64).ravel()
+    y = _numpy(labels).ravel()
+    if s.shape != y.shape:
+        raise ValueError(f"scores and labels must have the same length, got {len(s)} and {len(y)}")
     bad = int((~np.isfinite(s)).sum())
     if bad:
         raise ValueError(f"{bad} of {len(s)} test scores are not finite (NaN/inf); the model diverged, lower --lr")
@@ -81,6 +85,10 @@ def sample_roc(scores: Tensor, labels: Tensor) -> Roc:
         raise ValueError("the test set holds only one label; an AUC needs nominal and anomalous samples")
     fpr, tpr, thresholds = roc_curve(y, s)
     return Roc(fpr=fpr, tpr=tpr, thresholds=thresholds, auc=float(roc_auc_score(y, s)))
+
+
+def _numpy(values: Tensor | np.ndarray) -> np.ndarray:
+    return values.detach().cpu().numpy() if isinstance(values, Tensor) else np.asarray(values)
 
 
 def evaluate(

@@ -20,8 +20,9 @@ from torch import Tensor
 
 from fcdd.anomalies.from_config import Supervision, validation_anomaly_maker
 from fcdd.anomalies.supervisor import REPLACING_MODES
-from fcdd.config import RunConfig
+from fcdd.config import DataConfig, RunConfig
 from fcdd.data.base import ADData
+from fcdd.data.loading import get_loader
 from fcdd.data.subsets import select_train, validation_size
 
 
@@ -89,6 +90,23 @@ def split_validation(
     return reduced, ValidationSet(images=images, labels=labels, anomaly_source=source, masks=masks)
 
 
+def masks_missing(data: DataConfig) -> str | None:
+    """Why the validation anomalies of ``data`` will carry no masks, known from the settings alone (None: they may).
+
+    "auto" takes a one-vs-rest dataset's other classes (:attr:`DatasetLoader.one_vs_rest
+    <fcdd.data.base.DatasetLoader.one_vs_rest>`), as "other-classes" does: real training images,
+    masked only where the data has maps.
+    """
+    choice = data.validation_anomalies
+    real = choice == "other-classes" or (choice == "auto" and get_loader(data.dataset).one_vs_rest(data))
+    if real and not data.ground_truth_maps:
+        return (
+            f"the validation anomalies of {data.dataset} here are real training images without masks "
+            f"(validation anomalies {choice})"
+        )
+    return None
+
+
 def hold_out_validation(config: RunConfig, supervision: Supervision) -> tuple[Supervision, ValidationSet]:
     """The run's validation split (``data.validation_fraction``) and the supervision left to train on."""
     choice, real = config.data.validation_anomalies, supervision.data.train_anomalies
@@ -108,7 +126,7 @@ def hold_out_validation(config: RunConfig, supervision: Supervision) -> tuple[Su
         proxy_kind=kind,
         use_real=choice in ("auto", "other-classes"),
     )
-    if data.train_label == 1:  # the held-out training images are the anomalous side here
+    if data.own_images_anomalous:  # the held-out training images are the anomalous side here
         # ... and its masks mark the wrong side: no validation pixel AUC there.
-        validation = dataclasses.replace(validation, labels=1 - validation.labels, masks=None)
+        validation = dataclasses.replace(validation, labels=data.loss_labels(validation.labels), masks=None)
     return dataclasses.replace(supervision, data=data), validation

@@ -7,6 +7,7 @@ import torch
 
 from fcdd.anomalies.offline import (
     BRIGHTNESS_THRESHOLD,
+    BalancedDraws,
     OfflineSet,
     balanced_indices,
     make_offline_training_set,
@@ -174,3 +175,13 @@ def test_offline_set_through_the_batcher_yields_every_triple_once_per_epoch() ->
         assert data.labels[row].item() == label.item()
         assert data.gt_maps is not None
         assert torch.equal(data.gt_maps[row[0]].float(), gt)
+
+
+def test_balanced_draws_serve_one_balanced_sequence_in_order() -> None:
+    pool = OutlierPool(pool_images())
+    draws = BalancedDraws(pool, 7, gen(0))
+    assert torch.equal(draws.order, balanced_indices(5, 7, gen(0)))
+    first, rest = draws(3, SHAPE, gen(1)), draws(4, SHAPE, gen(2))
+    assert torch.equal(torch.cat([first, rest]), pool.images[draws.order].float())
+    with pytest.raises(ValueError, match="balanced draws hold 7 images, 7 taken, 1 more asked for"):
+        draws(1, SHAPE, gen(0))

@@ -15,6 +15,7 @@ from fcdd.anomalies.from_config import prepare_supervision
 from fcdd.data.base import ADData
 from fcdd.data.preprocess import Recipe, build_preprocessing
 from fcdd.engine.batching import make_batcher
+from fcdd.engine.validation import hold_out_validation
 from fcdd.methods.fcdd import FCDDScorer, fcdd_gt_sample_losses, fcdd_sample_losses, pseudo_huber
 from fcdd.methods.upsample import receptive_upsample
 from fcdd.networks.build import build_network
@@ -134,3 +135,25 @@ def test_gaussian_uniform_and_solid_values():
     s = noise_module.get_noise_mode("solid")(64, (3, 8, 8), gen(0))
     flat = s.flatten(2)
     assert (flat == flat[:, :, :1]).all() and (s == s.round()).all() and s.max() <= 255  # one colour per image
+
+
+def test_the_data_states_its_sides():
+    # ADData.loss_labels turns the labels around; supervisor, offline set and validation split call it
+    # (its one owner: tests/test_owners.py).
+    data = _data(masks=False, train_label=1)
+    assert data.own_images_anomalous and not _data(masks=False).own_images_anomalous
+    added = torch.tensor([0, 1, 1, 0])
+    assert data.loss_labels(added).tolist() == [1, 0, 0, 1]
+    assert _data(masks=False).loss_labels(added).tolist() == [0, 1, 1, 0]
+    with pytest.raises(ValueError, match="ADData.train_label must be 0 or 1, got 2"):
+        _data(masks=False, train_label=2)
+
+
+def test_the_validation_split_of_own_anomalous_data_is_flipped_without_masks():
+    config = get_preset("fmnist").replace(**{"anomalies.noise_mode": "solid", "data.validation_fraction": 0.25})
+    for train_label in (0, 1):
+        supervision = prepare_supervision(config, _data(masks=False, train_label=train_label), torch.device("cpu"))
+        _, validation = hold_out_validation(config, supervision)
+        held_out = validation.labels[: len(validation.labels) // 2]  # the held-out own images come first
+        assert held_out.eq(train_label).all() and validation.labels.sum() == len(validation.labels) // 2
+        assert (validation.masks is None) == (train_label == 1)

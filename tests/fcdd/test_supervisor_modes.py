@@ -123,3 +123,25 @@ def test_pool_from_train_anomalies_carries_maps() -> None:
     out = OnlineSupervisor("other", pool, p=1.0, with_gt_maps=True)(nominal_batch(32).float(), gen(0))
     assert out.gt_maps is not None
     assert torch.equal(out.gt_maps, expected_mask_of(out.images))
+
+
+@pytest.mark.parametrize("case", sorted(set(CASES) - {"unsupervised"}))
+def test_a_batch_at_p_1_is_the_coins_then_one_anomalies_pass(case: str) -> None:
+    # The offline set is made of `anomalies` passes: they must be what __call__ does to the chosen samples.
+    mode, source, with_gt_maps = CASES[case]
+    sup = OnlineSupervisor(mode, source, p=1.0, with_gt_maps=with_gt_maps)  # type: ignore[arg-type]
+    x = nominal_batch(16).float()
+    batch = sup(x, gen(4))
+    after_coins = gen(4)
+    torch.rand(16, generator=after_coins)
+    images, maps = sup.anomalies(x, after_coins)
+    assert torch.equal(batch.images, images)
+    assert batch.labels.eq(1).all()
+    assert (batch.gt_maps is None) == (maps is None)
+    if batch.gt_maps is not None and maps is not None:
+        assert torch.equal(batch.gt_maps, maps)
+
+
+def test_unsupervised_makes_no_anomalies() -> None:
+    with pytest.raises(ValueError, match="supervise mode `unsupervised` makes no anomalies"):
+        OnlineSupervisor("unsupervised", None).anomalies(nominal_batch(2).float(), gen(0))

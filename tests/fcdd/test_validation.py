@@ -138,3 +138,26 @@ def test_real_anomalies_carry_masks_only_where_the_dataset_has_them():
     data = dataclasses.replace(_data(True), train_anomaly_masks=masks)
     _, val = split_validation(data, 0.3, seed=0, make_anomalies=lambda x, g: x, proxy_name="x")
     assert val.masks is not None and val.masks[val.labels == 1, 0].tolist() == [[[0, 0], [0, 1]]] * 3
+
+
+@pytest.mark.parametrize("one_vs_rest", [False, True])
+@pytest.mark.parametrize("choice", ["auto", "synthetic"])
+def test_masks_missing_from_the_settings_agrees_with_the_split(one_vs_rest, choice):
+    # A custom folder holds the other classes' training images exactly when it is one-vs-rest.
+    from fcdd.engine.validation import hold_out_validation, masks_missing
+
+    config, supervision = _supervision(one_vs_rest, "folder", choice)
+    config = config.replace(**{"data.dataset": "custom", "data.one_vs_rest": one_vs_rest})
+    _, val = hold_out_validation(config, supervision)
+    assert (masks_missing(config.data) is not None) == (val.masks is None)
+
+
+def test_masks_missing_asks_the_dataset_whether_it_is_one_vs_rest():
+    from fcdd.config import DataConfig
+    from fcdd.engine.validation import masks_missing
+
+    assert "real training images without masks" in (masks_missing(DataConfig(dataset="cifar10")) or "")
+    assert masks_missing(DataConfig(dataset="mvtec")) is None  # proxies: malformed or outlier images, masked
+    assert masks_missing(DataConfig(dataset="cifar10", validation_anomalies="synthetic")) is None
+    assert masks_missing(DataConfig(dataset="custom", validation_anomalies="other-classes")) is not None
+    assert masks_missing(DataConfig(dataset="custom", one_vs_rest=True, ground_truth_maps=True)) is None

@@ -93,15 +93,16 @@ def test_mean_roc_of_diagonal_and_perfect_curve():
         mean_roc([diagonal], grid=np.array([0.5, 0.2]))
 
 
-def test_roc_from_scores_hand_computed():
-    labels = np.array([0, 0, 1, 1])
-    # positives 1, 3 vs negatives 0, 2: 3 of 4 pairs ordered correctly
-    fpr, tpr, auc = roc_from_scores(np.array([0.0, 2.0, 1.0, 3.0]), labels)
-    assert auc == pytest.approx(0.75)
-    assert fpr[0] == 0.0 and fpr[-1] == 1.0 and tpr[-1] == 1.0
-    with pytest.raises(ValueError, match="both 0"):
+def test_roc_from_scores_is_the_runs_sample_roc():
+    from fcdd.engine.evaluate import sample_roc
+
+    scores, labels = np.array([0.0, 2.0, 1.0, 3.0]), np.array([0, 0, 1, 1])
+    fpr, tpr, auc = roc_from_scores(scores, labels)
+    roc = sample_roc(scores, labels)
+    assert auc == roc.auc == 0.75 and np.array_equal(fpr, roc.fpr) and np.array_equal(tpr, roc.tpr)
+    with pytest.raises(ValueError, match="only one label"):
         roc_from_scores(np.array([0.1, 0.2]), np.array([1, 1]))
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(ValueError, match="not finite"):
         roc_from_scores(np.array([np.nan, 0.2]), np.array([0, 1]))
 
 

@@ -79,7 +79,8 @@ def test_one_rule_for_which_files_are_images():
                 if any(_dotted(c).endswith("IMAGE_EXTENSIONS") for c in node.comparators):
                     found.append(f"{path}:{node.lineno} tests a suffix against IMAGE_EXTENSIONS")
             func = node.func if isinstance(node, ast.Call) else None
-            if isinstance(func, ast.Attribute) and func.attr in ("walk", "rglob", "glob") and path.startswith("fcdd/"):
+            walks = isinstance(func, ast.Attribute) and (func.attr in ("rglob", "glob") or _dotted(func) == "os.walk")
+            if walks and path.startswith("fcdd/"):
                 found.append(f"{path}:{node.lineno} walks a folder tree")
     assert found == [], "list images with fcdd.data.images.list_images / is_image_name"
 

@@ -153,6 +153,21 @@ def seeded_sample(files: Sequence[Path], k: int, generator: torch.Generator) -> 
     return [files[i] for i in pick.tolist()]
 
 
+def _test_split(val: list[list[Path]]) -> tuple[list[Path], Tensor]:
+    """The val images of the 30 classes and their class indices, in the fixed seeded test order."""
+    paths = [p for files in val for p in files]
+    targets = torch.tensor([c for c, files in enumerate(val) for _ in files], dtype=torch.int64)
+    order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(TEST_ORDER_SEED))
+    return [paths[i] for i in order.tolist()], targets[order]
+
+
+def _decode_square(paths: list[Path], raw: int, what: str, show_progress: bool) -> Tensor:
+    """Image files as uint8 ``(N, 3, raw, raw)``: short side resized to ``raw``, centre cropped."""
+    shown = show_progress and len(paths) >= 256
+    images, _ = decode_all(paths, lambda p: decode_short_side(p, raw), (3, raw, raw), show_progress=shown, desc=what)
+    return torch.from_numpy(images)
+
+
 classes = fixed_classes(CLASS_NAMES)
 
 
@@ -184,11 +199,7 @@ def load(
     train = class_files(split_dir(root, "train", download=download), wnids, CLASS_NAMES)
     val = class_files(split_dir(root, "val", download=download), wnids, CLASS_NAMES)
 
-    test_paths = [p for files in val for p in files]
-    test_targets = torch.tensor([c for c, files in enumerate(val) for _ in files], dtype=torch.int64)
-    order = torch.randperm(len(test_paths), generator=torch.Generator().manual_seed(TEST_ORDER_SEED))
-    test_paths = [test_paths[i] for i in order.tolist()]
-    test_targets = test_targets[order]
+    test_paths, test_targets = _test_split(val)
 
     # Drawn for all 30 classes in turn, so each class's sample is the same whichever class is nominal.
     generator = torch.Generator().manual_seed(ANOMALY_SAMPLE_SEED)
@@ -199,9 +210,7 @@ def load(
     shape = (3, raw, raw)
 
     def decode(paths: list[Path], what: str) -> Tensor:
-        shown = show_progress and len(paths) >= 256
-        images, _ = decode_all(paths, lambda p: decode_short_side(p, raw), shape, show_progress=shown, desc=what)
-        return torch.from_numpy(images)
+        return _decode_square(paths, raw, what, show_progress)
 
     log.info(
         "reading ImageNet-30 class %d (%s) from %s", normal_class, CLASS_NAMES[normal_class], find_root(root or ".")

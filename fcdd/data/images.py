@@ -118,11 +118,13 @@ def decode_all(
 
     def work(i: int) -> None:
         try:
-            out[i] = decode_one(paths[i]).reshape(h, w, c).transpose(2, 0, 1)
-            ok[i] = True
+            array = decode_one(paths[i])
         except ValueError:
-            if not skip_broken:
-                raise
+            if skip_broken:
+                return
+            raise
+        out[i] = array.reshape(h, w, c).transpose(2, 0, 1)
+        ok[i] = True
 
     jobs = decode_in_threads(work, range(len(paths)))
     for _ in progress_bar(jobs, total=len(paths), desc=desc, unit="img", show=show_progress):

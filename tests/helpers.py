@@ -55,6 +55,31 @@ def write_custom_tree(
     return root
 
 
+def write_image_junk_tree(root: Path) -> set[str]:
+    """Images beside everything an image lister must skip; returns the real images' paths relative to ``root``.
+
+    Listed: nested folders, upper-case extensions, a link to an image. Skipped: macOS AppleDouble
+    files (``._x.png``, a few bytes that no decoder reads), a hidden image, an image in a hidden
+    folder, a text file, a folder named like an image, a link to a folder, a dangling link. Links
+    sit one level down: the ImageNet-22k lister follows linked class folders at the top.
+    """
+    images = ["a.png", "b/c.JPG", "b/d/e.jpeg", "f.TIFF", "g/h.bmp"]
+    for rel in images:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (6, 5), (len(rel) * 20, 90, 10)).save(root / rel)
+    (root / "._a.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
+    (root / "b" / "._c.JPG").write_bytes(b"\x00\x05\x16\x07")
+    Image.new("RGB", (6, 5)).save(root / ".hidden.png")
+    (root / ".thumbs").mkdir()
+    Image.new("RGB", (6, 5)).save(root / ".thumbs" / "a.png")
+    (root / "notes.txt").write_text("not an image")
+    (root / "folder.png").mkdir()
+    (root / "g" / "link.png").symlink_to(root / "a.png")
+    (root / "g" / "linked").symlink_to(root / "b", target_is_directory=True)
+    (root / "g" / "dangling.png").symlink_to(root / "missing.png")
+    return {*images, "g/link.png"}
+
+
 def run_metrics(**changes: Any) -> RunMetrics:
     """A plausible finished run's metrics, with ``changes``."""
     base = RunMetrics(

@@ -134,8 +134,8 @@ def test_registered_outlier_exposure_source(registered, monkeypatch, tmp_path):
 
 def checkers(config: RunConfig, data: ADData):
     """An outlier-exposure source: a pool of 8 checkerboards."""
+    from fcdd.anomalies.oe_modes import OutlierExposure
     from fcdd.anomalies.outlier_exposure import OutlierPool
-    from fcdd.anomalies.sources import OutlierExposure
 
     grid = (torch.arange(28).view(-1, 1) // 4 + torch.arange(28).view(1, -1) // 4) % 2
     pool = (grid * 255).to(torch.uint8).expand(8, 1, 28, 28).contiguous()

@@ -28,7 +28,7 @@ def offline_fallback(spec: BenchmarkSpec) -> BenchmarkSpec:
     Only dry runs: a full run never substitutes, it stops with the error instead. The substitution
     is logged in one line and kept in the spec's notes (benchmark.json, the report).
     """
-    from fcdd.anomalies.sources import check_source
+    from fcdd.anomalies.oe_modes import check_source
 
     try:
         check_source(spec.base)
@@ -50,7 +50,7 @@ def check_plan(spec: BenchmarkSpec, *, search: bool = False) -> None:
     source. ``search`` also checks the config `fcdd tune` searches with (its validation split).
     Data warnings (masks that look inverted) are logged once each.
     """
-    from fcdd.anomalies.sources import check_source
+    from fcdd.anomalies.oe_modes import check_source
     from fcdd.data.loading import check_data
     from fcdd.methods.build import check_model
 

@@ -89,7 +89,7 @@ def get_noise_mode(name: str) -> AnomalySource:
     if name in OE_SOURCES:
         raise ValueError(
             f"noise mode {name!r} is outlier exposure, not synthetic noise; build it with "
-            "fcdd.anomalies.sources (registry: fcdd.anomalies.registry.OE_SOURCES) or fcdd.anomalies.outlier_exposure"
+            "fcdd.anomalies.oe_modes (registry: fcdd.anomalies.registry.OE_SOURCES) or fcdd.anomalies.outlier_exposure"
         )
     source: AnomalySource = registry.lookup(SYNTHETIC_NOISE, name, "synthetic noise mode")
     return source

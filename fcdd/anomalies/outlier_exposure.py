@@ -1,5 +1,11 @@
 """Outlier exposure (FCDD method notes §5.2, §5.4): real natural images used as anomalies.
 
+:class:`OutlierPool` holds them, and this module builds the small pools: any folder of images
+(:func:`load_folder_pool`) and CIFAR-100 (:func:`load_cifar100_pool`). The pools of the large
+datasets (EMNIST, ImageNet-22k, ImageNet-1k val), capped to fit in memory, are built in
+:mod:`fcdd.anomalies.large_pools`; which ``noise_mode`` loads which pool is said in
+:mod:`fcdd.anomalies.oe_modes`.
+
 A pool of ``K`` images is decoded and resized once per run into one uint8 tensor; each
 training batch then draws from it with a single indexing op (the original read one image at
 a time through a nested DataLoader, §9.2). ``--oe-limit`` becomes ``limit``: a random subset
@@ -9,19 +15,15 @@ of files drawn once with ``seed`` *before* decoding, so only those files are rea
 from __future__ import annotations
 
 import logging
-import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import Tensor
 
 from fcdd.data.cifar import read_pickle
-from fcdd.data.images import IMAGE_EXTENSIONS, convert
-from fcdd.progress import progress_bar
+from fcdd.data.images import IMAGE_EXTENSIONS, decode_all, decode_resized, list_images
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +103,15 @@ class OutlierPool:
         return f"OutlierPool(K={len(self)}, shape={self.shape}{masks}, device={self.images.device})"
 
 
-def _check_shape(shape: tuple[int, int, int]) -> tuple[int, int, int]:
+def check_pool_shape(shape: tuple[int, int, int]) -> tuple[int, int, int]:
+    """``shape`` as ints, when it is a (C, H, W) a pool can hold; a ``ValueError`` otherwise."""
     if len(shape) != 3 or shape[0] not in (1, 3) or min(shape[1:]) < 1:
         raise ValueError(f"`shape` must be (C, H, W) with C in (1, 3) and H, W >= 1, got shape={tuple(shape)}")
     c, h, w = (int(s) for s in shape)
     return c, h, w
 
 
-def _subset(count: int, limit: int | None, seed: int) -> Tensor:
+def seeded_subset(count: int, limit: int | None, seed: int) -> Tensor:
     """Sorted indices of a random subset of ``limit`` out of ``count`` items, drawn once with ``seed``."""
     if limit is not None and limit <= 0:
         raise ValueError(f"`limit` (--oe-limit) must be a positive number of images or None, got limit={limit}")
@@ -118,33 +121,24 @@ def _subset(count: int, limit: int | None, seed: int) -> Tensor:
     return torch.randperm(count, generator=gen)[:limit].sort().values
 
 
-def list_images(folder: str | Path) -> list[Path]:
-    """All image files under ``folder`` (recursive, case-insensitive extensions), sorted by relative path."""
+def folder_images(folder: str | Path) -> list[Path]:
+    """The image files under an outlier-exposure folder (recursive), in the order its pool holds them.
+
+    The files are those of :func:`~fcdd.data.images.list_images`; their order, by relative path
+    as text, is the one seeded ``--oe-limit`` subsets have always indexed into, so a seed keeps
+    drawing the same files.
+    """
     root = Path(folder)
     if not root.is_dir():
         raise FileNotFoundError(
             f"outlier-exposure folder {str(root)!r} does not exist; pass --oe-folder DIR with images"
         )
-    files = [p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
+    files = list_images(root)
     if not files:
         raise ValueError(
             f"no images in outlier-exposure folder {str(root)!r}; looked for {', '.join(sorted(IMAGE_EXTENSIONS))}"
         )
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
-
-
-def _decode(path: Path, mode: str, height: int, width: int) -> np.ndarray:
-    try:
-        with Image.open(path) as img:
-            # JPEGs can be decoded at 1/2..1/8 scale in the DCT domain; keeping at least twice
-            # the target size leaves the antialiased resize below nearly unchanged, and makes
-            # large photos (ImageNet) several times cheaper to decode. The colour mode is kept:
-            # libjpeg's own greyscale output differs from PIL's RGB -> 'L' by up to ~9 levels.
-            img.draft(img.mode, (2 * width, 2 * height))
-            resized = convert(img, mode).resize((width, height), Image.Resampling.BILINEAR)
-            return np.array(resized, dtype=np.uint8)  # a writable copy for torch.from_numpy
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"cannot decode image {path}: {exc}; remove or replace it") from exc
 
 
 def load_folder_pool(
@@ -158,27 +152,18 @@ def load_folder_pool(
     """Decode every image under ``folder`` (or a seeded subset of ``limit``) into an :class:`OutlierPool`.
 
     Images become RGB (C=3) or greyscale 'L' (C=1) and are resized straight to ``(H, W)``
-    (bilinear, antialiased, aspect ratio not kept, like the original's OE path). Decoding
-    runs in a thread pool: PIL releases the GIL while decoding and resizing.
+    (bilinear, antialiased, aspect ratio not kept, like the original's OE path).
     """
-    c, h, w = _check_shape(shape)
-    files = list_images(folder)
-    keep = _subset(len(files), limit, seed)
+    c, h, w = check_pool_shape(shape)
+    files = folder_images(folder)
+    keep = seeded_subset(len(files), limit, seed)
     files = [files[i] for i in keep.tolist()]
     mode = "L" if c == 1 else "RGB"
-    out = torch.empty((len(files), c, h, w), dtype=torch.uint8)
-    workers = min(32, (os.cpu_count() or 1) + 4)
-    pool = ThreadPoolExecutor(max_workers=workers)
-    try:
-        decoded = pool.map(lambda p: _decode(p, mode, h, w), files)
-        bar = progress_bar(decoded, total=len(files), desc="outlier images", unit="img", show=show_progress)
-        for i, arr in enumerate(bar):
-            out[i] = torch.from_numpy(arr).view(h, w, c).permute(2, 0, 1)
-    finally:
-        # On a decode error, drop the queued files instead of decoding them before raising.
-        pool.shutdown(wait=True, cancel_futures=True)
+    images, _ = decode_all(
+        files, lambda p: decode_resized(p, (h, w), mode), (c, h, w), show_progress=show_progress, desc="outlier images"
+    )
     log.info("outlier pool: %d images from %s at %s", len(files), folder, (c, h, w))
-    return OutlierPool(out)
+    return OutlierPool(torch.from_numpy(images))
 
 
 def _luma(rgb: Tensor) -> Tensor:
@@ -187,7 +172,7 @@ def _luma(rgb: Tensor) -> Tensor:
     return ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).to(torch.uint8).unsqueeze(1)
 
 
-def _resize_uint8(images: Tensor, height: int, width: int, chunk: int = 1024) -> Tensor:
+def resize_uint8(images: Tensor, height: int, width: int, chunk: int = 1024) -> Tensor:
     """Bilinear antialiased resize of uint8 ``(N, C, h, w)`` in chunks (float copies stay small)."""
     out = torch.empty((images.shape[0], images.shape[1], height, width), dtype=torch.uint8)
     for start in range(0, images.shape[0], chunk):
@@ -221,7 +206,7 @@ def load_cifar100_pool(
     the same luma as PIL's 'L'; other sizes than 32×32 are resized bilinearly with
     antialiasing. Downloads only when ``download=True``.
     """
-    c, h, w = _check_shape(shape)
+    c, h, w = check_pool_shape(shape)
     path = Path(root) / CIFAR100_TRAIN
     if not path.is_file():
         if not download:
@@ -232,11 +217,11 @@ def load_cifar100_pool(
 
         CIFAR100(str(root), train=True, download=True)
     data = read_cifar100(path)
-    keep = _subset(data.shape[0], limit, seed)
+    keep = seeded_subset(data.shape[0], limit, seed)
     images = torch.from_numpy(np.ascontiguousarray(data[keep.numpy()], dtype=np.uint8)).view(-1, 3, 32, 32)
     if c == 1:
         images = _luma(images)
     if (h, w) != (32, 32):
-        images = _resize_uint8(images, h, w)
+        images = resize_uint8(images, h, w)
     log.info("outlier pool: %d CIFAR-100 images at %s", images.shape[0], (c, h, w))
     return OutlierPool(images.contiguous())

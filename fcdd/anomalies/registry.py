@@ -4,7 +4,7 @@ A ``noise_mode`` names either a synthetic noise function (:data:`SYNTHETIC_NOISE
 formula: ``(n, (C, H, W), generator) -> float (n, C, H, W)``) or an outlier-exposure source
 (:data:`OE_SOURCES`, real images: ``(config, data) -> OutlierExposure``). Adding a noise mode is
 one function in :mod:`fcdd.anomalies.noise` and one line below; adding an OE source is one
-function in :mod:`fcdd.anomalies.sources` and one line below. Entries are ``"module:attribute"``
+function in :mod:`fcdd.anomalies.oe_modes` and one line below. Entries are ``"module:attribute"``
 references, imported on first use (see :mod:`fcdd.registry`), so :mod:`fcdd.config` can check
 names without importing torch.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from fcdd.registry import Entry
 
-_NOISE, _SOURCES = "fcdd.anomalies.noise", "fcdd.anomalies.sources"
+_NOISE, _SOURCES = "fcdd.anomalies.noise", "fcdd.anomalies.oe_modes"
 
 SYNTHETIC_NOISE: dict[str, Entry] = {
     "gaussian": f"{_NOISE}:gaussian",

@@ -3,9 +3,10 @@
 A :class:`StreamingPool` draws images from the whole file listing, as the original did through its
 nested DataLoader, instead of a subset decoded once: a seeded stream of file indices (a fresh
 random permutation of every file per pass, so each file is drawn once per pass) is decoded in
-background threads, in order, into a bounded buffer; each call takes the next images from it. The
-same seed gives the same images in the same order, memory is bounded by the buffer, and the
-training step rarely waits: decoding runs while the model trains (PIL releases the GIL).
+background threads (:func:`fcdd.data.images.decode_in_threads`), in order, into a bounded buffer;
+each call takes the next images from it. The same seed gives the same images in the same order,
+memory is bounded by the buffer, and the training step rarely waits: decoding runs while the
+model trains (PIL releases the GIL).
 """
 
 from __future__ import annotations
@@ -14,17 +15,17 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from fcdd.data.images import decode_in_threads
+
 log = logging.getLogger(__name__)
 
 DEFAULT_BUFFER = 512  # decoded images held ahead of the training loop
-_END = object()
 
 
 class StreamingPool:
@@ -32,7 +33,8 @@ class StreamingPool:
 
     ``decode(path, (H, W), mode)`` gives one uint8 array or raises ``ValueError`` (such files are
     skipped with a warning). The draw order depends only on ``seed``, not on the training
-    generator, so it is reproducible whatever the batch sizes.
+    generator, so it is reproducible whatever the batch sizes. ``workers`` decoding threads
+    (None: :func:`~fcdd.data.images.decode_workers`).
     """
 
     def __init__(
@@ -43,7 +45,7 @@ class StreamingPool:
         *,
         seed: int = 0,
         buffer: int = DEFAULT_BUFFER,
-        workers: int = 4,
+        workers: int | None = None,
     ) -> None:
         if not files:
             raise ValueError("a streaming outlier pool needs at least one file")
@@ -80,32 +82,35 @@ class StreamingPool:
 
     def _produce(self, out: queue.Queue[object], stop: threading.Event) -> None:
         c, h, w = self.shape
-        chunk = max(1, self.workers * 4)
-        indices = self.order()
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            while not stop.is_set():
-                batch = [next(indices) for _ in range(chunk)]
-                # map() keeps the stream's order, whatever thread finishes first.
-                for index, array in zip(batch, pool.map(self._decode_or_none, batch), strict=True):
-                    if array is None:
-                        self.skipped += 1
-                        log.warning("skipped undecodable outlier image %s", self.files[index])
+        # In the stream's order, whatever thread finishes first.
+        decoded = decode_in_threads(self._decode_or_none, self.order(), workers=self.workers)
+        try:
+            for index, array in decoded:
+                if stop.is_set():
+                    break
+                if array is None:
+                    self.skipped += 1
+                    log.warning("skipped undecodable outlier image %s", self.files[index])
+                    continue
+                tensor = torch.from_numpy(array).view(h, w, c).permute(2, 0, 1)
+                while not stop.is_set():
+                    try:
+                        out.put(tensor, timeout=0.1)
+                        break
+                    except queue.Full:
                         continue
-                    tensor = torch.from_numpy(array).view(h, w, c).permute(2, 0, 1)
-                    while not stop.is_set():
-                        try:
-                            out.put(tensor, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
-        out.put(_END)
+        except Exception as error:  # a decoder bug, not a file to skip: the waiting draw raises it
+            if not stop.is_set():
+                out.put(error)
+        finally:
+            decoded.close()  # drops the files queued for decoding
 
-    def _decode_or_none(self, index: int) -> np.ndarray | None:
+    def _decode_or_none(self, index: int) -> tuple[int, np.ndarray | None]:
         _, h, w = self.shape
         try:
-            return self.decode(self.files[index], (h, w), "L" if self.shape[0] == 1 else "RGB")
+            return index, self.decode(self.files[index], (h, w), "L" if self.shape[0] == 1 else "RGB")
         except ValueError:
-            return None
+            return index, None
 
     def _start(self) -> queue.Queue[object]:
         if self._queue is None:
@@ -126,8 +131,8 @@ class StreamingPool:
         images = []
         for _ in range(n):
             item = stream.get()
-            if item is _END:
-                raise RuntimeError("the outlier-exposure stream stopped")
+            if isinstance(item, Exception):
+                raise RuntimeError(f"the outlier-exposure stream stopped: {item}") from item
             images.append(item)
         self.drawn += n
         return torch.stack(images).to(generator.device).float()  # type: ignore[arg-type]

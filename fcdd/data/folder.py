@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,9 +34,8 @@ from torch import Tensor
 from fcdd.config import DataConfig
 from fcdd.data.base import ADData, ClassSummary, DatasetLoader
 from fcdd.data.folder_maps import check_consistency, decode_maps, find_maps, map_root
-from fcdd.data.images import IMAGE_EXTENSIONS, convert, fit_square, open_image, survey
+from fcdd.data.images import IMAGE_EXTENSIONS, convert, decode_all, fit_square, list_images, open_image, survey
 from fcdd.data.preprocess import Recipe, build_preprocessing
-from fcdd.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +73,6 @@ class FolderSamples:
     class_names: tuple[str, ...]
     train: tuple[Sample, ...]
     test: tuple[Sample, ...]
-
-
-def list_images(folder: Path) -> list[Path]:
-    """Image files under ``folder`` (recursively, hidden files skipped), sorted for a stable order."""
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
-    )
 
 
 def _require_dir(path: Path, fix: str) -> None:
@@ -163,29 +151,23 @@ def decode_images(
     ``crop_square`` takes each image's central square (its short side) before resizing, so the
     aspect ratio is kept (custom folders, like the original's short-side resize and centre crop);
     without it the whole image is squashed into the square (Pascal VOC, like the original).
-    Threads overlap the decoding (PIL releases the GIL); a corrupt file raises a ``ValueError``
-    that names it.
+    Threads overlap the decoding (:func:`~fcdd.data.images.decode_all`); a corrupt file raises a
+    ``ValueError`` that names it.
     """
     mode = {1: "L", 3: "RGB"}[channels]
-    out = torch.empty((len(paths), channels, size, size), dtype=torch.uint8)
 
-    def decode(index: int) -> None:
-        path = paths[index]
+    def decode(path: Path) -> np.ndarray:
         with open_image(path) as file:  # a truncated file fails in convert(), and is reported alike
             converted = convert(file, mode)
             if crop_square:
                 image = fit_square(converted, size, Image.Resampling.BILINEAR)
             else:
                 image = converted.resize((size, size), Image.Resampling.BILINEAR)
-            array = np.array(image, dtype=np.uint8).reshape(size, size, channels)
-        out[index] = torch.from_numpy(array).permute(2, 0, 1)
+            return np.asarray(image, dtype=np.uint8)
 
-    workers = min(8, os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        jobs = pool.map(decode, range(len(paths)))
-        for _ in progress_bar(jobs, total=len(paths), desc="decoding images", show=show_progress and len(paths) >= 256):
-            pass
-    return out
+    shown = show_progress and len(paths) >= 256
+    images, _ = decode_all(paths, decode, (channels, size, size), show_progress=shown)
+    return torch.from_numpy(images)
 
 
 def channel_stats(images: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:

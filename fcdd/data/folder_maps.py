@@ -9,17 +9,15 @@ pixels > 0 are anomalous. An image without a map gets a constant map of its labe
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch import Tensor
 
-from fcdd.data.images import IMAGE_EXTENSIONS, binary_mask, convert, fit_square
+from fcdd.data.images import binary_mask, convert, decode_in_threads, fit_square, list_images, open_image, read_size
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +46,8 @@ def find_maps(root: str | Path, images: Sequence[Path]) -> list[Path | None]:
         if folder not in listings:  # one directory listing per folder, not one glob per image
             stems: dict[str, list[Path]] = {}
             if folder.is_dir():
-                for p in sorted(folder.iterdir()):
-                    if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file():
-                        stems.setdefault(p.stem, []).append(p)
+                for p in list_images(folder, recursive=False):
+                    stems.setdefault(p.stem, []).append(p)
             listings[folder] = stems
         candidates = listings[folder].get(target.stem, [])
         if len(candidates) > 1:
@@ -60,27 +57,16 @@ def find_maps(root: str | Path, images: Sequence[Path]) -> list[Path | None]:
     return found
 
 
-def _image_size(path: Path) -> tuple[int, int]:
-    try:
-        with Image.open(path) as file:  # reads the header only
-            return file.size
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
-        raise ValueError(f"cannot decode image {path}: {err}; replace or remove the file") from err
-
-
 def read_map(map_path: Path, image_path: Path, size: int) -> np.ndarray:
     """One map as a uint8 ``(size, size)`` array in {0, 1}, checked against its image.
 
     Binarised (> 0) at full resolution, then cut and resized (nearest neighbours) exactly
     as its image: the central square, at the square raw size.
     """
-    try:
-        with Image.open(map_path) as file:
-            map_size = file.size
-            grey = np.asarray(convert(file, "L"))
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise ValueError(f"cannot decode ground-truth map {map_path}: {err}; replace or remove the file") from err
-    image_size = _image_size(image_path)
+    with open_image(map_path, "ground-truth map") as file:
+        map_size = file.size
+        grey = np.asarray(convert(file, "L"))
+    image_size = read_size(image_path)
     if map_size != image_size:
         raise ValueError(
             f"ground-truth map {map_path} is {map_size[0]}x{map_size[1]} but its image {image_path} is "
@@ -96,7 +82,7 @@ def decode_maps(
     """Maps of a list of images as uint8 ``(N, 1, size, size)`` in {0, 1}.
 
     An image without a map (None) gets a constant map of its label (1 = anomalous). Files
-    are read in threads (PIL releases the GIL while decoding).
+    are read in threads (:func:`~fcdd.data.images.decode_in_threads`).
     """
     if not len(map_paths) == len(image_paths) == len(labels):
         raise ValueError(
@@ -112,8 +98,8 @@ def decode_maps(
         else:
             out[index, 0] = torch.from_numpy(read_map(path, image_paths[index], size))
 
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        list(pool.map(decode, range(len(image_paths))))
+    for _ in decode_in_threads(decode, range(len(image_paths))):
+        pass
     return out
 
 

@@ -26,21 +26,16 @@ test path (resize, centre crop 224) is identical.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
 
 from fcdd.data.base import ADData, DatasetLoader, always_one_vs_rest, fixed_classes, square_shape
 from fcdd.data.imagenet_classes import IMAGENET30, IMAGENET30_NAMES
-from fcdd.data.images import IMAGE_EXTENSIONS, convert
+from fcdd.data.images import decode_all, decode_short_side, list_images
 from fcdd.data.preprocess import Recipe, build_preprocessing
-from fcdd.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -133,16 +128,6 @@ def split_dir(root: str | Path | None, split: str, *, download: bool = False) ->
     return base / split
 
 
-def list_images(folder: Path) -> list[Path]:
-    """Image files directly in ``folder`` (hidden files skipped), sorted by name."""
-    with os.scandir(folder) as entries:
-        return sorted(
-            Path(e.path)
-            for e in entries
-            if not e.name.startswith(".") and Path(e.name).suffix.lower() in IMAGE_EXTENSIONS and e.is_file()
-        )
-
-
 def class_files(folder: Path, wnids: Sequence[str], names: Sequence[str]) -> list[list[Path]]:
     """The image files of each class folder ``folder/<wnid>``; one-line error naming any missing class."""
     missing = [f"{w} ({n})" for w, n in zip(wnids, names, strict=True) if not (folder / w).is_dir()]
@@ -151,7 +136,7 @@ def class_files(folder: Path, wnids: Sequence[str], names: Sequence[str]) -> lis
         raise FileNotFoundError(
             f"{folder} lacks {len(missing)} of the {len(wnids)} ImageNet-30 class folders: {shown}; expected {LAYOUT}"
         )
-    files = [list_images(folder / w) for w in wnids]
+    files = [list_images(folder / w, recursive=False) for w in wnids]
     empty = [f"{w} ({n})" for w, n, f in zip(wnids, names, files, strict=True) if not f]
     if empty:
         raise ValueError(
@@ -160,73 +145,27 @@ def class_files(folder: Path, wnids: Sequence[str], names: Sequence[str]) -> lis
     return files
 
 
-def decode_short_side(path: Path, size: int | tuple[int, int], mode: str = "RGB") -> np.ndarray:
-    """Decode an image, resize it (bilinear) to cover ``size`` (H, W) and centre-crop it to that.
-
-    For a square ``size`` this is torchvision's ``Resize(side)`` + ``CenterCrop(side)``: the
-    short side becomes ``side`` and the long one is truncated to ``int(side * long / short)``.
-    Raises a ``ValueError`` naming the file when it cannot be decoded.
-    """
-    height, width = (size, size) if isinstance(size, int) else size
-    try:
-        with Image.open(path) as img:
-            w, h = img.size
-            if w * height <= h * width:  # relatively taller than the target: fit the width
-                new_w, new_h = width, max(height, int(width * h / w))
-            else:
-                new_w, new_h = max(width, int(height * w / h)), height
-            # Decode JPEGs at a reduced DCT scale, at least twice the target (as outlier_exposure does).
-            img.draft(img.mode, (2 * new_w, 2 * new_h))
-            resized = convert(img, mode).resize((new_w, new_h), Image.Resampling.BILINEAR)
-            left, top = round((new_w - width) / 2), round((new_h - height) / 2)
-            return np.array(resized.crop((left, top, left + width, top + height)), dtype=np.uint8)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"cannot decode image {path}: {exc}; remove or replace it") from exc
-
-
-def decode_files(
-    paths: Sequence[Path],
-    decode_one: Callable[[Path], np.ndarray],
-    shape: tuple[int, int, int],
-    *,
-    skip_broken: bool = False,
-    show_progress: bool = True,
-    desc: str = "decoding images",
-) -> tuple[Tensor, list[int]]:
-    """Decode ``paths`` in a thread pool into uint8 ``(K, C, H, W)``; also returns the indices decoded.
-
-    ``decode_one`` returns an ``(H, W[, C])`` uint8 array or raises ``ValueError``. A broken file
-    raises unless ``skip_broken``, which leaves it out (K <= len(paths)).
-    """
-    c, h, w = shape
-    out = torch.empty((len(paths), c, h, w), dtype=torch.uint8)
-    ok = [False] * len(paths)
-
-    def work(i: int) -> None:
-        try:
-            out[i] = torch.from_numpy(decode_one(paths[i])).view(h, w, c).permute(2, 0, 1)
-            ok[i] = True
-        except ValueError:
-            if not skip_broken:
-                raise
-
-    pool = ThreadPoolExecutor(max_workers=min(16, (os.cpu_count() or 1) + 4))
-    try:
-        jobs = pool.map(work, range(len(paths)))
-        for _ in progress_bar(jobs, total=len(paths), desc=desc, unit="img", show=show_progress and len(paths) >= 256):
-            pass
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # on an error, drop the queued files
-    kept = [i for i, good in enumerate(ok) if good]
-    return (out if len(kept) == len(paths) else out[kept]), kept
-
-
 def seeded_sample(files: Sequence[Path], k: int, generator: torch.Generator) -> list[Path]:
     """At most ``k`` of ``files``, drawn without replacement, in their original order."""
     if k >= len(files):
         return list(files)
     pick = torch.randperm(len(files), generator=generator)[:k].sort().values
     return [files[i] for i in pick.tolist()]
+
+
+def _test_split(val: list[list[Path]]) -> tuple[list[Path], Tensor]:
+    """The val images of the 30 classes and their class indices, in the fixed seeded test order."""
+    paths = [p for files in val for p in files]
+    targets = torch.tensor([c for c, files in enumerate(val) for _ in files], dtype=torch.int64)
+    order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(TEST_ORDER_SEED))
+    return [paths[i] for i in order.tolist()], targets[order]
+
+
+def _decode_square(paths: list[Path], raw: int, what: str, show_progress: bool) -> Tensor:
+    """Image files as uint8 ``(N, 3, raw, raw)``: short side resized to ``raw``, centre cropped."""
+    shown = show_progress and len(paths) >= 256
+    images, _ = decode_all(paths, lambda p: decode_short_side(p, raw), (3, raw, raw), show_progress=shown, desc=what)
+    return torch.from_numpy(images)
 
 
 classes = fixed_classes(CLASS_NAMES)
@@ -260,11 +199,7 @@ def load(
     train = class_files(split_dir(root, "train", download=download), wnids, CLASS_NAMES)
     val = class_files(split_dir(root, "val", download=download), wnids, CLASS_NAMES)
 
-    test_paths = [p for files in val for p in files]
-    test_targets = torch.tensor([c for c, files in enumerate(val) for _ in files], dtype=torch.int64)
-    order = torch.randperm(len(test_paths), generator=torch.Generator().manual_seed(TEST_ORDER_SEED))
-    test_paths = [test_paths[i] for i in order.tolist()]
-    test_targets = test_targets[order]
+    test_paths, test_targets = _test_split(val)
 
     # Drawn for all 30 classes in turn, so each class's sample is the same whichever class is nominal.
     generator = torch.Generator().manual_seed(ANOMALY_SAMPLE_SEED)
@@ -275,10 +210,7 @@ def load(
     shape = (3, raw, raw)
 
     def decode(paths: list[Path], what: str) -> Tensor:
-        images, _ = decode_files(
-            paths, lambda p: decode_short_side(p, raw), shape, show_progress=show_progress, desc=what
-        )
-        return images
+        return _decode_square(paths, raw, what, show_progress)
 
     log.info(
         "reading ImageNet-30 class %d (%s) from %s", normal_class, CLASS_NAMES[normal_class], find_root(root or ".")

@@ -38,7 +38,6 @@ from __future__ import annotations
 import logging
 import os
 import urllib.parse
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +51,7 @@ from fcdd.config import DataConfig
 from fcdd.data import archive
 from fcdd.data.augment import resize_nearest
 from fcdd.data.base import ADData, ClassSummary, DatasetLoader, never_one_vs_rest, square_shape
-from fcdd.data.images import IMAGE_EXTENSIONS, binary_mask, convert, open_image, survey
+from fcdd.data.images import binary_mask, convert, decode_in_threads, list_images, open_image, survey
 from fcdd.data.preprocess import ClassConstants, Recipe, build_preprocessing, class_constants, lcn
 from fcdd.progress import progress_bar
 
@@ -104,14 +103,6 @@ class CategoryFiles:
     test: tuple[TestSample, ...]
 
 
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
-    )
-
-
 def _has_categories(root: Path) -> bool:
     return root.is_dir() and any((p / "train" / GOOD).is_dir() for p in root.iterdir() if p.is_dir())
 
@@ -142,14 +133,14 @@ def find_categories(root: Path) -> tuple[str, ...]:
 def list_category(root: Path, name: str) -> CategoryFiles:
     """Training images, and test images paired with their masks, of category ``name``."""
     folder = root / name
-    train = _images_in(folder / "train" / GOOD)
+    train = list_images(folder / "train" / GOOD, recursive=False)
     if not train:
         raise ValueError(f"no images in {folder / 'train' / GOOD}; the category needs nominal training images")
     if not (folder / "test").is_dir():
         raise FileNotFoundError(f"MVTec category {name!r} has no test/ folder at {folder / 'test'}; expected {LAYOUT}")
     test: list[TestSample] = []
     for defect in sorted(p for p in (folder / "test").iterdir() if p.is_dir() and not p.name.startswith(".")):
-        files = _images_in(defect)
+        files = list_images(defect, recursive=False)
         if not files:
             log.warning("skipping empty test folder %s", defect)
         for image in files:
@@ -212,15 +203,9 @@ def decode_category(files: CategoryFiles, size: int, show_progress: bool = True)
         if mask is not None and masks_out is not None:
             masks_out[index] = mask
 
-    pool = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1))  # PIL and torch release the GIL
-    try:
-        done = pool.map(run, jobs)
-        for _ in progress_bar(
-            done, total=len(jobs), desc=f"mvtec {files.name}", show=show_progress and len(jobs) >= 64
-        ):
-            pass
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # on an error, skip the queued files
+    done = decode_in_threads(run, jobs)  # PIL and torch release the GIL; an error drops the queued files
+    for _ in progress_bar(done, total=len(jobs), desc=f"mvtec {files.name}", show=show_progress and len(jobs) >= 64):
+        pass
     return train, test, masks
 
 

@@ -7,7 +7,6 @@ import shutil
 import tarfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -15,6 +14,7 @@ from PIL import Image
 from fcdd.config import DataConfig
 from fcdd.data import imagenet as inet
 from fcdd.data.imagenet_classes import IMAGENET30, IMAGENET30_WNIDS, VOC_CLASS_WORDS, imagenet1k_classes, wnids_named_by
+from fcdd.data.images import list_images
 from fcdd.data.loading import dataset_classes, load_dataset
 
 TRAIN_PER_CLASS, VAL_PER_CLASS = 3, 2
@@ -85,24 +85,6 @@ def test_registry_and_preprocessing(tree: Path) -> None:
     assert data.preprocessing.test(data.test_images[:4]).shape == (4, 3, 24, 24)
 
 
-def test_decode_short_side_crops_the_centre(tmp_path: Path) -> None:
-    stripes = np.zeros((20, 60, 3), dtype=np.uint8)
-    stripes[:, :20, 0] = 255  # red | green | blue thirds
-    stripes[:, 20:40, 1] = 255
-    stripes[:, 40:, 2] = 255
-    Image.fromarray(stripes).save(tmp_path / "wide.png")
-    Image.fromarray(stripes.transpose(1, 0, 2).copy()).save(tmp_path / "tall.png")
-    wide = inet.decode_short_side(tmp_path / "wide.png", 20)  # no resize: the middle 20 columns
-    assert wide.shape == (20, 20, 3) and (wide == [0, 255, 0]).all()
-    tall = inet.decode_short_side(tmp_path / "tall.png", (20, 20))
-    assert (tall == [0, 255, 0]).all()
-    half = inet.decode_short_side(tmp_path / "wide.png", 10)  # 30x10, then the middle 10 columns
-    assert half.shape == (10, 10, 3) and (half[:, 2:8] == [0, 255, 0]).all()
-    (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
-    with pytest.raises(ValueError, match=r"cannot decode image .*bad\.jpg"):
-        inet.decode_short_side(tmp_path / "bad.jpg", 10)
-
-
 def test_missing_classes_error(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "partial", IMAGENET30_WNIDS[2:])
     with pytest.raises(FileNotFoundError) as err:
@@ -142,7 +124,7 @@ def test_val_archive_is_prepared_with_torchvision(tmp_path: Path, monkeypatch: p
         inet.split_dir(tmp_path, "val")
     val = inet.split_dir(tmp_path, "val", download=True)  # finds <root>/imagenet
     assert val == root / "val"
-    assert [p.name for p in inet.list_images(val / "n01440764")] == [
+    assert [p.name for p in list_images(val / "n01440764", recursive=False)] == [
         "ILSVRC2012_val_00000001.JPEG",
         "ILSVRC2012_val_00000003.JPEG",
     ]

@@ -96,7 +96,7 @@ def test_get_noise_mode() -> None:
     assert get_noise_mode("confetti") is NOISE_MODES["confetti"]
     with pytest.raises(ValueError, match=r"unknown synthetic noise mode 'confeti'.*did you mean 'confetti'"):
         get_noise_mode("confeti")
-    with pytest.raises(ValueError, match=r"outlier exposure, not synthetic noise.*fcdd\.anomalies\.sources"):
+    with pytest.raises(ValueError, match=r"outlier exposure, not synthetic noise.*fcdd\.anomalies\.oe_modes"):
         get_noise_mode("cifar100")
     with pytest.raises(ValueError, match=r"must be \(C, H, W\)"):
         NOISE_MODES["gaussian"](2, (28, 28), gen(0))  # type: ignore[arg-type]

@@ -56,6 +56,20 @@ def test_folder_pool_rgb(image_folder: Path) -> None:
         assert (got - colour.view(3, 1, 1)).abs().max() <= 3, path  # JPEG rounding
 
 
+def test_folder_pool_order_is_by_relative_path_text(tmp_path: Path) -> None:
+    """The order seeded --oe-limit subsets index into; "a-b" sorts before "a/" as text (not as a tree)."""
+    for i, rel in enumerate(["a/x.png", "a-b.png", "a.png", "b.png"]):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("L", (4, 4), 10 * i).save(tmp_path / rel)
+    assert [p.relative_to(tmp_path).as_posix() for p in oe.folder_images(tmp_path)] == [
+        "a-b.png",
+        "a.png",
+        "a/x.png",
+        "b.png",
+    ]
+    assert load_folder_pool(tmp_path, (1, 2, 2), show_progress=False).images[:, 0, 0, 0].tolist() == [10, 20, 0, 30]
+
+
 def test_folder_pool_grayscale_matches_pil(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
@@ -68,13 +82,13 @@ def test_folder_pool_grayscale_matches_pil(tmp_path: Path) -> None:
 
 def test_folder_pool_limit_is_a_seeded_subset_decoded_once(image_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Path] = []
-    real = oe._decode
+    real = oe.decode_resized
 
-    def counting(path: Path, mode: str, height: int, width: int) -> np.ndarray:
+    def counting(path: Path, size: tuple[int, int], mode: str) -> np.ndarray:
         calls.append(path)
-        return real(path, mode, height, width)
+        return real(path, size, mode)
 
-    monkeypatch.setattr(oe, "_decode", counting)
+    monkeypatch.setattr(oe, "decode_resized", counting)
     a = load_folder_pool(image_folder, (3, 4, 4), limit=3, seed=0, show_progress=False)
     assert len(a) == 3
     assert len(calls) == 3, "only the chosen files are decoded"
@@ -105,7 +119,7 @@ def test_folder_pool_errors(tmp_path: Path, image_folder: Path) -> None:
     with pytest.raises(ValueError, match=r"C in \(1, 3\)"):
         load_folder_pool(image_folder, (2, 8, 8))
     (image_folder / "a" / "broken.png").write_bytes(b"definitely not a png")
-    with pytest.raises(ValueError, match=r"cannot decode image .*broken\.png: .*remove or replace it"):
+    with pytest.raises(ValueError, match=r"cannot decode image .*broken\.png: .*replace or remove the file"):
         load_folder_pool(image_folder, (3, 8, 8), show_progress=False)
 
 
@@ -218,3 +232,17 @@ def test_malicious_cifar100_pickle_is_refused_before_it_runs(tmp_path: Path) -> 
     with pytest.raises(ValueError, match=r"corrupt CIFAR-100 pickle .*train.*unexpected global posix.system"):
         load_cifar100_pool(tmp_path, (3, 32, 32))
     assert not marker.exists()
+
+
+def test_apple_double_and_hidden_files_are_not_outlier_images(tmp_path: Path) -> None:
+    """macOS leaves ``._name`` AppleDouble files (not images) beside each image copied to a foreign disk."""
+    root = tmp_path / "oe"
+    (root / "sub").mkdir(parents=True)
+    Image.new("RGB", (10, 10), (200, 0, 0)).save(root / "x.png")
+    Image.new("RGB", (10, 10), (0, 200, 0)).save(root / "sub" / "y.png")
+    (root / "._x.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+    (root / "sub" / "._y.png").write_bytes(b"\x00\x05\x16\x07")
+    Image.new("RGB", (10, 10), (0, 0, 200)).save(root / ".hidden.png")
+    pool = load_folder_pool(root, (3, 4, 4), show_progress=False)
+    assert len(pool) == 2
+    assert pool.images[:, :, 0, 0].tolist() == [[0, 200, 0], [200, 0, 0]]  # sub/y.png, x.png: no blue

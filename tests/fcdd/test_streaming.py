@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import tracemalloc
 
 import numpy as np
@@ -9,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from fcdd.anomalies.oe_sources import imagenet22k_files
+from fcdd.anomalies.large_pools import imagenet22k_files
 from fcdd.anomalies.streaming import StreamingPool
-from fcdd.data.imagenet import decode_short_side
+from fcdd.data.images import decode_short_side
 from tests.helpers import gen
 
 N_FILES = 2400
@@ -77,8 +78,8 @@ def test_undecodable_files_are_skipped(tmp_path):
 
 
 def test_imagenet22k_streams_by_default_and_fits_in_memory_with_a_limit(tree):
+    from fcdd.anomalies.oe_modes import imagenet22k
     from fcdd.anomalies.outlier_exposure import OutlierPool
-    from fcdd.anomalies.sources import imagenet22k
     from fcdd.presets import get_preset
     from tests.fcdd.test_semantics import _data
 
@@ -90,3 +91,26 @@ def test_imagenet22k_streams_by_default_and_fits_in_memory_with_a_limit(tree):
     assert isinstance(limited, OutlierPool) and len(limited) == 50
     assert np.isfinite(streamed(4, data.raw_shape, gen(0)).numpy()).all()
     streamed.close()
+
+
+def test_a_broken_stream_fails_the_draw_instead_of_hanging(tmp_path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "0.png")
+
+    def crash(path, size, mode):
+        raise TypeError("a decoder bug")  # not a ValueError: not an undecodable file to skip
+
+    pool = StreamingPool([tmp_path / "0.png"], (3, 8, 8), crash, seed=0)
+    outcome: list[BaseException] = []
+
+    def draw():
+        try:
+            pool(2, (3, 8, 8), gen(0))
+        except RuntimeError as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=draw, daemon=True)
+    thread.start()
+    thread.join(timeout=20)
+    assert not thread.is_alive(), "the draw waits forever on a stream that stopped"
+    assert "stream stopped: a decoder bug" in str(outcome[0])
+    pool.close()

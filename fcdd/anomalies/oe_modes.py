@@ -1,5 +1,10 @@
-"""Outlier-exposure sources: one function per ``noise_mode`` of real images (registry:
-:data:`fcdd.anomalies.registry.OE_SOURCES`).
+"""The outlier-exposure noise modes: what each registered ``noise_mode`` of real images loads
+(registry: :data:`fcdd.anomalies.registry.OE_SOURCES`).
+
+The pools themselves are built in :mod:`fcdd.anomalies.outlier_exposure` (any folder,
+CIFAR-100), :mod:`fcdd.anomalies.large_pools` (EMNIST, ImageNet-22k, ImageNet-1k val),
+:mod:`fcdd.anomalies.streaming` and :mod:`fcdd.anomalies.real_anomalies`; this module picks one
+per mode from the run's config.
 
 Each source is an :class:`OESource`: ``load(config, data) -> OutlierExposure`` gives the pool of
 real images to mix in and the data it leaves (the ``mvtec`` sources move real defects out of the
@@ -20,7 +25,7 @@ from typing import Any
 from fcdd.anomalies.outlier_exposure import (
     CIFAR100_TRAIN,
     OutlierPool,
-    list_images,
+    folder_images,
     load_cifar100_pool,
     load_folder_pool,
     read_cifar100,
@@ -95,7 +100,7 @@ def _folder(config: RunConfig, data: ADData) -> OutlierExposure:
 
 
 def _check_folder(config: RunConfig) -> None:
-    list_images(_folder_of(config))  # a missing or empty folder fails here, naming it
+    folder_images(_folder_of(config))  # a missing or empty folder fails here, naming it
 
 
 def _existing_folder(config: RunConfig) -> None:
@@ -140,15 +145,15 @@ def _emnist_root(config: RunConfig) -> str:
 
 
 def _emnist(config: RunConfig, data: ADData) -> OutlierExposure:
-    from fcdd.anomalies.oe_sources import load_emnist_pool
+    from fcdd.anomalies.large_pools import load_emnist_pool
 
     return _pool(config, data, load_emnist_pool, _emnist_root(config), download=config.data.download)
 
 
 def _check_emnist(config: RunConfig) -> None:
-    from fcdd.anomalies.oe_sources import EMNIST_FILE, _find_emnist
+    from fcdd.anomalies.large_pools import EMNIST_FILE, find_emnist
 
-    if not config.data.download and _find_emnist(_emnist_root(config)) is None:
+    if not config.data.download and find_emnist(_emnist_root(config)) is None:
         raise FileNotFoundError(
             f"EMNIST ({EMNIST_FILE}) is not under {_emnist_root(config)}; pass --download (needs internet) or "
             "--oe-folder DIR holding torchvision's EMNIST/raw/"
@@ -156,20 +161,20 @@ def _check_emnist(config: RunConfig) -> None:
 
 
 def _imagenet22k(config: RunConfig, data: ADData) -> OutlierExposure:
-    from fcdd.anomalies.oe_sources import imagenet22k_files, load_imagenet22k_pool
+    from fcdd.anomalies.large_pools import imagenet22k_files, load_imagenet22k_pool
 
     if config.anomalies.oe_limit is not None:  # a subset that fits: decoded once, in memory
         return _pool(config, data, load_imagenet22k_pool, _folder_of(config))
     # The whole folder, as the original: streamed, a fresh seeded draw of every file per pass.
     from fcdd.anomalies.streaming import StreamingPool
-    from fcdd.data.imagenet import decode_short_side
+    from fcdd.data.images import decode_short_side
 
     files = imagenet22k_files(_folder_of(config))
     return OutlierExposure(StreamingPool(files, data.raw_shape, decode_short_side, seed=config.seed), data)
 
 
 def _imagenet(config: RunConfig, data: ADData) -> OutlierExposure:
-    from fcdd.anomalies.oe_sources import load_imagenet1k_val_pool
+    from fcdd.anomalies.large_pools import load_imagenet1k_val_pool
 
     a = config.anomalies
     return _pool(

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from fcdd.anomalies import oe_sources as oe
+from fcdd.anomalies import large_pools as oe
 from fcdd.data.imagenet_classes import VOC_CLASS_WORDS
 
 # --- EMNIST ------------------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Outlier-exposure sources of the paper's larger runs (FCDD method notes §5.2, §5.4).
+"""Outlier pools of the large datasets of the paper's runs (FCDD method notes §5.2, §5.4).
+
+Each loader reads one dataset in its own layout; unlike the small pools of
+:mod:`fcdd.anomalies.outlier_exposure` (any folder, CIFAR-100), these are capped to fit in
+memory. Which ``noise_mode`` uses which pool is said in :mod:`fcdd.anomalies.oe_modes`.
 
 * :func:`load_emnist_pool`: EMNIST ``letters`` train split (the ``emnist`` noise mode).
 * :func:`load_imagenet22k_pool`: an extracted ImageNet-22k (fall 2011) folder, without the
@@ -23,17 +27,19 @@ from pathlib import Path
 
 import torch
 
-from fcdd.anomalies.outlier_exposure import (
-    OutlierPool,
-    _check_shape,
-    _decode,
-    _resize_uint8,
-    _subset,
-)
+from fcdd.anomalies.outlier_exposure import OutlierPool, check_pool_shape, resize_uint8, seeded_subset
 from fcdd.data import imagenet
 from fcdd.data.idx import read_idx
 from fcdd.data.imagenet_classes import IMAGENET30_WNIDS, imagenet1k_classes, wnids_named_by
-from fcdd.data.images import IMAGE_EXTENSIONS
+from fcdd.data.images import (
+    IMAGE_EXTENSIONS,
+    decode_all,
+    decode_resized,
+    decode_short_side,
+    is_image_name,
+    iter_images,
+    list_images,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +76,8 @@ def emnist_search_dirs(root: str | Path) -> list[Path]:
     return [root / "EMNIST" / "raw", root / "emnist" / "EMNIST" / "raw", root]
 
 
-def _find_emnist(root: str | Path) -> Path | None:
+def find_emnist(root: str | Path) -> Path | None:
+    """The EMNIST letters IDX file (plain or gzipped) in the first of :func:`emnist_search_dirs` holding it."""
     for directory in emnist_search_dirs(root):
         for name in (EMNIST_FILE, f"{EMNIST_FILE}.gz"):
             if (directory / name).is_file():
@@ -93,14 +100,14 @@ def load_emnist_pool(
     so they are transposed back; other sizes than 28×28 are resized bilinearly (antialiased), and
     the grey value is repeated for C=3.
     """
-    c, h, w = _check_shape(shape)
-    path = _find_emnist(root)
+    c, h, w = check_pool_shape(shape)
+    path = find_emnist(root)
     if path is None and download:
         from torchvision.datasets import EMNIST  # deferred: only needed for downloads
 
         log.info("downloading EMNIST to %s", root)
         EMNIST(str(root), split="letters", train=True, download=True)
-        path = _find_emnist(root)
+        path = find_emnist(root)
     if path is None:
         searched = ", ".join(str(d) for d in emnist_search_dirs(root))
         raise FileNotFoundError(
@@ -112,10 +119,10 @@ def load_emnist_pool(
         raise ValueError(
             f"{path} holds {data.dtype} of shape {tuple(data.shape)}, expected uint8 (N, 28, 28); replace it"
         )
-    keep = _subset(data.shape[0], pool_limit(data.shape[0], limit, (c, h, w), "EMNIST"), seed)
+    keep = seeded_subset(data.shape[0], pool_limit(data.shape[0], limit, (c, h, w), "EMNIST"), seed)
     images = data[keep].transpose(1, 2).unsqueeze(1)
     if (h, w) != (28, 28):
-        images = _resize_uint8(images, h, w)
+        images = resize_uint8(images, h, w)
     log.info("outlier pool: %d EMNIST letters at %s", images.shape[0], (c, h, w))
     return OutlierPool(images.expand(-1, c, -1, -1).contiguous())
 
@@ -146,15 +153,14 @@ def _walk(root: Path) -> dict[str, list[str]]:
         if top.name.startswith("."):
             continue
         if top.is_file():
-            if Path(top.name).suffix.lower() in IMAGE_EXTENSIONS:
+            if is_image_name(top.name):
                 folders.setdefault(".", []).append(top.name)
-            continue
-        # Top-level class folders may be links; below them links are not followed (no cycles).
-        for dirpath, dirnames, filenames in os.walk(top.path):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            names = sorted(f for f in filenames if Path(f).suffix.lower() in IMAGE_EXTENSIONS and not f.startswith("."))
-            if names:
-                folders[Path(dirpath).relative_to(root).as_posix()] = names
+        elif top.is_dir():  # top-level class folders may be links (iter_images follows none below them)
+            last, names = "", []
+            for directory, name in iter_images(top.path):
+                if directory != last:  # one relative path per folder, not per file: trees hold millions
+                    last, names = directory, folders.setdefault(Path(directory).relative_to(root).as_posix(), [])
+                names.append(name)
     return folders
 
 
@@ -207,18 +213,18 @@ def load_imagenet22k_pool(
     centre cropped. Files that cannot be decoded are skipped with a logged count (the original
     used black images in their place); it is an error only when none decodes.
     """
-    c, h, w = _check_shape(shape)
+    c, h, w = check_pool_shape(shape)
     root = Path(folder)
     files = imagenet22k_files(root, exclude_wnids)
-    keep = _subset(len(files), pool_limit(len(files), limit, (c, h, w), "ImageNet-22k"), seed)
+    keep = seeded_subset(len(files), pool_limit(len(files), limit, (c, h, w), "ImageNet-22k"), seed)
     paths = [files[i] for i in keep.tolist()]
     mode = "L" if c == 1 else "RGB"
-    images, kept = imagenet.decode_files(
+    images, kept = decode_all(
         paths,
-        lambda p: imagenet.decode_short_side(p, (h, w), mode),
+        lambda p: decode_short_side(p, (h, w), mode),
         (c, h, w),
         skip_broken=True,
-        show_progress=show_progress,
+        show_progress=show_progress and len(paths) >= 256,
         desc="ImageNet-22k outlier images",
     )
     if not kept:
@@ -228,7 +234,7 @@ def load_imagenet22k_pool(
             "skipped %d of %d ImageNet-22k images that could not be decoded", len(paths) - len(kept), len(paths)
         )
     log.info("outlier pool: %d ImageNet-22k images (of %d kept) at %s", len(kept), len(files), shape)
-    return OutlierPool(images)
+    return OutlierPool(torch.from_numpy(images))
 
 
 def imagenet22k_files(folder: str | Path, exclude_wnids: Iterable[str] = IMAGENET30_WNIDS) -> list[Path]:
@@ -280,7 +286,7 @@ def load_imagenet1k_val_pool(
     exclusion (§9.1 item 9). Images are resized straight to (H, W), as in the original.
     ``download=True`` extracts the val archive in ``root`` when the folder is missing.
     """
-    c, h, w = _check_shape(shape)
+    c, h, w = check_pool_shape(shape)
     val = imagenet.split_dir(root, "val", download=download)
     wnids = sorted(d.name for d in val.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not wnids:
@@ -290,18 +296,22 @@ def load_imagenet1k_val_pool(
     unknown = [x for x in wnids if x not in imagenet1k_classes()]
     if unknown and words:
         log.warning("%d folders of %s are not ImageNet-1k classes and cannot be excluded by name", len(unknown), val)
-    files = [p for wnid in wnids if wnid not in dropped for p in imagenet.list_images(val / wnid)]
+    files = [p for wnid in wnids if wnid not in dropped for p in list_images(val / wnid, recursive=False)]
     if not files:
         raise ValueError(
             f"no images left in {val} after excluding the classes named by {', '.join(words)}; "
             f"expected {imagenet.LAYOUT}"
         )
-    keep = _subset(len(files), pool_limit(len(files), limit, (c, h, w), "ImageNet-1k val"), seed)
+    keep = seeded_subset(len(files), pool_limit(len(files), limit, (c, h, w), "ImageNet-1k val"), seed)
     paths = [files[i] for i in keep.tolist()]
     mode = "L" if c == 1 else "RGB"
-    images, _ = imagenet.decode_files(
-        paths, lambda p: _decode(p, mode, h, w), (c, h, w), show_progress=show_progress, desc="ImageNet-1k outliers"
+    images, _ = decode_all(
+        paths,
+        lambda p: decode_resized(p, (h, w), mode),
+        (c, h, w),
+        show_progress=show_progress and len(paths) >= 256,
+        desc="ImageNet-1k outliers",
     )
     excluded = sum(x in dropped for x in wnids)
     log.info("outlier pool: %d ImageNet-1k val images (%d classes excluded) at %s", len(paths), excluded, shape)
-    return OutlierPool(images)
+    return OutlierPool(torch.from_numpy(images))

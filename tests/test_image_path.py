@@ -16,9 +16,6 @@ from tests.helpers import write_image_junk_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = "fcdd/data/images.py"
-# Still to move onto fcdd.data.images.open_image: pixel_metrics.py reads the mask files of the
-# pixel AUC (MaskFiles.size, MaskFiles.read). Drop it here when it does.
-OPENS_PENDING = {"fcdd/engine/pixel_metrics.py"}
 
 
 @functools.cache
@@ -48,8 +45,7 @@ def test_only_images_opens_image_files():
             imported = isinstance(node, ast.ImportFrom) and node.module == "PIL.Image"
             if (opened or (imported and any(a.name == "open" for a in node.names))) and path != IMAGES:
                 found.append(f"{path}:{node.lineno}")
-    pending = {f.split(":")[0] for f in found} & OPENS_PENDING
-    assert [f for f in found if f.split(":")[0] not in pending] == [], "open images with fcdd.data.images.open_image"
+    assert found == [], "open images with fcdd.data.images.open_image"
 
 
 def test_only_images_builds_a_thread_pool():

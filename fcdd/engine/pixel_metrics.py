@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from scipy import ndimage
 from torch import Tensor
 
-from fcdd.data.images import center_square_box, convert
+from fcdd.data.images import center_square_box, convert, open_image
 
 AUPRO_FPR_LIMIT = 0.3
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
@@ -144,7 +143,7 @@ class MaskFiles:
         path = self.paths[index]
         if path is None:
             return fallback
-        with Image.open(path) as image:
+        with open_image(path, "mask") as image:
             width, height = image.size
         if self.center_square:
             side = min(width, height)
@@ -161,7 +160,7 @@ class MaskFiles:
         path = self.paths[index]
         if path is None:
             return torch.zeros(fallback, dtype=torch.bool)
-        with Image.open(path) as image:
+        with open_image(path, "mask") as image:
             grey = convert(image, "L")
             if self.center_square:
                 grey = grey.crop(center_square_box(*grey.size))

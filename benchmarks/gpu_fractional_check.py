@@ -166,7 +166,7 @@ def run_ray(args: argparse.Namespace, data_dir: Path, out: Path) -> list[dict[st
     """N Ray Tune trials through `run_benchmark`, each with 1/N of the GPU."""
     from tune.experiment import run_benchmark
     from tune.runners.ray import RayRunner
-    from tune.spec import spec_from_dict
+    from tune.spec_file import spec_from_dict
     from tune.store import ResultsStore
 
     on_gpu = args.device != "cpu"
@@ -200,7 +200,7 @@ def probe_table(args: argparse.Namespace, data: dict[str, Path]) -> list[dict[st
     from fcdd.probe import probe_peak_memory
     from tune.plan import expand
     from tune.resources import GIB, gpu_share, probe_target
-    from tune.spec import spec_from_dict
+    from tune.spec_file import spec_from_dict
 
     rows = []
     for preset, changes in PROBED_PRESETS:
@@ -254,7 +254,7 @@ def run_auto(args: argparse.Namespace, data_dir: Path, out: Path, trials: int) -
     """`trials` fmnist trials through `run_benchmark` with `gpus_per_trial: auto` (the probe runs as a Ray task)."""
     from tune.experiment import run_benchmark
     from tune.runners.ray import RayRunner
-    from tune.spec import spec_from_dict
+    from tune.spec_file import spec_from_dict
 
     spec = spec_from_dict(
         {

@@ -24,7 +24,7 @@ from fcdd.runner import run
 from tune.experiment import run_benchmark
 from tune.plan import expand
 from tune.runners.ray import RayRunner
-from tune.spec import spec_from_dict
+from tune.spec_file import spec_from_dict
 
 
 def main() -> None:

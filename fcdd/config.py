@@ -18,12 +18,14 @@ import math
 import os
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from fcdd import registry
 from fcdd.anomalies.registry import OE_SOURCES, SUPERVISE_MODES, noise_mode_names
 from fcdd.data.registry import DATASETS
+from fcdd.implied import fitted_input, implied
 from fcdd.methods.registry import METHODS
 from fcdd.networks.registry import NETWORKS
 
@@ -321,13 +323,29 @@ class RunConfig:
             )
 
     def replace(self, **changes: Any) -> RunConfig:
-        """Return a copy with fields changed; dotted keys reach into sections (``optim.lr=0.1``)."""
+        """Return a copy with exactly the fields named changed; dotted keys reach into sections (``optim.lr=0.1``).
+
+        :meth:`update` applies the same changes with the settings they imply.
+        """
         flat = self.to_flat()
-        for key, value in changes.items():
-            key = key.replace("__", ".")
-            if key not in flat:
-                _unknown_key(key, flat)
-            flat[key] = value
+        flat.update(_dotted(changes, flat))
+        return RunConfig.from_flat(flat)
+
+    def update(self, *layers: Mapping[str, Any], **changes: Any) -> RunConfig:
+        """A copy with ``changes`` and the settings they imply: what the command line makes of the same flags.
+
+        Beyond :meth:`replace`, the method's rules (:mod:`fcdd.implied`): an ``anomalies.oe_folder``
+        selects outlier exposure from that folder, another ``data.dataset`` its own default
+        preprocessing, and a custom folder without ``image_size`` takes the network's input. So
+        ``get_preset("fmnist").update(**{"anomalies.oe_folder": d})`` is the base config of
+        ``fcdd train --preset fmnist --oe-folder d`` (but for the threads the command sets).
+        ``layers`` are earlier changes, each implying against what the ones before it made (a spec
+        file's overrides, then the flags); ``changes`` come last. One validation, at the end.
+        """
+        flat = self.to_flat()
+        for layer in (*layers, changes):
+            flat.update(implied(_dotted(layer, flat), flat))
+        flat.update(fitted_input(flat))
         return RunConfig.from_flat(flat)
 
     def to_dict(self) -> dict[str, Any]:
@@ -373,6 +391,17 @@ T = TypeVar("T")
 def _as_tuple(value: Any) -> Any:
     """Lists (from JSON or YAML) of a tuple field as the tuple; anything else as it is, for the type check."""
     return tuple(value) if isinstance(value, list | tuple) else value
+
+
+def _dotted(changes: Mapping[str, Any], flat: dict[str, Any]) -> dict[str, Any]:
+    """``changes`` with ``a__b`` keys as ``a.b``; a key ``flat`` lacks is an error that names the closest."""
+    dotted = {}
+    for key, value in changes.items():
+        key = key.replace("__", ".")
+        if key not in flat:
+            _unknown_key(key, flat)
+        dotted[key] = value
+    return dotted
 
 
 def _unknown_key(key: str, known: dict[str, Any] | tuple[str, ...]) -> None:

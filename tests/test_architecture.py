@@ -25,9 +25,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "fcdd.methods.registry",
         ),
     ),  # fmt: skip
-    ("config", ("fcdd.config", "fcdd.metrics", "fcdd.paper", "fcdd.progress")),
-    ("data", ("fcdd.data",)),
+    # The nets need nothing but their registry; the config asks one its input shape (fcdd.implied).
     ("networks", ("fcdd.networks",)),
+    ("config", ("fcdd.config", "fcdd.implied", "fcdd.metrics", "fcdd.paper", "fcdd.progress")),
+    ("data", ("fcdd.data",)),
     ("anomalies", ("fcdd.anomalies",)),
     ("presets", ("fcdd.presets",)),
     ("methods", ("fcdd.methods",)),

@@ -63,11 +63,43 @@ def test_method_entries_are_named_methods_whose_counterparts_cover_every_fcdd_ne
     for name in METHODS:
         method = get_method(name)
         assert isinstance(method, Method) and method.name == name
-        if method.counterparts:
-            assert set(method.counterparts) == fcdd_nets, name
-            for net in method.counterparts.values():
+        counterparts = method.counterparts()
+        assert bool(counterparts) == (method.baseline is not None), name  # a baseline stands in for every FCDD net
+        if counterparts:
+            assert set(counterparts) == fcdd_nets, name
+            for net in counterparts.values():
                 assert issubclass(network_class(net), method.network_base), (name, net)
     assert {get_method(n).network_base for n in METHODS} == {FCDDNet, HSCNet, AENet}
+
+
+BASELINE_METHODS = [name for name in METHODS if get_method(name).baseline is not None]
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_counterparts_agree_in_both_directions(name):
+    # Stated once, on the baseline nets (`fcdd_counterpart`); a method derives FCDD net -> its net
+    # from them and lists only the picks the nets do not decide.
+    cls = network_class(name)
+    if issubclass(cls, FCDDNet):
+        assert getattr(cls, "fcdd_counterpart", None) is None
+        for method in map(get_method, BASELINE_METHODS):
+            back = network_class(method.counterpart(name)).fcdd_counterpart
+            assert back == name or name in method.counterpart_picks, (method.name, name, back)
+        return
+    method = method_of(name)
+    fcdd_net = cls.fcdd_counterpart  # every baseline net names the FCDD net it stands in for
+    assert issubclass(network_class(fcdd_net), FCDDNet), name
+    assert method.counterpart(fcdd_net) == name or fcdd_net in method.counterpart_picks, name
+
+
+@pytest.mark.parametrize("method", BASELINE_METHODS)
+def test_counterpart_picks_are_only_what_the_nets_do_not_decide(method):
+    picks = get_method(method).counterpart_picks
+    for fcdd_net, net in picks.items():
+        assert issubclass(network_class(fcdd_net), FCDDNet) and method_of(net).name == method, (fcdd_net, net)
+        naming = [n for n in NETWORKS if getattr(network_class(n), "fcdd_counterpart", None) == fcdd_net
+                  and method_of(n).name == method]  # fmt: skip
+        assert naming != [net], f"{method}: {fcdd_net} -> {net} is stated on {net} already; drop the pick"
 
 
 def test_supervise_modes_are_the_supervisors():

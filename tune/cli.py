@@ -20,6 +20,7 @@ from typing import Any
 from fcdd import cli as method_cli
 from fcdd.cli import CliError, Parser, count, path_arg, positive_int
 from tune.flags import add_config_arguments
+from tune.spec import SCHEDULERS
 
 log = logging.getLogger("fcdd")
 
@@ -29,7 +30,9 @@ def _add_plan_arguments(p: argparse.ArgumentParser) -> None:
     source = p.add_mutually_exclusive_group()
     source.add_argument("--preset", help="starting settings (see `fcdd presets`; default fmnist)")
     source.add_argument("--config", type=path_arg, help="a run's config.json to start from instead of a preset")
-    source.add_argument("--spec", type=path_arg, help="benchmark spec YAML (see tune/spec.py); flags below override it")
+    source.add_argument(
+        "--spec", type=path_arg, help="benchmark spec YAML (see tune/spec_file.py); flags below override it"
+    )
     p.add_argument("--classes", help="nominal classes: comma-separated indices or names, or 'all' (default all)")
     p.add_argument("--seeds", type=positive_int, help="seeds 0..N-1 per class (default 5, as the original runners)")
     p.add_argument("--baselines", action="store_true", default=None, help="add the HSC and AE baselines as settings")
@@ -277,7 +280,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--early-stopping",
         dest="early_stopping",
-        choices=("asha", "median", "none"),
+        choices=SCHEDULERS,
         help="early-stopping scheduler on the per-epoch validation AUC (default asha)",
     )
     p.add_argument(

@@ -2,7 +2,7 @@
 
 `fcdd train`, `fcdd benchmark` and `fcdd tune` all call :func:`resolve_spec`: the plan's source
 (a preset, a run's ``config.json`` or a spec YAML), then the flags, merged into the same raw
-mapping and parsed once by :func:`tune.spec.spec_from_dict`. Identical flags therefore give
+mapping and parsed once by :func:`tune.spec_file.spec_from_dict`. Identical flags therefore give
 identical trial configs through every command and every runner.
 """
 
@@ -17,7 +17,8 @@ from fcdd.cli import CliError
 from fcdd.config import RunConfig
 from tune.flags import config_overrides
 from tune.preflight import offline_fallback
-from tune.spec import BenchmarkSpec, dry_run, load_spec, spec_from_dict
+from tune.spec import BenchmarkSpec, dry_run
+from tune.spec_file import load_spec, spec_from_dict
 
 # Plan-level flags: argparse dest → (section of the raw spec or None for the top level, key).
 _PLAN_FLAGS: dict[str, tuple[str | None, str]] = {

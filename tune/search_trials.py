@@ -13,7 +13,8 @@ from typing import Any
 
 from fcdd.config import RunConfig
 from tune.plan import TrialSpec, trial_id
-from tune.spec import ANOMALY_MODE_KEY, BenchmarkSpec
+from tune.space import ANOMALY_MODE_KEY
+from tune.spec import BenchmarkSpec
 
 
 def suggest(trial: Any, space: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

@@ -1,88 +1,24 @@
-"""A benchmark as data: what to run (preset + overrides, classes, seeds, named settings), on what resources.
+"""A benchmark as data: what to run (a base config, classes, seeds, named settings), on what resources.
 
-A spec comes from a YAML file, a run's ``config.json``, or a preset, plus command-line flags; all
-go through :func:`spec_from_dict` (via :func:`tune.resolve.resolve_spec` from the CLI) and give the
-same frozen :class:`BenchmarkSpec`. Example YAML::
-
-    name: fmnist-oe
-    preset: fmnist          # or `config: {...}`, a RunConfig as config.json holds it
-    overrides: {optim.epochs: 10, anomalies.oe_folder: /data/cifar10/test}
-    classes: all            # or [0, 3], or "0,3", or class names
-    seeds: 5                # or [0, 1, 2]; default 5, the original runners' repeats
-    settings:               # optional: named variants, each a set of overrides
-      - {name: default}
-      - {name: low-lr, overrides: {optim.lr: 0.001}}
-    baselines: false        # true adds the HSC and AE baselines as settings `hsc` and `ae`
-    resources: {cpus_per_trial: 1, gpus_per_trial: 0.25}   # or gpus_per_trial: auto (measured)
-    max_failures: 1
-    search:                 # used by `fcdd tune`
-      trials: 20
-      scheduler: asha       # asha | median | none
-      objectives: val_auc   # or [val_auc, gpu_seconds]: multi-objective, no early stopping
-      pick: within:1.2      # which Pareto point is rerun: best | within:F | knee
-      space:
-        optim.lr: {type: loguniform, low: 1.0e-4, high: 1.0e-1}
-
-Overrides are applied to the final base config in one step (:func:`with_implied`): an
-``anomalies.oe_folder`` alone also selects outlier exposure from that folder, whatever the base.
+The schema only: :class:`BenchmarkSpec` and its parts, each validated at construction. A spec is
+made from a YAML file, a run's ``config.json`` or a preset, plus command-line flags, by
+:func:`tune.spec_file.spec_from_dict` (the file format is described there); the search space's
+parameters are :mod:`tune.space`'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from fcdd.anomalies.registry import OE_FOLDER_SOURCES
 from fcdd.config import RunConfig, check_types
-from fcdd.presets import DEFAULT_SEEDS, get_preset
 from tune.objectives import check_objectives, parse_pick
+from tune.space import check_space, default_space
 
-SCHEDULERS = ("asha", "median", "none")
-PARAM_TYPES = ("loguniform", "uniform", "int", "categorical")
-SPEC_KEYS = (
-    "name",
-    "preset",
-    "config",
-    "overrides",
-    "classes",
-    "seeds",
-    "settings",
-    "baselines",
-    "resources",
-    "max_failures",
-    "search",
-)
-
-# `anomalies.mode` is "<supervise mode>/<noise mode>": one categorical, because which noise modes
-# make sense depends on the supervise mode, and Optuna needs one fixed distribution per name.
-ANOMALY_MODE_KEY = "anomalies.mode"
-
-# The default search space: learning rate, weight decay and the anomaly settings. `when` makes a
-# parameter conditional on the values of others (define-by-run).
-DEFAULT_SPACE: dict[str, dict[str, Any]] = {
-    "optim.lr": {"type": "loguniform", "low": 1e-4, "high": 1e-1},
-    "optim.weight_decay": {"type": "loguniform", "low": 1e-7, "high": 1e-3},
-    ANOMALY_MODE_KEY: {
-        "type": "categorical",
-        "choices": [
-            "noise/folder",
-            "noise/confetti",
-            "noise/mixed_blob",
-            "malformed_normal/confetti",
-            "malformed_normal/gaussian",
-        ],
-    },
-    "anomalies.oe_limit": {
-        "type": "categorical",
-        "choices": [16, 256, 4096, None],
-        "when": {ANOMALY_MODE_KEY: ["noise/folder", "noise/cifar100"]},
-    },
-    "anomalies.p": {"type": "uniform", "low": 0.25, "high": 0.75},
-}
+SCHEDULERS = ("asha", "median", "none")  # early stopping of a search (`search.scheduler`, --early-stopping)
 
 # What a dry run changes: the same path at a tiny budget.
 DRY_RUN_LIMITS = {"optim.epochs": 1, "data.train_limit": 512, "data.test_limit": 1000, "heatmap.n_samples": 8}
@@ -190,7 +126,7 @@ class SearchSpec:
     """An Optuna search: how many trials, the space, early stopping, the study's storage."""
 
     trials: int = 8
-    space: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(DEFAULT_SPACE))
+    space: dict[str, dict[str, Any]] = field(default_factory=lambda: default_space(oe_folder=True))
     scheduler: str = "asha"  # early stopping on the per-epoch validation AUC
     grace_epochs: int = 1  # epochs every trial gets before it can be stopped
     validation_fraction: float = 0.1  # nominal training images held out for the objective
@@ -222,14 +158,7 @@ class SearchSpec:
             raise ValueError(f"`search.scheduler` must be one of {', '.join(SCHEDULERS)}, got {self.scheduler!r}")
         if not 0 < self.validation_fraction < 1:
             raise ValueError(f"`search.validation_fraction` must be in (0, 1), got {self.validation_fraction}")
-        for key, param in self.space.items():
-            kind = param.get("type")
-            if kind not in PARAM_TYPES:
-                raise ValueError(f"search space {key!r}: `type` must be one of {', '.join(PARAM_TYPES)}, got {kind!r}")
-            if kind == "categorical" and not param.get("choices"):
-                raise ValueError(f"search space {key!r}: a categorical parameter needs `choices`")
-            if kind != "categorical" and not ("low" in param and "high" in param and param["low"] < param["high"]):
-                raise ValueError(f"search space {key!r}: needs `low` < `high`, got {param}")
+        check_space(self.space)
 
 
 Setting = tuple[str, tuple[tuple[str, Any], ...]]  # name, sorted dotted-key overrides
@@ -274,7 +203,8 @@ class BenchmarkSpec:
                 f"{self.base.data.dataset}; pick one of 0..{last}"
             )
         for _, overrides in self.settings:  # fail on a bad override now, not inside a Ray worker
-            self.base.replace(**dict(overrides))
+            if overrides:
+                self.base.replace(**dict(overrides))
 
     def setting_config(self, setting: str) -> RunConfig:
         """The base config with a named setting's overrides applied."""
@@ -307,234 +237,14 @@ def parse_seeds(value: Any) -> tuple[int, ...]:
         if value < 1:
             raise ValueError(f"`seeds` must be >= 1, got {value}")
         return tuple(range(value))
-    if not isinstance(value, list | tuple) or not value or not all(_is_int(s) and s >= 0 for s in value):
+    if not isinstance(value, list | tuple) or not value or not all(is_int(s) and s >= 0 for s in value):
         raise ValueError(f"`seeds` must be a count N >= 1 (seeds 0..N-1) or a list of seeds >= 0, got {value!r}")
     return tuple(value)
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """An int that is not a bool (YAML's ``true`` is one to Python)."""
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-# What each section of a spec file may hold; keys are checked with "did you mean".
-_SECTION_KEYS = {
-    "resources": RESOURCE_KEYS,
-    "search": tuple(f.name for f in dataclasses.fields(SearchSpec)),
-}
-_SETTING_KEYS = ("name", "overrides")
-_PARAM_KEYS = ("type", "low", "high", "choices", "log", "step", "when")
-
-
-def _unknown(key: str, known: tuple[str, ...], where: str) -> ValueError:
-    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], list(known), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return ValueError(f"unknown key {key!r} in {where}{hint}; known: {', '.join(known)}")
-
-
-def _mapping(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ValueError(f"`{what}` must be a mapping (key: value), got a {type(value).__name__}: {value!r}")
-    return value
-
-
-def check_raw(raw: Any) -> None:
-    """The shape of a raw spec (what a YAML file holds): known keys in every section, the right kinds.
-
-    Values are checked again where they are used (the configs validate theirs); this catches what
-    would otherwise be silently ignored or fail late: a misspelt key, a list where a mapping goes.
-    """
-    raw = _mapping(raw, "benchmark spec")
-    for key in raw:
-        if key not in SPEC_KEYS:
-            raise _unknown(str(key), SPEC_KEYS, "the benchmark spec")
-    if "preset" in raw and not isinstance(raw["preset"], str):
-        raise ValueError(f"`preset` must be a preset name (see `fcdd presets`), got {raw['preset']!r}")
-    if "overrides" in raw and raw["overrides"] is not None:
-        _mapping(raw["overrides"], "overrides")
-    for section, known in _SECTION_KEYS.items():
-        if raw.get(section) is None:
-            continue
-        for key in _mapping(raw[section], section):
-            if key not in known:
-                raise _unknown(f"{section}.{key}", known, f"`{section}`")
-    space = (raw.get("search") or {}).get("space")
-    if space is not None:
-        for name, param in _mapping(space, "search.space").items():
-            for key in _mapping(param, f"search.space.{name}"):
-                if key not in _PARAM_KEYS:
-                    raise _unknown(f"search.space.{name}.{key}", _PARAM_KEYS, f"`search.space.{name}`")
-    settings = raw.get("settings")
-    if settings is not None:
-        if not isinstance(settings, list) or not settings:
-            raise ValueError(
-                f"`settings` must be a non-empty list of {{name: ..., overrides: {{...}}}}, got {settings!r}"
-            )
-        for i, setting in enumerate(settings):
-            entry = _mapping(setting, f"settings[{i}]")
-            for key in entry:
-                if key not in _SETTING_KEYS:
-                    raise _unknown(f"settings[{i}].{key}", _SETTING_KEYS, f"`settings[{i}]`")
-            if "name" not in entry:
-                raise ValueError(f"`settings[{i}]` has no `name`; every setting needs one (it names runs/<name>)")
-            check_name(f"settings[{i}].name", entry["name"])
-            if entry.get("overrides") is not None:
-                _mapping(entry["overrides"], f"settings[{i}].overrides")
-    if "baselines" in raw and not isinstance(raw["baselines"], bool):
-        raise ValueError(f"`baselines` must be true or false, got {raw['baselines']!r}")
-    if "max_failures" in raw and not (_is_int(raw["max_failures"]) and raw["max_failures"] >= 0):
-        raise ValueError(f"`max_failures` must be an integer >= 0, got {raw['max_failures']!r}")
-
-
-def with_implied(overrides: dict[str, Any], base: RunConfig) -> dict[str, Any]:
-    """``overrides`` plus the settings they imply on ``base``: an OE folder alone selects outlier exposure.
-
-    A ``data.dataset`` other than the base's resets the preprocessing to that dataset's default.
-    ``anomalies.oe_folder`` without a noise mode means "outlier exposure from that folder": noise
-    mode ``folder`` and supervise mode ``noise``, unless the base's noise mode already reads the
-    folder (``imagenet``, ``imagenet22k``, ``emnist`` take it as their root).
-    """
-    changes = dict(overrides)
-    if changes.get("data.dataset", base.data.dataset) != base.data.dataset and "data.preprocessing" not in changes:
-        # Another dataset than the base's: its own default pipeline (the base's may not exist for it).
-        changes["data.preprocessing"] = None
-    if changes.get("anomalies.oe_folder") and "anomalies.noise_mode" not in changes:
-        if base.anomalies.noise_mode not in OE_FOLDER_SOURCES:
-            changes["anomalies.noise_mode"] = "folder"
-        if "anomalies.supervise_mode" not in changes and base.anomalies.supervise_mode != "noise":
-            changes["anomalies.supervise_mode"] = "noise"
-    return changes
-
-
-def fit_input_to_network(base: RunConfig) -> RunConfig:
-    """A custom folder without ``image_size`` takes the network's input size (and greyscale for a 1-channel net).
-
-    Known instead of refused: the default 224 would only fail against a 28² or 32² network after
-    every image was decoded at that size.
-    """
-    if base.data.dataset != "custom" or base.data.image_size is not None:
-        return base
-    from fcdd.networks.build import network_input_shape
-
-    channels, side, _ = network_input_shape(base.network.name)
-    changes: dict[str, Any] = {"data.image_size": side}
-    if base.data.channels is None and channels == 1:
-        changes["data.channels"] = 1
-    return base.replace(**changes)
-
-
-def baseline_settings(base: RunConfig) -> tuple[Setting, Setting]:
-    """The HSC and AE baselines of an FCDD config, with the counterpart networks (reference §3.3).
-
-    Both blur their heatmaps over the FCDD net's receptive field; the AE trains on nominal images
-    only (unsupervised), as the paper's AE baseline does.
-    """
-    from fcdd.methods.build import get_method
-
-    net = base.network.name
-    hsc = {"objective": "hsc", "network.name": get_method("hsc").counterpart(net), "heatmap.blur": True}
-    ae = {
-        "objective": "ae",
-        "network.name": get_method("ae").counterpart(net),
-        "heatmap.blur": True,
-        "anomalies.supervise_mode": "unsupervised",
-    }
-    if base.anomalies.oe_folder is not None:  # the AE sees no anomalies, so no outlier-exposure folder either
-        ae["anomalies.oe_folder"] = None
-    return ("hsc", tuple(sorted(hsc.items()))), ("ae", tuple(sorted(ae.items())))
-
-
-def _base_config(raw: dict[str, Any]) -> RunConfig:
-    if "config" in raw and "preset" in raw:
-        raise ValueError("a benchmark spec takes `preset` or `config`, not both")
-    if "config" in raw:
-        if not isinstance(raw["config"], dict):
-            raise ValueError(f"`config` must be a mapping (a run's config.json), got {type(raw['config']).__name__}")
-        return RunConfig.from_dict(raw["config"])
-    return get_preset(str(raw.get("preset", "fmnist")))
-
-
-def _settings(raw: dict[str, Any], base: RunConfig) -> tuple[Setting, ...]:
-    entries = raw.get("settings") or [{"name": "default"}]
-    settings = [(s["name"], tuple(sorted((s.get("overrides") or {}).items()))) for s in entries]
-    for name, changes in settings:
-        try:
-            base.replace(**dict(changes))
-        except ValueError as error:
-            raise ValueError(f"setting {name!r}: {error}") from None
-    if raw.get("baselines"):
-        if base.objective != "fcdd":
-            raise ValueError(f"baselines are added to an FCDD config; this one's objective is {base.objective}")
-        if settings == [("default", ())]:
-            settings = [("fcdd", ())]
-        settings += baseline_settings(base)
-    return tuple(settings)
-
-
-def _search(raw: dict[str, Any], base: RunConfig) -> SearchSpec:
-    search_raw = dict(raw.get("search") or {})
-    objectives = search_raw.get("objectives")
-    if isinstance(objectives, str):  # "val_auc,gpu_seconds", as the flag and YAML may give it
-        objectives = [name.strip() for name in objectives.split(",") if name.strip()]
-    if isinstance(objectives, list):
-        search_raw["objectives"] = tuple(objectives)
-        if len(objectives) > 1:  # no early stopping unless asked for (and then refused with the reason)
-            search_raw.setdefault("scheduler", "none")
-    if "space" in search_raw:
-        search_raw["space"] = {k: dict(v) for k, v in search_raw["space"].items()}
-    elif base.anomalies.oe_folder is None:  # the default space offers folder OE only when there is a folder
-        space = {k: dict(v) for k, v in DEFAULT_SPACE.items()}
-        space[ANOMALY_MODE_KEY]["choices"] = [c for c in space[ANOMALY_MODE_KEY]["choices"] if c != "noise/folder"]
-        search_raw["space"] = space
-    return SearchSpec(**search_raw)
-
-
-def spec_from_dict(
-    raw: dict[str, Any],
-    *,
-    n_classes: int | None = None,
-    overrides: dict[str, Any] | None = None,
-    source: str | None = None,
-) -> BenchmarkSpec:
-    """Build a spec from a parsed YAML mapping; ``overrides`` (dotted keys, the flags) win over the file's.
-
-    The file's overrides and then the flags are applied to the preset (or config) with
-    :func:`with_implied`, so a flag means the same whatever the spec's base. ``n_classes`` skips
-    looking at the data for the class names (classes are then indices only). ``source`` names
-    where ``raw`` came from (``benchmark spec x.yaml``) in errors about what only the file sets.
-    """
-    prefix = f"{source}: " if source else ""
-    check_raw(raw)
-    try:
-        base = _base_config(raw)
-        base = base.replace(**with_implied(dict(raw.get("overrides") or {}), base))
-        settings = _settings(raw, base)
-    except ValueError as error:
-        raise ValueError(f"{prefix}{error}") from None
-    base = fit_input_to_network(base.replace(**with_implied(dict(overrides or {}), base)))
-    if overrides:
-        settings = _settings(raw, base)
-    resources = parse_resources(raw.get("resources") or {})
-    if base.threads is None:  # the trial's threads follow its CPUs unless the config says otherwise
-        base = base.replace(threads=resources.threads)
-    if n_classes is None:
-        from fcdd.data.loading import dataset_classes
-
-        names = dataset_classes(base.data)
-    else:
-        names = tuple(str(i) for i in range(n_classes))
-    from fcdd.data.loading import resolve_classes
-
-    return BenchmarkSpec(
-        name=raw.get("name") or default_name(base),
-        base=base,
-        classes=resolve_classes(raw.get("classes", "all"), names),
-        seeds=parse_seeds(raw.get("seeds", DEFAULT_SEEDS)),
-        class_names=tuple(names),
-        settings=settings,
-        resources=resources,
-        max_failures=raw.get("max_failures", 1),
-        search=_search(raw, base),
-    )
 
 
 def default_name(base: RunConfig) -> str:
@@ -558,37 +268,6 @@ def dry_run(spec: BenchmarkSpec) -> BenchmarkSpec:
         seeds=spec.seeds[:1],
         search=dataclasses.replace(spec.search, trials=min(spec.search.trials, 4)),
     )
-
-
-def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a YAML benchmark spec into its raw mapping (see :func:`spec_from_dict`)."""
-    from pathlib import Path
-
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"benchmark spec {path} does not exist; pass --spec FILE.yaml")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ValueError(f"benchmark spec {path} is not UTF-8 text; pass a YAML file") from None
-    except yaml.YAMLError as error:
-        # safe_load also refuses Python tags (!!python/object...) here, without constructing anything.
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ValueError(f"benchmark spec {path} is not valid YAML{where}: {problem}; fix the file") from None
-    if raw is None:
-        # An empty file would otherwise be the full 400-epoch benchmark of the default preset.
-        raise ValueError(f"benchmark spec {path} is empty; give at least `preset:` (see the README's spec example)")
-    if not isinstance(raw, dict):
-        raise ValueError(f"benchmark spec {path} must be a YAML mapping (key: value lines), got a {type(raw).__name__}")
-    try:
-        check_raw(raw)
-    except ValueError as error:
-        raise ValueError(f"benchmark spec {path}: {error}") from None
-    return raw
 
 
 def with_changes(spec: BenchmarkSpec, **changes: Any) -> BenchmarkSpec:

@@ -7,14 +7,17 @@ training losses, test scores with their heatmaps, and how heatmaps reach input r
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fcdd.config import HeatmapConfig
+from fcdd import registry
+from fcdd.config import HeatmapConfig, RunConfig
+from fcdd.networks.build import network_class
+from fcdd.networks.registry import NETWORKS
 
 # The original adds 1e-31 inside the log; clamping the argument instead keeps the loss finite at s=0
 # without changing it elsewhere (1e-31 is representable in float32, so the two agree).
@@ -62,21 +65,54 @@ class Scorer(Protocol):
 
 @dataclass(frozen=True)
 class Method:
-    """One objective: the nets it trains and the scorer it makes for them."""
+    """One objective: the nets it trains, the scorer it makes for them and, for a baseline, its FCDD stand-in rule."""
 
     name: str
     summary: str
     network_base: type[nn.Module]  # the class every net of this method derives from
     make_scorer: Callable[[HeatmapConfig, nn.Module], Scorer]
-    # FCDD net -> this method's net for the same data (the baselines' counterparts; empty for FCDD).
-    counterparts: Mapping[str, str]
+    # A baseline's changes to an FCDD config (`--baselines` adds one setting per method that has
+    # them, named after the method); None: not a baseline.
+    baseline: Callable[[RunConfig], dict[str, Any]] | None = None
+    # FCDD net -> this method's net, where it is not the one net of this method naming that FCDD
+    # net as its `fcdd_counterpart` (the original's other picks, or none or several name it).
+    counterpart_picks: Mapping[str, str] = field(default_factory=dict)
+
+    def counterparts(self) -> dict[str, str]:
+        """FCDD net -> this method's net for the same data; empty when no net of this method names an FCDD net.
+
+        The pairing is stated once, on the nets: each baseline net names the FCDD net it stands in
+        for (``fcdd_counterpart``, which also sizes its heatmap blur). An FCDD net named by exactly
+        one net of this method gets that net; ``counterpart_picks`` settle the rest.
+        """
+        named: dict[str, list[str]] = {}
+        for net in NETWORKS:
+            cls = network_class(net)
+            fcdd_net = getattr(cls, "fcdd_counterpart", None)
+            if fcdd_net is not None and issubclass(cls, self.network_base):
+                named.setdefault(fcdd_net, []).append(net)
+        for fcdd_net, nets in named.items():
+            if len(nets) > 1 and fcdd_net not in self.counterpart_picks:
+                raise ValueError(
+                    f"{self.name} nets {', '.join(nets)} all name {fcdd_net} as their FCDD counterpart; "
+                    f"pick the one that stands in for it in the {self.name} method's counterpart_picks"
+                )
+        return {**{fcdd_net: nets[0] for fcdd_net, nets in named.items()}, **self.counterpart_picks}
 
     def counterpart(self, fcdd_net: str) -> str:
-        """The net of this method that stands in for FCDD net ``fcdd_net``."""
-        if not self.counterparts:
+        """The net of this method that stands in for FCDD net ``fcdd_net`` (``fcdd_net`` itself for FCDD)."""
+        counterparts = self.counterparts()
+        if not counterparts:
             return fcdd_net
-        if fcdd_net not in self.counterparts:
-            from fcdd import registry
+        if fcdd_net not in counterparts:
+            raise registry.unknown(f"FCDD network (for a {self.name} counterpart)", fcdd_net, counterparts)
+        return counterparts[fcdd_net]
 
-            raise registry.unknown(f"FCDD network (for a {self.name} counterpart)", fcdd_net, self.counterparts)
-        return self.counterparts[fcdd_net]
+
+def stand_in(method: Method, fcdd: RunConfig) -> dict[str, Any]:
+    """The changes that make FCDD config ``fcdd`` a run of baseline ``method`` on the same data (reference §3.3).
+
+    The method's counterpart net, its heatmaps blurred over the FCDD net's receptive field, as the
+    original's baseline helper sets them.
+    """
+    return {"objective": method.name, "network.name": method.counterpart(fcdd.network.name), "heatmap.blur": True}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 from fcdd import registry
@@ -10,7 +12,15 @@ from fcdd.methods.base import Method, Scorer
 from fcdd.methods.registry import METHODS
 from fcdd.networks.build import build_network, network_class, network_input_shape, takes_pretrained
 
-__all__ = ["build_model", "check_model", "check_pretraining", "get_method", "make_scorer", "method_of"]
+__all__ = [
+    "baseline_changes",
+    "build_model",
+    "check_model",
+    "check_pretraining",
+    "get_method",
+    "make_scorer",
+    "method_of",
+]
 
 
 def get_method(name: str) -> Method:
@@ -29,12 +39,23 @@ def method_of(network: str | nn.Module) -> Method:
     raise ValueError(f"no method trains a {cls.__name__}; build nets with fcdd.networks.build.build_network")
 
 
+def baseline_changes(config: RunConfig) -> dict[str, dict[str, Any]]:
+    """An FCDD config's baselines: each registered method with a ``baseline`` rule, in registry order → its changes.
+
+    A new baseline method is one module and one registry line; ``--baselines`` picks it up from here.
+    """
+    if config.objective != "fcdd":
+        raise ValueError(f"baselines are added to an FCDD config; this one's objective is {config.objective}")
+    rules = {name: get_method(name).baseline for name in METHODS}
+    return {name: rule(config) for name, rule in rules.items() if rule is not None}
+
+
 def build_model(config: RunConfig, *, pretrained: bool | None = None) -> nn.Module:
     """The network of a config, checked against its objective (``pretrained`` overrides the config's)."""
     n = config.network
     method, owner = get_method(config.objective), method_of(n.name)
     if owner is not method:
-        fix = f"use --net {method.counterpart(n.name)}" if n.name in method.counterparts else "pick a matching --net"
+        fix = f"use --net {method.counterpart(n.name)}" if n.name in method.counterparts() else "pick a matching --net"
         raise ValueError(
             f"--net {n.name} is a network for objective {owner.name}, not {method.name}; {fix} "
             "(or add the baselines with --baselines)"

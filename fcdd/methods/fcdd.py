@@ -95,5 +95,4 @@ METHOD = Method(
     summary="fully convolutional data description: the output map is the explanation",
     network_base=FCDDNet,
     make_scorer=_scorer,
-    counterparts={},
 )

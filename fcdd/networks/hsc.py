@@ -2,7 +2,9 @@
 
 The hypersphere classifier (HSC, reference §1.2) scores an image by ℓ = sqrt(‖φ‖² + 1) − 1 of
 this vector; its heatmaps are input gradients (:mod:`fcdd.methods.hsc`). Each net names its
-``fcdd_counterpart``: the FCDD net whose receptive field sizes the heatmap blur kernel.
+``fcdd_counterpart``: the FCDD net it stands in for as a baseline
+(:meth:`fcdd.methods.base.Method.counterparts` derives the other direction from it) and whose
+receptive field sizes its heatmap blur kernel.
 
 Layer widths, kernels and head sizes are the reference's (§3.2). Custom nets use LeakyReLU and
 BatchNorm with eps 1e-4; ``bias`` switches conv/linear biases and BatchNorm affine parameters
@@ -54,7 +56,7 @@ class HSCNet(nn.Module):
 
     input_shape: ClassVar[tuple[int, int, int]]
     feature_dim: ClassVar[int]  # d, the length of φ
-    fcdd_counterpart: ClassVar[str]  # FCDD net whose receptive field sizes the blur kernel
+    fcdd_counterpart: ClassVar[str]  # the FCDD net it stands in for; its receptive field sizes the blur kernel
     takes_pretrained_weights: ClassVar[bool] = False
 
     def forward(self, x: Tensor) -> Tensor:  # pragma: no cover - every subclass overrides it

@@ -15,7 +15,7 @@ from tune.cli import main
 from tune.experiment import run_benchmark
 from tune.resources import NoGpuToMeasureError
 from tune.runners.ray import RayRunner
-from tune.spec import spec_from_dict
+from tune.spec_file import spec_from_dict
 from tune.store import ResultsStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ import torch
 from fcdd.probe import MemoryProbe
 from tune.experiment import run_benchmark
 from tune.runners.ray import RayRunner
-from tune.spec import spec_from_dict
+from tune.spec_file import spec_from_dict
 
 GIB = 2**30
 

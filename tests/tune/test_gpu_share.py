@@ -32,7 +32,8 @@ from tune.resources import (
     probe_target,
     trials_per_gpu,
 )
-from tune.spec import GpuProbe, Resources, check_raw, spec_from_dict
+from tune.spec import GpuProbe, Resources
+from tune.spec_file import check_raw, spec_from_dict
 
 MIB = 2**20
 

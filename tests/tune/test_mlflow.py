@@ -21,7 +21,7 @@ import pytest
 from tests.cluster.ray_nodes import free_port
 from tune.experiment import run_benchmark, run_search
 from tune.runners.serial import SerialRunner
-from tune.spec import spec_from_dict
+from tune.spec_file import spec_from_dict
 from tune.store import ResultsStore
 from tune.tracking.mlflow import MLFLOW_FILE, tracking
 

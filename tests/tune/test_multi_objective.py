@@ -22,7 +22,7 @@ from tune.experiment import run_search
 from tune.objectives import pick_point
 from tune.runners.ray import RayRunner
 from tune.search_trials import overrides_from_params, search_base_config, search_trial
-from tune.spec import spec_from_dict
+from tune.spec_file import spec_from_dict
 
 TRIALS = 6
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tune.objectives import check_objectives, gpu_seconds, objective_values, parse_pick, pick_point
-from tune.spec import spec_from_dict
+from tune.spec_file import spec_from_dict
 
 # val_auc (max) and gpu_seconds (min): four points, none dominating another.
 FRONT = {0: (0.90, 100.0), 1: (0.95, 130.0), 2: (0.97, 300.0), 3: (0.80, 50.0)}

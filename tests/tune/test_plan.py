@@ -8,7 +8,8 @@ import yaml
 from fcdd.presets import get_preset
 from tune.plan import TrialSpec, expand, format_plan, trial_id
 from tune.resources import InsufficientResourcesError, check_placement
-from tune.spec import BenchmarkSpec, Resources, SearchSpec, load_spec, spec_from_dict
+from tune.spec import BenchmarkSpec, Resources, SearchSpec
+from tune.spec_file import load_spec, spec_from_dict
 
 
 def _spec(**kw) -> BenchmarkSpec:

@@ -19,7 +19,7 @@ from fcdd.runner import evaluate_snapshot
 from tune.experiment import run_benchmark, run_search
 from tune.resources import InsufficientResourcesError
 from tune.runners.ray import RayRunner
-from tune.spec import spec_from_dict
+from tune.spec_file import spec_from_dict
 from tune.store import ResultsStore
 
 RAY = RayRunner()

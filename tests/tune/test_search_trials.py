@@ -5,7 +5,8 @@ from __future__ import annotations
 import optuna
 
 from tune.search_trials import overrides_from_params, search_base_config, search_trial_config, suggest
-from tune.spec import DEFAULT_SPACE, spec_from_dict
+from tune.space import DEFAULT_SPACE
+from tune.spec_file import spec_from_dict
 
 
 def _spec():

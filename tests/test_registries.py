@@ -28,7 +28,7 @@ from tune.flags import add_config_arguments
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_dataset_entries_are_loaders_named_like_their_module(name):
-    loader = registry.lookup(DATASETS, name, "dataset")
+    loader = registry.lookup(DATASETS, name, "dataset", DatasetLoader)
     assert isinstance(loader, DatasetLoader)
     module = __import__(DATASETS[name].split(":")[0], fromlist=["NAME"])
     assert module.NAME == name and loader.default_preprocessing in loader.recipes
@@ -44,14 +44,14 @@ def test_network_entries_are_nets_of_exactly_one_method(name):
 
 @pytest.mark.parametrize("name", sorted(SYNTHETIC_NOISE))
 def test_noise_entries_draw_the_asked_shape(name):
-    source = registry.lookup(SYNTHETIC_NOISE, name, "noise mode")
+    source = registry.lookup_function(SYNTHETIC_NOISE, name, "noise mode")
     out = source(3, (1, 8, 8), torch.Generator().manual_seed(0))
     assert out.shape == (3, 1, 8, 8) and out.dtype == torch.float32
 
 
 def test_oe_sources_are_functions_and_the_folder_table_names_sources():
     for name in OE_SOURCES:
-        assert callable(registry.lookup(OE_SOURCES, name, "OE source")), name
+        assert callable(registry.lookup_function(OE_SOURCES, name, "OE source")), name
     assert set(OE_FOLDER_SOURCES) <= set(OE_SOURCES)
     assert not set(SYNTHETIC_NOISE) & set(OE_SOURCES)  # one name, one meaning
 
@@ -70,7 +70,7 @@ def test_method_entries_are_named_methods_whose_counterparts_cover_every_fcdd_ne
 
 def test_supervise_modes_are_the_supervisors():
     for mode in SUPERVISE_MODES:
-        source = None if mode == "unsupervised" else registry.lookup(SYNTHETIC_NOISE, "solid", "noise mode")
+        source = None if mode == "unsupervised" else registry.lookup_function(SYNTHETIC_NOISE, "solid", "noise mode")
         if mode == "other":
             from fcdd.anomalies.outlier_exposure import OutlierPool
 

@@ -59,7 +59,7 @@ def prepare_supervision(config: RunConfig, data: ADData, device: torch.device) -
         if a.noise_mode in SYNTHETIC_NOISE:
             source = get_noise_mode(a.noise_mode)
         else:
-            exposure = registry.lookup(OE_SOURCES, a.noise_mode, "outlier-exposure source")(config, data)
+            exposure = registry.lookup_function(OE_SOURCES, a.noise_mode, "outlier-exposure source")(config, data)
             data, source, removed = exposure.data, exposure.pool.to(device), exposure.removed_test_anomalies
     # Datasets with ground-truth maps train with the per-pixel loss, whatever the supervise mode,
     # as the original (its MVTec and mask-folder datasets always yield maps): artificial anomalies

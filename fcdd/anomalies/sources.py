@@ -60,7 +60,7 @@ def check_source(config: RunConfig) -> None:
 
     if config.anomalies.supervise_mode in ("unsupervised", "other") or config.anomalies.noise_mode not in OE_SOURCES:
         return
-    check = getattr(registry.lookup(OE_SOURCES, config.anomalies.noise_mode, "OE source"), "check", None)
+    check = getattr(registry.lookup_function(OE_SOURCES, config.anomalies.noise_mode, "OE source"), "check", None)
     if check is not None:
         check(config)
 

@@ -164,7 +164,7 @@ def run_processes(args: argparse.Namespace, data_dir: Path, out: Path) -> list[d
 
 def run_ray(args: argparse.Namespace, data_dir: Path, out: Path) -> list[dict[str, Any]]:
     """N Ray Tune trials through `run_benchmark`, each with 1/N of the GPU."""
-    from tune.experiment import run_benchmark
+    from tune.experiment import BenchmarkOptions, run_benchmark
     from tune.runners.ray import RayRunner
     from tune.spec_file import spec_from_dict
     from tune.store import ResultsStore
@@ -184,7 +184,7 @@ def run_ray(args: argparse.Namespace, data_dir: Path, out: Path) -> list[dict[st
         },
         n_classes=10,
     )
-    run_benchmark(spec, out, RayRunner(), report=False)
+    run_benchmark(spec, out, RayRunner(), BenchmarkOptions(report=False))
     return ResultsStore(out).rows()
 
 
@@ -252,7 +252,7 @@ def _input_side(config: Any) -> tuple[int, int, int]:
 
 def run_auto(args: argparse.Namespace, data_dir: Path, out: Path, trials: int) -> list[dict[str, Any]]:
     """`trials` fmnist trials through `run_benchmark` with `gpus_per_trial: auto` (the probe runs as a Ray task)."""
-    from tune.experiment import run_benchmark
+    from tune.experiment import BenchmarkOptions, run_benchmark
     from tune.runners.ray import RayRunner
     from tune.spec_file import spec_from_dict
 
@@ -267,7 +267,7 @@ def run_auto(args: argparse.Namespace, data_dir: Path, out: Path, trials: int) -
         },
         n_classes=10,
     )
-    run_benchmark(spec, out, RayRunner(), report=False)
+    run_benchmark(spec, out, RayRunner(), BenchmarkOptions(report=False))
     from tune.store import ResultsStore
 
     return ResultsStore(out).rows()

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from fcdd.runner import run
-from tune.experiment import run_benchmark
+from tune.experiment import BenchmarkOptions, run_benchmark
 from tune.plan import expand
 from tune.runners.ray import RayRunner
 from tune.spec_file import spec_from_dict
@@ -66,7 +66,7 @@ def main() -> None:
                 n_classes=10,
             )
             started = time.perf_counter()
-            summary = run_benchmark(spec, work / spec.name, RayRunner(), report=False)
+            summary = run_benchmark(spec, work / spec.name, RayRunner(), BenchmarkOptions(report=False))
             results[name] = (time.perf_counter() - started, summary["ok"])
         ray.shutdown()
     finally:

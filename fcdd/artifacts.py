@@ -13,11 +13,14 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 HEATMAP_GRID = "heatmaps_test.png"  # a run's test heatmaps, the picture a search trial is judged by at a glance
 
@@ -148,7 +151,7 @@ def read_checkpoint(path: Path, fix: str = "delete it or pass --restart") -> dic
     return state
 
 
-def image_to_pil(image: Tensor, row_labels: list[tuple[int, str]] | None = None, margin: int = 0):
+def image_to_pil(image: Tensor, row_labels: list[tuple[int, str]] | None = None, margin: int = 0) -> PILImage:
     """(3, H, W) float [0, 1] → PIL image, optionally with text labels in a left margin.
 
     ``row_labels`` holds (y position, text) pairs drawn into a white margin of ``margin`` pixels.

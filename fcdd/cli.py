@@ -101,7 +101,7 @@ def path_arg(text: str) -> Path:
     return Path(text)
 
 
-def _add_explain(sub: argparse._SubParsersAction) -> None:
+def _add_explain(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser(
         "explain",
         help="anomaly score and heatmap overlay for images, from a trained run",
@@ -125,7 +125,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_nets(sub: argparse._SubParsersAction) -> None:
+def _add_nets(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser("nets", help="list the FCDD networks with their receptive fields")
     p.set_defaults(func=_cmd_nets)
 
@@ -146,7 +146,7 @@ def _cmd_nets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_presets(sub: argparse._SubParsersAction) -> None:
+def _add_presets(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser("presets", help="list the presets and their settings")
     p.set_defaults(func=_cmd_presets)
 
@@ -169,7 +169,7 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_check(sub: argparse._SubParsersAction) -> None:
+def _add_check(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser(
         "check",
         help="check a data folder: layout, every image and mask, per class counts and sizes",
@@ -229,7 +229,7 @@ def _guess_dataset(root: Path) -> str:
     return "custom"
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     """Add ``explain``, ``check``, ``nets`` and ``presets`` to a sub-command parser."""
     for add in (_add_explain, _add_check, _add_nets, _add_presets):
         add(sub)

@@ -350,7 +350,8 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Nested plain-JSON dict."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        plain: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(self)))
+        return plain
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RunConfig:

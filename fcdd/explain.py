@@ -63,7 +63,7 @@ def load_trained_run(run_dir: str | Path, device: str = "auto") -> TrainedRun:
         ) from None
     net.to(runtime.device).eval()
     if runtime.channels_last:
-        net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        net.to(memory_format=torch.channels_last)
     scale = metrics.get("heatmap_scale") or [0.0, 1.0]
     return TrainedRun(
         config=config,

@@ -368,7 +368,7 @@ def initial_state(config: RunConfig, runtime: Runtime) -> TrainState:
         net = build_model(config)
     net = net.to(runtime.device)
     if runtime.channels_last:
-        net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        net = net.to(memory_format=torch.channels_last)
     optimizer = make_optimizer([p for p in net.parameters() if p.requires_grad], config.optim)
     scheduler = make_scheduler(optimizer, config.optim)
     generator = torch.Generator(device=runtime.device).manual_seed(config.seed)

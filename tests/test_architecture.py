@@ -190,3 +190,17 @@ def test_the_package_exports_resolve():
 
     for name in fcdd.__all__:
         assert getattr(fcdd, name) is not None, name
+
+
+MAX_FUNCTION_LINES = 60  # a function longer than a screen does more than one thing
+
+
+def test_no_function_is_longer_than_sixty_lines():
+    long = set()
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                assert node.end_lineno is not None
+                if node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES:
+                    long.add((module, node.name))
+    assert long == set(), "split these by concern"

@@ -15,6 +15,7 @@ from fcdd.anomalies.registry import OE_FOLDER_SOURCES, OE_SOURCES, SUPERVISE_MOD
 from fcdd.anomalies.supervisor import OnlineSupervisor
 from fcdd.config import AnomalyConfig, DataConfig, NetworkConfig, RunConfig
 from fcdd.data.base import DatasetLoader
+from fcdd.data.loading import get_loader
 from fcdd.data.registry import DATASETS, literal_keys, preprocessing_names
 from fcdd.methods.base import Method
 from fcdd.methods.build import get_method, method_of
@@ -30,7 +31,7 @@ from tune.flags import add_config_arguments
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_dataset_entries_are_loaders_named_like_their_module(name):
-    loader = registry.lookup(DATASETS, name, "dataset")
+    loader = registry.lookup(DATASETS, name, "dataset", DatasetLoader)
     assert isinstance(loader, DatasetLoader)
     module = __import__(DATASETS[name].split(":")[0], fromlist=["NAME"])
     assert module.NAME == name and loader.default_preprocessing in loader.recipes
@@ -46,14 +47,14 @@ def test_network_entries_are_nets_of_exactly_one_method(name):
 
 @pytest.mark.parametrize("name", sorted(SYNTHETIC_NOISE))
 def test_noise_entries_draw_the_asked_shape(name):
-    source = registry.lookup(SYNTHETIC_NOISE, name, "noise mode")
+    source = registry.lookup_function(SYNTHETIC_NOISE, name, "noise mode")
     out = source(3, (1, 8, 8), torch.Generator().manual_seed(0))
     assert out.shape == (3, 1, 8, 8) and out.dtype == torch.float32
 
 
 def test_oe_sources_are_functions_and_the_folder_table_names_sources():
     for name in OE_SOURCES:
-        assert callable(registry.lookup(OE_SOURCES, name, "OE source")), name
+        assert callable(registry.lookup_function(OE_SOURCES, name, "OE source")), name
     assert set(OE_FOLDER_SOURCES) <= set(OE_SOURCES)
     assert not set(SYNTHETIC_NOISE) & set(OE_SOURCES)  # one name, one meaning
 
@@ -104,7 +105,7 @@ def test_counterpart_picks_are_only_what_the_nets_do_not_decide(method):
 
 def test_supervise_modes_are_the_supervisors():
     for mode in SUPERVISE_MODES:
-        source = None if mode == "unsupervised" else registry.lookup(SYNTHETIC_NOISE, "solid", "noise mode")
+        source = None if mode == "unsupervised" else registry.lookup_function(SYNTHETIC_NOISE, "solid", "noise mode")
         if mode == "other":
             from fcdd.anomalies.outlier_exposure import OutlierPool
 
@@ -163,7 +164,7 @@ def test_the_papers_class_names_are_the_datasets():
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_every_dataset_answers_whether_it_is_one_vs_rest(name):
-    loader = registry.lookup(DATASETS, name, "dataset")
+    loader = get_loader(name)
     answers = {loader.one_vs_rest(DataConfig(dataset=name, one_vs_rest=flag)) for flag in (False, True)}
     assert answers <= {True, False} and all(type(a) is bool for a in answers)
     assert len(answers) == (2 if name == "custom" else 1), "only custom folders follow the --one-vs-rest flag"
@@ -182,7 +183,7 @@ def test_the_help_lists_every_dataset_and_its_preprocessings(monkeypatch, capsys
     text = _train_help(capsys)
     assert f"--dataset DATASET dataset: {', '.join(DATASETS)} " in text
     for name in DATASETS:
-        recipes = registry.lookup(DATASETS, name, "dataset").recipes
+        recipes = get_loader(name).recipes
         assert f"{name}: {', '.join(recipes)}" in text, name
     assert "dummy: none" in text
 
@@ -192,6 +193,6 @@ def test_the_preprocessings_read_without_importing_are_the_loaders(name):
     # `fcdd train --help` reads RECIPES from the module's source (torch-free); it must be the loader's table.
     module = importlib.util.find_spec(str(DATASETS[name]).partition(":")[0])
     assert module is not None and module.origin is not None
-    loader = registry.lookup(DATASETS, name, "dataset")
+    loader = get_loader(name)
     assert literal_keys(Path(module.origin), "RECIPES") == tuple(loader.recipes)
     assert preprocessing_names(name) == tuple(loader.recipes)

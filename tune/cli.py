@@ -15,12 +15,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fcdd import cli as method_cli
 from fcdd.cli import CliError, Parser, count, path_arg, positive_int
 from tune.flags import add_config_arguments
 from tune.spec import SCHEDULERS
+
+if TYPE_CHECKING:
+    from tune.experiment import BenchmarkOptions
+    from tune.runners.ray import RayRunner
 
 log = logging.getLogger("fcdd")
 
@@ -97,7 +101,7 @@ def _out_dir(args: argparse.Namespace, spec: Any) -> Path:
     return out
 
 
-def _ray_runner(args: argparse.Namespace) -> Any:
+def _ray_runner(args: argparse.Namespace) -> RayRunner:
     from tune.runners.ray import RayRunner
 
     if getattr(args, "restart", False) and args.remote_storage:
@@ -128,6 +132,13 @@ def _finish(summary: dict[str, Any], out: Path) -> int:
     return 1 if summary["failed"] else 0
 
 
+def _options(args: argparse.Namespace) -> BenchmarkOptions:
+    """The options `train` and `benchmark` take from their command line."""
+    from tune.experiment import BenchmarkOptions
+
+    return BenchmarkOptions(plan_only=args.plan_only, restart=args.restart, mlflow=args.mlflow)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from tune.experiment import run_benchmark
     from tune.resolve import resolve_spec
@@ -137,7 +148,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     spec = resolve_spec(args)
     out = _out_dir(args, spec)
     runner = SerialRunner(show_progress=not args.quiet)
-    summary = run_benchmark(spec, out, runner, plan_only=args.plan_only, restart=args.restart, mlflow=args.mlflow)
+    summary = run_benchmark(spec, out, runner, _options(args))
     return 0 if args.plan_only else _finish(summary, out)
 
 
@@ -148,9 +159,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     _quiet(args)
     spec = resolve_spec(args)
     out = _out_dir(args, spec)
-    summary = run_benchmark(
-        spec, out, _ray_runner(args), plan_only=args.plan_only, restart=args.restart, mlflow=args.mlflow
-    )
+    summary = run_benchmark(spec, out, _ray_runner(args), _options(args))
     return 0 if args.plan_only else _finish(summary, out)
 
 
@@ -248,8 +257,13 @@ def _load_search_study(results: Path, storage: str | None) -> tuple[Any, str]:
         raise CliError(f"no study named {name!r} in {redacted(url)}; pass --storage URL of the study") from None
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add `train`, `benchmark`, `tune` and `report`."""
+def add_commands(sub: argparse._SubParsersAction[Parser]) -> None:
+    """Add `train`, `benchmark`, `tune`, `report` and `status`."""
+    for add in (_add_train, _add_benchmark, _add_tune, _add_report, _add_status):
+        add(sub)
+
+
+def _add_train(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser(
         "train",
         help="train + evaluate classes × seeds in this process (serial runner), then the report",
@@ -259,6 +273,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _add_plan_arguments(p)
     p.set_defaults(func=_cmd_train)
 
+
+def _add_benchmark(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser(
         "benchmark",
         help="the full benchmark (classes × seeds × settings) on Ray",
@@ -268,6 +284,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _add_ray_arguments(p)
     p.set_defaults(func=_cmd_benchmark)
 
+
+def _add_tune(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser(
         "tune",
         help="Optuna search with early stopping on Ray, then the best setting on all classes",
@@ -300,6 +318,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_cmd_tune)
 
+
+def _add_report(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser("report", help="(re)build the report of a results folder (train, benchmark or tune)")
     p.add_argument("results", type=path_arg, help="the --out folder of `fcdd train`, `benchmark` or `tune`")
     p.add_argument("--storage", help="Optuna storage URL of a `fcdd tune` study (default: the one it was run with)")
@@ -308,6 +328,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_cmd_report)
 
+
+def _add_status(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser(
         "status",
         help="per class done / running / failed, running trials and ETA of a results folder",

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fcdd import artifacts
 from fcdd.config import RunConfig
@@ -20,10 +20,13 @@ from fcdd.paper import PAPER
 from tune.outdir import PARETO_FILE, PLAN_FILE, SEARCH_FILE, check_same_plan, plan_identity, replaced_when_done
 from tune.plan import TrialSpec, expand, format_plan
 from tune.preflight import check_plan, check_snapshots, check_storage_url, redacted
-from tune.runners.base import Runner
+from tune.runners.base import MeasuresGpus, PushesResults, Runner, SearchRunner
 from tune.spec import BenchmarkSpec, with_changes
 from tune.store import ResultsStore
 from tune.tracking.mlflow import check_tracking, tracking
+
+if TYPE_CHECKING:
+    import optuna
 
 log = logging.getLogger(__name__)
 
@@ -78,59 +81,67 @@ def check_output(out: Path, spec: BenchmarkSpec, *, restart: bool) -> dict[str, 
     return check_same_plan(out, PLAN_FILE, identity, "`fcdd train` or `fcdd benchmark`")
 
 
+@dataclasses.dataclass(frozen=True)
+class BenchmarkOptions:
+    """How :func:`run_benchmark` runs a plan; the defaults run it and write the report."""
+
+    plan_only: bool = False  # print the trials (and which are done) and run nothing
+    restart: bool = False  # rerun every trial from scratch; ``out`` is replaced once the new plan finished
+    report: bool = True  # write the report after the tables
+    title: str | None = None  # the report's title (default: "fcdd <spec name>")
+    study: optuna.Study | None = None  # the search study whose best setting these trials rerun (its report section)
+    checked: bool = False  # the caller already ran the pre-flight checks of the plan and the tracking URI
+    mlflow: str | None = None  # a tracking URI that gets every trial as a run under one parent run
+    mlflow_parent: str | None = None  # the MLflow run the parent run nests under (see tune.tracking.mlflow)
+
+
 def run_benchmark(
-    spec: BenchmarkSpec,
-    out: str | Path,
-    runner: Runner,
-    *,
-    plan_only: bool = False,
-    restart: bool = False,
-    report: bool = True,
-    title: str | None = None,
-    study: Any = None,
-    checked: bool = False,
-    mlflow: str | None = None,
-    mlflow_parent: str | None = None,
+    spec: BenchmarkSpec, out: str | Path, runner: Runner, options: BenchmarkOptions | None = None
 ) -> dict[str, Any]:
     """Run every trial of ``spec`` not yet finished in ``out`` on ``runner``; return counts and the report files.
 
     Rerunning with the same ``out`` resumes: trials whose id has an "ok" row in the results store
     are skipped, interrupted ones continue from their last epoch checkpoint. A rerun with more
-    classes or seeds extends the folder; one with other settings is refused. ``restart`` reruns
-    every trial from scratch in a staging folder that replaces ``out`` only once it is complete.
-    Everything that can be checked without training is checked before anything is written
-    (``checked``: the caller did so already). ``mlflow``: a tracking URI that gets every trial
-    as a run under one parent run (nested under the run ``mlflow_parent``, see tune.tracking.mlflow).
+    classes or seeds extends the folder; one with other settings is refused. ``options.restart``
+    reruns every trial from scratch in a staging folder that replaces ``out`` only once it is
+    complete. Everything that can be checked without training is checked before anything is
+    written (unless ``options.checked``: the caller did so already).
     """
+    options = options or BenchmarkOptions()
     out = Path(out).expanduser().resolve()
     trials = expand(spec)
     store = ResultsStore(out)
-    if plan_only:
-        done = set() if restart or not store.path.exists() else store.finished_ids()
+    if options.plan_only:
+        done = set() if options.restart or not store.path.exists() else store.finished_ids()
         print(format_plan(spec, trials, done))
         return {"trials": len(trials), "done": len(done & {t.trial_id for t in trials}), "ran": 0}
-    previous = check_output(out, spec, restart=restart)
+    previous = check_output(out, spec, restart=options.restart)
     store.check_parses()
-    done = set() if restart or not store.path.exists() else store.finished_ids()
+    done = set() if options.restart or not store.path.exists() else store.finished_ids()
     todo = [t for t in trials if t.trial_id not in done]
-    if mlflow is not None and not checked:
-        check_tracking(mlflow, *(() if restart else (out,)))
+    if options.mlflow is not None and not options.checked:
+        check_tracking(options.mlflow, *(() if options.restart else (out,)))
     if todo:
-        if not checked:
-            check_plan(spec)
-        if not restart:
-            check_snapshots(todo, out)
-        target = _probe_target(spec, runner, lambda: [(_trial_label(t), t.run_config()) for t in todo])
-        runner.prepare(spec)
-        spec = _measure_gpus(spec, runner, target)
-    if restart and out.is_dir() and any(out.iterdir()):
+        spec = _prepare(spec, out, runner, todo, options)
+    if options.restart and out.is_dir() and any(out.iterdir()):
         with replaced_when_done(out) as staging:
-            files = _execute(spec, staging, runner, trials, todo, None, report=report, title=title, study=study,
-                             mlflow=mlflow, mlflow_parent=mlflow_parent)  # fmt: skip
+            files = _execute(spec, staging, runner, trials, todo, None, options)
         return _summary(spec, out, trials, todo, {role: out / p.relative_to(staging) for role, p in files.items()})
-    files = _execute(spec, out, runner, trials, todo, previous, report=report, title=title, study=study,
-                     mlflow=mlflow, mlflow_parent=mlflow_parent)  # fmt: skip
+    files = _execute(spec, out, runner, trials, todo, previous, options)
     return _summary(spec, out, trials, todo, files)
+
+
+def _prepare(
+    spec: BenchmarkSpec, out: Path, runner: Runner, todo: list[TrialSpec], options: BenchmarkOptions
+) -> BenchmarkSpec:
+    """The pre-flight of the trials to run, then the runner's; the spec with its GPU share measured."""
+    if not options.checked:
+        check_plan(spec)
+    if not options.restart:
+        check_snapshots(todo, out)
+    target = _probe_target(spec, runner, lambda: [(_trial_label(t), t.run_config()) for t in todo])
+    runner.prepare(spec)
+    return _measure_gpus(spec, runner, target)
 
 
 def _trial_label(trial: TrialSpec) -> str:
@@ -138,22 +149,24 @@ def _trial_label(trial: TrialSpec) -> str:
 
 
 def _probe_target(
-    spec: BenchmarkSpec, runner: Any, candidates: Callable[[], list[tuple[str, RunConfig]]]
+    spec: BenchmarkSpec, runner: Runner, candidates: Callable[[], list[tuple[str, RunConfig]]]
 ) -> tuple[str, RunConfig] | None:
     """What ``--gpus-per-trial auto`` will probe (the largest of ``candidates``), checked before connecting.
 
     None when there is nothing to measure, or the runner shares no GPUs (the serial runner).
     """
-    if not spec.resources.gpus_unmeasured or not hasattr(runner, "resolve_gpus"):
+    if not spec.resources.gpus_unmeasured or not isinstance(runner, MeasuresGpus):
         return None
     from tune.resources import probe_target
 
     return probe_target(spec.resources, candidates())
 
 
-def _measure_gpus(spec: BenchmarkSpec, runner: Any, target: tuple[str, RunConfig] | None) -> BenchmarkSpec:
+def _measure_gpus(spec: BenchmarkSpec, runner: Runner, target: tuple[str, RunConfig] | None) -> BenchmarkSpec:
     """The spec with ``--gpus-per-trial auto`` measured on the runner's GPU nodes (after its pre-flight)."""
-    return spec if target is None else runner.resolve_gpus(spec, *target)
+    if target is None or not isinstance(runner, MeasuresGpus):
+        return spec
+    return runner.resolve_gpus(spec, *target)
 
 
 def _execute(
@@ -163,12 +176,7 @@ def _execute(
     trials: list[TrialSpec],
     todo: list[TrialSpec],
     previous: dict[str, Any] | None,
-    *,
-    report: bool,
-    title: str | None,
-    study: Any,
-    mlflow: str | None = None,
-    mlflow_parent: str | None = None,
+    options: BenchmarkOptions,
 ) -> dict[str, Path]:
     """Write the plan, run ``todo``, then the tables and the report; return the report's files."""
     store = ResultsStore(out)
@@ -180,19 +188,19 @@ def _execute(
     else:
         log.info("all %d trials of %s already finished", len(trials), out)
     # Also with nothing to run: trials of an earlier run without --mlflow are logged now.
-    with tracking(mlflow, out, experiment=spec.name, run_name=title or spec.name, parent_run_id=mlflow_parent):
+    run_name, parent = options.title or spec.name, options.mlflow_parent
+    with tracking(options.mlflow, out, experiment=spec.name, run_name=run_name, parent_run_id=parent):
         if todo:
             runner.run(todo, out, spec)
     files: dict[str, Path] = {}
     if store.path.exists():
         store.write_tables()
-        if report:
+        if options.report:
             from tune.report.build import build_report
 
-            files = build_report(out, paper=PAPER, study=study, title=title or f"fcdd {spec.name}")
-        push = getattr(runner, "push_results", None)
-        if push is not None:
-            push(out)
+            files = build_report(out, paper=PAPER, study=options.study, title=options.title or f"fcdd {spec.name}")
+        if isinstance(runner, PushesResults):
+            runner.push_results(out)
     return files
 
 
@@ -216,7 +224,7 @@ def _study_storage_url(spec: BenchmarkSpec, out: Path) -> str:
     return spec.search.storage or f"sqlite:///{out / 'study.db'}"
 
 
-def open_study(name: str, url: str, objectives: tuple[str, ...] = ("val_auc",)) -> Any:
+def open_study(name: str, url: str, objectives: tuple[str, ...] = ("val_auc",)) -> optuna.Study:
     """Create or load the study ``name`` optimising ``objectives``.
 
     A missing driver, an unreachable server or an existing study of other objectives is one clear error.
@@ -251,7 +259,7 @@ def open_study(name: str, url: str, objectives: tuple[str, ...] = ("val_auc",)) 
     return study
 
 
-def _fail_zombies(study: Any) -> int:
+def _fail_zombies(study: optuna.Study) -> int:
     """Trials left RUNNING by a killed driver can never finish; mark them FAIL so the count is right."""
     import optuna
 
@@ -276,7 +284,7 @@ def search_identity(spec: BenchmarkSpec) -> dict[str, Any]:
 def run_search(
     spec: BenchmarkSpec,
     out: str | Path,
-    runner: Any,
+    runner: SearchRunner,
     *,
     max_concurrent: int | None = None,
     restart: bool = False,
@@ -326,30 +334,19 @@ def _search_probe(spec: BenchmarkSpec) -> tuple[str, RunConfig]:
 
 
 def _search(
-    spec: BenchmarkSpec, out: Path, runner: Any, *, max_concurrent: int | None, mlflow: str | None = None
+    spec: BenchmarkSpec, out: Path, runner: SearchRunner, *, max_concurrent: int | None, mlflow: str | None = None
 ) -> dict[str, Any]:
+    """Run the search trials still missing from the study, pick the setting, rerun it into ``<out>/best``."""
     import optuna
 
-    from tune.search_trials import overrides_from_params, search_base_config, search_trial
+    from tune.search_trials import search_base_config
 
     out.mkdir(parents=True, exist_ok=True)
     artifacts.write_json(out / SEARCH_FILE, {"name": spec.name, "base_config": search_base_config(spec).to_dict(),
                                              "settings": search_identity(spec)["settings"]})  # fmt: skip
     url = _study_storage_url(spec, out)
-    shown_url = redacted(url)  # for logs and files: never the password
-    study = open_study(spec.name, url, spec.search.objectives)
-    zombies = _fail_zombies(study)
-    finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    finished = sum(t.state in finished_states for t in study.get_trials(deepcopy=False))
+    finished = _resume_study(spec, url)
     remaining = spec.search.trials - finished
-    log.info(
-        "study %s at %s: %d trials finished, %d to run%s",
-        spec.name,
-        shown_url,
-        finished,
-        max(remaining, 0),
-        f" ({zombies} interrupted trials marked FAIL)" if zombies else "",
-    )
     with tracking(mlflow, out / "search", experiment=spec.name, run_name=f"fcdd tune {spec.name}: search") as tracker:
         if remaining > 0:
             runner.search(
@@ -362,6 +359,43 @@ def _search(
                 max_concurrent=max_concurrent or runner.max_concurrent(spec.resources),
             )
     study = optuna.load_study(study_name=spec.name, storage=url)
+    best, overrides = _write_pick(spec, out, study, redacted(url))
+    summary = _rerun_best(
+        spec, out, runner, study, overrides, mlflow=mlflow,
+        mlflow_parent=tracker.parent_run_id if tracker is not None else None,  # nested under the search's run
+    )  # fmt: skip
+    summary.update(best_value=best.values[0], best_values=best.values, best_params=best.params, study=spec.name,
+                   storage=redacted(url), objectives=spec.search.objectives)  # fmt: skip
+    return summary
+
+
+def _resume_study(spec: BenchmarkSpec, url: str) -> int:
+    """Open (or create) the search's study and mark its interrupted trials FAIL; how many trials finished."""
+    import optuna
+
+    study = open_study(spec.name, url, spec.search.objectives)
+    zombies = _fail_zombies(study)
+    finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    finished = sum(t.state in finished_states for t in study.get_trials(deepcopy=False))
+    log.info(
+        "study %s at %s: %d trials finished, %d to run%s",
+        spec.name,
+        redacted(url),  # for logs and files: never the password
+        finished,
+        max(spec.search.trials - finished, 0),
+        f" ({zombies} interrupted trials marked FAIL)" if zombies else "",
+    )
+    return finished
+
+
+def _write_pick(
+    spec: BenchmarkSpec, out: Path, study: optuna.Study, shown_url: str
+) -> tuple[optuna.trial.FrozenTrial, dict[str, Any]]:
+    """Pick the setting to rerun, write ``best_params.json``; the picked trial and its config overrides."""
+    import optuna
+
+    from tune.search_trials import overrides_from_params, search_base_config, search_trial
+
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise RuntimeError(f"study {spec.name} has no completed trial; look at {out / 'search' / 'trials.jsonl'}")
@@ -393,34 +427,42 @@ def _search(
         },
     )
     log.info("picked trial #%d (%s) with %s", best.number, _describe_values(spec, best.values), overrides)
+    return best, overrides
+
+
+def _rerun_best(
+    spec: BenchmarkSpec,
+    out: Path,
+    runner: SearchRunner,
+    study: optuna.Study,
+    overrides: dict[str, Any],
+    *,
+    mlflow: str | None,
+    mlflow_parent: str | None,
+) -> dict[str, Any]:
+    """The picked setting over classes × seeds on the test split, in ``<out>/best``."""
     best_spec = with_changes(spec, settings=(("best", tuple(sorted(overrides.items()))),))
-    best_runner = runner.for_subfolder("best") if hasattr(runner, "for_subfolder") else runner
     try:  # another best setting than last time: its reruns replace the old ones
         check_output(out / "best", best_spec, restart=False)
         replace_best = False
     except ValueError:
         replace_best = True
-    summary = run_benchmark(
-        best_spec,
-        out / "best",
-        best_runner,
-        study=study,
-        title=f"fcdd tune {spec.name}: best setting on the test split",
+    options = BenchmarkOptions(
         restart=replace_best,
+        title=f"fcdd tune {spec.name}: best setting on the test split",
+        study=study,
         checked=True,
         mlflow=mlflow,
-        mlflow_parent=tracker.parent_run_id if tracker is not None else None,  # nested under the search's run
+        mlflow_parent=mlflow_parent,
     )
-    summary.update(best_value=best.values[0], best_values=best.values, best_params=best.params, study=spec.name,
-                   storage=shown_url, objectives=spec.search.objectives)  # fmt: skip
-    return summary
+    return run_benchmark(best_spec, out / "best", runner.for_subfolder("best"), options)
 
 
 def _describe_values(spec: BenchmarkSpec, values: list[float]) -> str:
     return ", ".join(f"{name} {value:.4g}" for name, value in zip(spec.search.objectives, values, strict=True))
 
 
-def pick_rerun(study: Any, spec: BenchmarkSpec, out: Path) -> tuple[Any, list[int]]:
+def pick_rerun(study: optuna.Study, spec: BenchmarkSpec, out: Path) -> tuple[optuna.trial.FrozenTrial, list[int]]:
     """The trial the final reruns take to the test split, and the Pareto front (trial numbers; [] for one objective).
 
     One objective: the best trial. Two: Optuna's Pareto front, and the point ``search.pick`` chooses

@@ -1,7 +1,7 @@
 """The search space of `fcdd tune`: its parameters' shape, the default space, and their checks.
 
 A space maps a dotted RunConfig key (or :data:`ANOMALY_MODE_KEY`) to a parameter
-``{type, low, high, choices, log, step, when}``; :func:`tune.search.suggest` samples it define-by-run.
+``{type, low, high, choices, log, step, when}``; :func:`tune.search_trials.suggest` samples it define-by-run.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from fcdd import registry
 from fcdd.anomalies.noise import get_noise_mode
+from fcdd.anomalies.oe_modes import get_oe_source
 from fcdd.anomalies.outlier_exposure import OutlierPool
 from fcdd.anomalies.registry import OE_SOURCES, SYNTHETIC_NOISE
 from fcdd.anomalies.supervisor import OnlineSupervisor, SupervisedBatch, pool_from_train_anomalies
@@ -60,7 +60,7 @@ def prepare_supervision(config: RunConfig, data: ADData, device: torch.device) -
         if a.noise_mode in SYNTHETIC_NOISE:
             source = get_noise_mode(a.noise_mode)
         else:
-            exposure = registry.lookup(OE_SOURCES, a.noise_mode, "outlier-exposure source")(config, data)
+            exposure = get_oe_source(a.noise_mode)(config, data)
             data, source, removed = exposure.data, exposure.pool.to(device), exposure.removed_test_anomalies
     # Datasets with ground-truth maps train with the per-pixel loss, whatever the supervise mode,
     # as the original (its MVTec and mask-folder datasets always yield maps): artificial anomalies

@@ -91,5 +91,5 @@ def get_noise_mode(name: str) -> AnomalySource:
             f"noise mode {name!r} is outlier exposure, not synthetic noise; build it with "
             "fcdd.anomalies.oe_modes (registry: fcdd.anomalies.registry.OE_SOURCES) or fcdd.anomalies.outlier_exposure"
         )
-    source: AnomalySource = registry.lookup(SYNTHETIC_NOISE, name, "synthetic noise mode")
+    source: AnomalySource = registry.lookup_function(SYNTHETIC_NOISE, name, "synthetic noise mode")
     return source

@@ -58,16 +58,27 @@ class OESource:
         return self.load(config, data)
 
 
+def get_oe_source(name: str) -> OESource | Load:
+    """The outlier-exposure source registered as ``name``: an :class:`OESource` or a plain load function."""
+    from fcdd import registry
+    from fcdd.anomalies.registry import OE_SOURCES
+
+    source = registry.load(OE_SOURCES[name]) if name in OE_SOURCES else None
+    if isinstance(source, OESource):
+        return source
+    load: Load = registry.lookup_function(OE_SOURCES, name, "outlier-exposure source")
+    return load
+
+
 def check_source(config: RunConfig) -> None:
     """Raise a one-line error when the outlier exposure of ``config`` cannot load (no check: nothing raised)."""
-    from fcdd import registry
     from fcdd.anomalies.registry import OE_SOURCES
 
     if config.anomalies.supervise_mode in ("unsupervised", "other") or config.anomalies.noise_mode not in OE_SOURCES:
         return
-    check = getattr(registry.lookup(OE_SOURCES, config.anomalies.noise_mode, "OE source"), "check", None)
-    if check is not None:
-        check(config)
+    source = get_oe_source(config.anomalies.noise_mode)
+    if isinstance(source, OESource) and source.check is not None:
+        source.check(config)
 
 
 @lru_cache(maxsize=2)

@@ -243,6 +243,18 @@ def check(root: Path | None, data: DataConfig) -> ClassSummary:
     return ClassSummary(name, layout, tuple(counts), sizes[:4], modes)
 
 
+def _checked_size(root: Path | None, channels: int, image_size: int | None) -> tuple[Path, int]:
+    """The root and network input side of a custom folder, after the checks that need no file."""
+    if root is None:
+        raise ValueError("dataset 'custom' needs a data dir; pass --data-dir DIR holding train/ and test/")
+    if channels not in (1, 3):
+        raise ValueError(f"`channels` must be 1 or 3, got {channels}")
+    size = DEFAULT_IMAGE_SIZE if image_size is None else image_size
+    if size < 1:
+        raise ValueError(f"`image_size` must be >= 1, got {size}")
+    return root, size
+
+
 def load(
     root: Path | None,
     normal_class: int,
@@ -259,9 +271,8 @@ def load(
 
     Per-class layout: train on ``train/<c>/normal``, real anomalies from
     ``train/<c>/anomalous`` (if any), test on ``test/<c>/{normal,anomalous}``.
-    One-vs-rest: train on ``train/<c>``, the other classes' training images are the
-    real anomalies, test on every class's test images. ``download`` is ignored.
-    ``channels=1`` converts every image to greyscale ('L').
+    One-vs-rest: train on ``train/<c>``, the other classes' training images are the real
+    anomalies, test on every class's test images. ``download`` is ignored; ``channels=1`` is greyscale.
 
     ``ground_truth_maps`` also loads ``train_maps/`` and ``test_maps/`` into
     ``train_masks``, ``train_anomaly_masks`` and ``test_masks`` (raw size, {0, 1}) and
@@ -271,43 +282,25 @@ def load(
     The pixel AUC needs a map file for every anomalous test image: where one is missing,
     ``test_mask_files`` is None (as in the original, which skips the pixel AUC then).
     """
-    if root is None:
-        raise ValueError("dataset 'custom' needs a data dir; pass --data-dir DIR holding train/ and test/")
-    if channels not in (1, 3):
-        raise ValueError(f"`channels` must be 1 or 3, got {channels}")
-    size = DEFAULT_IMAGE_SIZE if image_size is None else image_size
-    if size < 1:
-        raise ValueError(f"`image_size` must be >= 1, got {size}")
+    root, size = _checked_size(root, channels, image_size)
     samples = make_samples(root, one_vs_rest)
     if not 0 <= normal_class < len(samples.class_names):
         raise ValueError(f"`normal_class` must be in [0, {len(samples.class_names)}) for {root}, got {normal_class}")
 
-    def anomalous(s: Sample) -> bool:
-        return s.anomalous or s.class_index != normal_class
-
     files = class_files(samples, normal_class, one_vs_rest)
     nominal, outliers = files["train nominal"], files["train anomalous"]
     test = [s for s in samples.test if one_vs_rest or s.class_index == normal_class]
+    labels = [s.anomalous or s.class_index != normal_class for s in test]
     raw = raw_size_for(size)
-    maps = (
-        _load_maps(Path(root), nominal, outliers, [s.path for s in test], [anomalous(s) for s in test], raw)
-        if ground_truth_maps
-        else {}
-    )
+    maps = _load_maps(Path(root), nominal, outliers, [s.path for s in test], labels, raw) if ground_truth_maps else {}
     decode = functools.partial(
         decode_images, size=raw, channels=channels, show_progress=show_progress, crop_square=True
     )
     train_images = decode(nominal)
     mean, std = channel_stats(train_images)
+    recipes = GTMS_RECIPES if ground_truth_maps else RECIPES
     pre = build_preprocessing(
-        preprocessing,
-        NAME,
-        normal_class,
-        (channels, raw, raw),
-        input_size=size,
-        mean=mean,
-        std=std,
-        recipes=GTMS_RECIPES if ground_truth_maps else RECIPES,
+        preprocessing, NAME, normal_class, (channels, raw, raw), input_size=size, mean=mean, std=std, recipes=recipes
     )
     return ADData(
         name=NAME,
@@ -315,7 +308,7 @@ def load(
         normal_class=normal_class,
         train_images=train_images,
         test_images=decode([s.path for s in test]),
-        test_labels=torch.tensor([anomalous(s) for s in test], dtype=torch.int64),
+        test_labels=torch.tensor(labels, dtype=torch.int64),
         test_classes=torch.tensor([s.class_index for s in test], dtype=torch.int64),
         preprocessing=pre,
         train_anomalies=decode(outliers) if outliers else None,

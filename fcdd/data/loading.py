@@ -23,7 +23,7 @@ def list_datasets() -> list[str]:
 
 def get_loader(name: str) -> DatasetLoader:
     """The registry entry for ``name``; unknown names raise a ``ValueError`` with suggestions."""
-    loader: DatasetLoader = registry.lookup(DATASETS, name, "dataset")
+    loader = registry.lookup(DATASETS, name, "dataset", DatasetLoader)
     return loader
 
 

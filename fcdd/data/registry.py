@@ -11,6 +11,7 @@ import ast
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
 from fcdd import registry
 from fcdd.registry import Entry
@@ -36,7 +37,8 @@ def preprocessing_names(name: str) -> tuple[str, ...]:
     entry = DATASETS[name]
     module = entry.partition(":")[0] if isinstance(entry, str) else None
     if module is None or module in sys.modules:
-        return tuple(registry.load(entry).recipes)
+        loader: Any = registry.load(entry)  # a DatasetLoader; its type lives with torch
+        return tuple(loader.recipes)
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
         return ()

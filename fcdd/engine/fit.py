@@ -125,7 +125,7 @@ def train_epoch(
         for part in _chunks(len(inputs), micro_batch_size):
             with autocast_context(runtime):
                 chunk = scorer.losses(net, inputs[part], labels[part], None if gt_maps is None else gt_maps[part])
-            (chunk.sum() / len(inputs)).backward()
+            torch.autograd.backward(chunk.sum() / len(inputs))  # what Tensor.backward calls (that one is untyped)
             parts.append(chunk.detach())
         losses = torch.cat(parts)
         optimizer.step()

@@ -60,7 +60,7 @@ def resolve_runtime(device_name: str, precision: str) -> Runtime:
     return Runtime(device=device, autocast_dtype=dtype, channels_last=True)
 
 
-def autocast_context(runtime: Runtime) -> contextlib.AbstractContextManager:
+def autocast_context(runtime: Runtime) -> contextlib.AbstractContextManager[object]:
     """``torch.autocast`` for the runtime's dtype on its device, or a no-op for full precision."""
     if runtime.autocast_dtype is None:
         return contextlib.nullcontext()

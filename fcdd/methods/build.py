@@ -25,8 +25,7 @@ __all__ = [
 
 def get_method(name: str) -> Method:
     """The method registered as ``name`` (``fcdd``, ``hsc``, ``ae``)."""
-    method: Method = registry.lookup(METHODS, name, "objective")
-    return method
+    return registry.lookup(METHODS, name, "objective", Method)
 
 
 def method_of(network: str | nn.Module) -> Method:

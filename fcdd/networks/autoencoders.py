@@ -244,10 +244,10 @@ class AE224_VGG(AENet):  # noqa: N801
         *,
         bias: bool = True,
         pretrained: bool = True,
-        weights: str | os.PathLike | None = None,
+        weights: str | os.PathLike[str] | None = None,
         linear_output: bool = False,
     ) -> None:
-        encoder = self.encoder_cls(bias=bias, pretrained=pretrained, weights=weights)  # type: ignore[call-arg]
+        encoder = self.encoder_cls(bias=bias, pretrained=pretrained, weights=weights)
         super().__init__(encoder, _vgg_decoder(self.input_shape[0]), linear_output=linear_output)
 
 

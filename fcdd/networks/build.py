@@ -16,9 +16,9 @@ from fcdd.networks.registry import NETWORKS
 __all__ = ["build_network", "describe_networks", "list_networks", "network_class", "network_input_shape"]
 
 
-def network_class(name: str) -> Any:
-    """The constructor registered under ``name``; unknown names list the known ones (case-insensitive hint)."""
-    return registry.lookup(NETWORKS, name, "network", fold_case=True)
+def network_class(name: str) -> type[nn.Module]:
+    """The class registered under ``name``; unknown names list the known ones (case-insensitive hint)."""
+    return registry.lookup_class(NETWORKS, name, "network", nn.Module, fold_case=True)
 
 
 def list_networks(base: type = nn.Module) -> list[str]:
@@ -47,7 +47,7 @@ def build_network(
     *,
     bias: bool = True,
     pretrained: bool = True,
-    weights: str | os.PathLike | None = None,
+    weights: str | os.PathLike[str] | None = None,
     linear_output: bool = False,
 ) -> nn.Module:
     """Build network ``name`` (an FCDD net, an HSC net or an autoencoder).

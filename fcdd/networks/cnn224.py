@@ -44,7 +44,8 @@ class _CNN224(FCDDNet):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.layers(x)
+        out: Tensor = self.layers(x)
+        return out
 
 
 class FCDD_CNN224(_CNN224):  # noqa: N801 - the public network names are the original's

@@ -34,7 +34,8 @@ class _CNN28(FCDDNet):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.layers(x)
+        out: Tensor = self.layers(x)
+        return out
 
 
 class FCDD_CNN28(_CNN28):  # noqa: N801 - the public network names are the original's

@@ -26,7 +26,8 @@ class _CNN32(FCDDNet):
         raise NotImplementedError
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.layers(x)
+        out: Tensor = self.layers(x)
+        return out
 
 
 def _block(b: LayerBuilder, width: int, kernel_size: int, bias: bool) -> list[nn.Module]:

@@ -102,7 +102,8 @@ class _ConvFC(HSCNet):
         self.head = _mlp_head(self.flat_features, self.hidden, self.feature_dim, bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(torch.flatten(self.features(x), 1))
+        out: Tensor = self.head(torch.flatten(self.features(x), 1))
+        return out
 
 
 class CNN28(_ConvFC):
@@ -165,7 +166,7 @@ class CNN224(_ConvFC):
     pool = (3, 2, 1)
 
 
-def _load_vgg11_bn_classifier(classifier: nn.Sequential, weights: str | os.PathLike | None) -> None:
+def _load_vgg11_bn_classifier(classifier: nn.Sequential, weights: str | os.PathLike[str] | None) -> None:
     """Copy the matching ``classifier.N.*`` vgg11_bn weights into ``classifier`` (a prefix of it).
 
     A source without classifier keys (a features-only file) leaves the head randomly initialised.
@@ -220,7 +221,8 @@ class _VGG(HSCNet):
         self.classifier = vgg.classifier if self.full_classifier else vgg.classifier[:4]
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+        out: Tensor = self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+        return out
 
 
 class CNN224_VGG_NOPT(_VGG):  # noqa: N801
@@ -251,7 +253,9 @@ class CNN224_VGG(_VGG):  # noqa: N801
     fcdd_counterpart = "FCDD_CNN224_VGG"
     takes_pretrained_weights = True
 
-    def __init__(self, *, bias: bool = True, pretrained: bool = True, weights: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self, *, bias: bool = True, pretrained: bool = True, weights: str | os.PathLike[str] | None = None
+    ) -> None:
         super().__init__(bias=bias)
         if weights is not None or pretrained:
             load_vgg11_bn_features(self.features, weights)
@@ -268,7 +272,9 @@ class CNN224_VGG_F(CNN224_VGG):  # noqa: N801
     fcdd_counterpart = "FCDD_CNN224_VGG_F"
     freezes_pretrained_layers = True
 
-    def __init__(self, *, bias: bool = True, pretrained: bool = True, weights: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self, *, bias: bool = True, pretrained: bool = True, weights: str | os.PathLike[str] | None = None
+    ) -> None:
         super().__init__(bias=bias, pretrained=pretrained, weights=weights)
         self.features[:N_FROZEN_MODULES].requires_grad_(False)
         self.train(self.training)

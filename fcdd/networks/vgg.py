@@ -37,7 +37,7 @@ def _trunk(b: LayerBuilder) -> list[nn.Module]:
     return layers
 
 
-def _read_state_dict(path: str | os.PathLike) -> Mapping[str, Tensor]:
+def _read_state_dict(path: str | os.PathLike[str]) -> Mapping[str, Tensor]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"vgg11_bn weights file not found: {os.fspath(path)!r}")
     try:
@@ -72,12 +72,13 @@ def _download_state_dict() -> Mapping[str, Tensor]:
     import torchvision  # imported here: only this path needs it
 
     try:
-        return torchvision.models.VGG11_BN_Weights.IMAGENET1K_V1.get_state_dict(progress=True)
+        state: Mapping[str, Tensor] = torchvision.models.VGG11_BN_Weights.IMAGENET1K_V1.get_state_dict(progress=True)
+        return state
     except Exception as err:  # offline, proxy, corrupt cache, ...: all end the same way for the user
         raise _weights_error(err) from err
 
 
-def ensure_weights(weights: str | os.PathLike | None) -> None:
+def ensure_weights(weights: str | os.PathLike[str] | None) -> None:
     """Make sure the pretrained weights a run needs are at hand, before anything starts.
 
     A ``weights`` file must exist; without one, torchvision's ImageNet vgg11_bn file must be in the
@@ -101,7 +102,7 @@ def ensure_weights(weights: str | os.PathLike | None) -> None:
         raise _weights_error(err) from err
 
 
-def load_vgg11_bn_features(features: nn.Sequential, weights: str | os.PathLike | None = None) -> None:
+def load_vgg11_bn_features(features: nn.Sequential, weights: str | os.PathLike[str] | None = None) -> None:
     """Copy vgg11_bn feature weights into ``features`` (a trunk built like this module's).
 
     ``weights`` is a local file holding a vgg11_bn state dict — the full one (``classifier.*`` and
@@ -169,7 +170,8 @@ class _VGG11Trunk(FCDDNet):
         self.head = head
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x))
+        out: Tensor = self.head(self.features(x))
+        return out
 
 
 class FCDD_CNN224_VGG_NOPT(_VGG11Trunk):  # noqa: N801 - the public network names are the original's
@@ -185,7 +187,9 @@ class FCDD_CNN224_VGG(_VGG11Trunk):  # noqa: N801
 
     takes_pretrained_weights = True
 
-    def __init__(self, *, bias: bool = True, pretrained: bool = True, weights: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self, *, bias: bool = True, pretrained: bool = True, weights: str | os.PathLike[str] | None = None
+    ) -> None:
         super().__init__(bias=bias)
         if weights is not None or pretrained:
             load_vgg11_bn_features(self.features, weights)
@@ -203,7 +207,9 @@ class FCDD_CNN224_VGG_F(FCDD_CNN224_VGG):  # noqa: N801
     # Its frozen layers only make sense with pretrained weights (fcdd.methods.build refuses otherwise).
     freezes_pretrained_layers = True
 
-    def __init__(self, *, bias: bool = True, pretrained: bool = True, weights: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self, *, bias: bool = True, pretrained: bool = True, weights: str | os.PathLike[str] | None = None
+    ) -> None:
         super().__init__(bias=bias, pretrained=pretrained, weights=weights)
         # Slicing an nn.Sequential shares the modules, so this freezes the trunk's own layers.
         self.features[:N_FROZEN_MODULES].requires_grad_(False)

@@ -8,6 +8,7 @@ groups of :func:`fcdd.pictures.render.grid_selection`. One label-balanced global
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -19,6 +20,9 @@ from fcdd.engine.runtime import Runtime
 from fcdd.methods.base import Scorer
 from fcdd.pictures.normalise import balanced_subset, normalise, quantile_bounds
 from fcdd.pictures.render import colourise, fit_tiles, grid_selection, tile_grid, to_display
+
+if TYPE_CHECKING:
+    from fcdd.anomalies.supervisor import SupervisedBatch
 
 _MARGIN = 130  # pixels of left margin for row captions
 _NORM_SAMPLES = 256  # heatmaps (per label at most) that set the global colour scale
@@ -71,7 +75,12 @@ def test_heatmap_grid(
 
 
 def train_heatmap_grid(
-    data: ADData, net: nn.Module, supervisor: Callable, scorer: Scorer, config: RunConfig, runtime: Runtime
+    data: ADData,
+    net: nn.Module,
+    supervisor: Callable[[Tensor, torch.Generator], SupervisedBatch],
+    scorer: Scorer,
+    config: RunConfig,
+    runtime: Runtime,
 ) -> tuple[Tensor, list[tuple[int, str]], int]:
     """Grid of one augmented training batch with its generated anomalies, nominal and anomalous rows."""
     n = config.heatmap.n_samples

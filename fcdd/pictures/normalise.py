@@ -31,7 +31,7 @@ def normalise(heatmaps: Tensor, low: Tensor | float, high: Tensor | float) -> Te
 
 def balanced_subset(labels: Tensor, generator: torch.Generator) -> Tensor:
     """Indices of a label-balanced random subset (as many of each label as the rarest one has)."""
-    groups = [torch.nonzero(labels == value).flatten() for value in labels.unique()]
+    groups = [torch.nonzero(labels == value).flatten() for value in torch.unique(labels)]
     n = min(len(g) for g in groups)
     picks = [g[torch.randperm(len(g), generator=generator)[:n]] for g in groups]
     return torch.cat(picks)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def roc_figure(curves: list[tuple[np.ndarray, np.ndarray, str]], title: str):
+
+def roc_figure(curves: list[tuple[np.ndarray, np.ndarray, str]], title: str) -> Figure:
     """A ROC plot of (fpr, tpr, legend label) curves with the chance diagonal."""
     import matplotlib
 
@@ -24,7 +27,7 @@ def roc_figure(curves: list[tuple[np.ndarray, np.ndarray, str]], title: str):
     return figure
 
 
-def loss_figure(history: list[dict[str, Any]]):
+def loss_figure(history: list[dict[str, Any]]) -> Figure:
     """Per-epoch training loss (overall, nominal, anomalous)."""
     import matplotlib
 

@@ -69,7 +69,7 @@ import ray
 import torch
 
 from fcdd.probe import MemoryProbe
-from tune.experiment import run_benchmark
+from tune.experiment import BenchmarkOptions, run_benchmark
 from tune.runners.ray import RayRunner
 from tune.spec_file import spec_from_dict
 
@@ -88,10 +88,10 @@ spec = spec_from_dict(raw, n_classes=10)
 result = {}
 if not torch.cuda.is_available():  # the real probe, on the declared GPU: one clear error, nothing written
     try:
-        run_benchmark(spec, out + "-real-probe", RayRunner(), report=False)
+        run_benchmark(spec, out + "-real-probe", RayRunner(), BenchmarkOptions(report=False))
     except ValueError as error:
         result["real_probe_error"] = str(error)
-summary = run_benchmark(spec, out, RayRunner(gpu_probe=fake_probe), report=False)
+summary = run_benchmark(spec, out, RayRunner(gpu_probe=fake_probe), BenchmarkOptions(report=False))
 result.update(ok=summary["ok"], failed=summary["failed"])
 print("RESULT " + json.dumps(result), flush=True)
 """

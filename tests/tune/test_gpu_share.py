@@ -11,7 +11,7 @@ from fcdd.config import RunConfig
 from fcdd.presets import get_preset
 from fcdd.probe import probe_peak_memory, probe_steps
 from tune.cli import make_parser
-from tune.experiment import run_benchmark
+from tune.experiment import BenchmarkOptions, run_benchmark
 from tune.plan import expand, format_plan
 from tune.resolve import resolve_spec
 from tune.resources import (
@@ -278,7 +278,7 @@ def test_a_benchmark_runs_and_records_the_measured_share(tiny_fmnist, tmp_path):
         settings=[{"name": "small", "overrides": {"optim.batch_size": 32}}, {"name": "big"}],
     )  # fmt: skip
     runner = MeasuringRunner()
-    run_benchmark(spec, tmp_path / "out", runner, report=False)
+    run_benchmark(spec, tmp_path / "out", runner, BenchmarkOptions(report=False))
     trials = expand(spec)
     big = trials[2]
     assert [label for label, _ in runner.probed] == [f"trial {big.trial_id} (big, class 0, seed 0)"]
@@ -308,7 +308,7 @@ def test_no_probe_for_a_number_or_for_the_serial_runner(tiny_fmnist, tmp_path):
 
     fixed = _spec(resources={"cpus_per_trial": 1, "gpus_per_trial": 0.5}, overrides=_local(tiny_fmnist))
     runner = MeasuringRunner()
-    run_benchmark(fixed, tmp_path / "fixed", runner, report=False)
+    run_benchmark(fixed, tmp_path / "fixed", runner, BenchmarkOptions(report=False))
     assert runner.probed == [] and runner.ran[0][1].resources.as_ray() == {"cpu": 1, "gpu": 0.5}
 
     class Serial(SerialRunner):
@@ -317,7 +317,7 @@ def test_no_probe_for_a_number_or_for_the_serial_runner(tiny_fmnist, tmp_path):
 
     serial = Serial()
     auto = _spec(resources={"cpus_per_trial": 1, "gpus_per_trial": "auto"}, overrides=_local(tiny_fmnist))
-    run_benchmark(auto, tmp_path / "serial", serial, report=False)
+    run_benchmark(auto, tmp_path / "serial", serial, BenchmarkOptions(report=False))
     assert serial.spec.resources.gpus_unmeasured  # the serial runner shares no GPU: nothing to measure
 
 

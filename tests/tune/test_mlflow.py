@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.ray_nodes import free_port
-from tune.experiment import run_benchmark, run_search
+from tune.experiment import BenchmarkOptions, run_benchmark, run_search
 from tune.runners.serial import SerialRunner
 from tune.spec_file import spec_from_dict
 from tune.store import ResultsStore
@@ -114,7 +114,9 @@ def test_benchmark_trials_become_nested_runs_and_a_resume_logs_only_what_is_new(
     settings = [{"name": "default"}, {"name": "diverges", "overrides": {"optim.lr": 1e30}}]
     spec = _spec(tiny_fmnist, tiny_oe_folder, "mlf-bench", classes=[0], settings=settings, max_failures=0)
     out = tmp_path / "bench"
-    summary = run_benchmark(spec, out, SerialRunner(show_progress=False), mlflow=mlflow_server, report=False)
+    summary = run_benchmark(
+        spec, out, SerialRunner(show_progress=False), BenchmarkOptions(mlflow=mlflow_server, report=False)
+    )
     assert (summary["ok"], summary["failed"]) == (1, 1)
 
     client = _client(mlflow_server)
@@ -153,7 +155,7 @@ def test_benchmark_trials_become_nested_runs_and_a_resume_logs_only_what_is_new(
 
     # Resume: the ok trial is skipped and not logged again; the failed one reruns and replaces its run.
     logged = json.loads((out / MLFLOW_FILE).read_text())
-    run_benchmark(spec, out, SerialRunner(show_progress=False), mlflow=mlflow_server, report=False)
+    run_benchmark(spec, out, SerialRunner(show_progress=False), BenchmarkOptions(mlflow=mlflow_server, report=False))
     again = _runs(client, "mlf-bench")
     assert len(again) == 3 and {r.info.run_id for r in again} >= {parent.info.run_id, run.info.run_id}
     assert client.get_run(bad.info.run_id).info.lifecycle_stage == "deleted"
@@ -169,10 +171,13 @@ def test_benchmark_trials_become_nested_runs_and_a_resume_logs_only_what_is_new(
 def test_an_old_folder_is_logged_once_when_nothing_is_left_to_run(mlflow_server, tiny_fmnist, tiny_oe_folder, tmp_path):
     spec = _spec(tiny_fmnist, tiny_oe_folder, "mlf-late", classes=[1])
     out = tmp_path / "late"
-    run_benchmark(spec, out, SerialRunner(show_progress=False), report=False)  # without --mlflow
+    run_benchmark(spec, out, SerialRunner(show_progress=False), BenchmarkOptions(report=False))  # without --mlflow
     for _ in range(2):  # finished already: the trial is logged the first time only
         assert (
-            run_benchmark(spec, out, SerialRunner(show_progress=False), mlflow=mlflow_server, report=False)["ran"] == 0
+            run_benchmark(
+                spec, out, SerialRunner(show_progress=False), BenchmarkOptions(mlflow=mlflow_server, report=False)
+            )["ran"]
+            == 0
         )
     runs = _runs(_client(mlflow_server), "mlf-late", deleted=True)  # a trial logged again would replace its run
     assert len(runs) == 2 and sum("mlflow.parentRunId" in r.data.tags for r in runs) == 1
@@ -186,6 +191,9 @@ class SerialSearch(SerialRunner):
 
     def max_concurrent(self, resources):
         return 1
+
+    def for_subfolder(self, name):
+        return self  # run folders stay where the store is: nothing to redirect
 
     def search(self, spec, base, out, *, n_trials, storage_url, sampler_seed, max_concurrent):
         import optuna

@@ -1,4 +1,5 @@
-"""What every runner shares: the runner protocol and how a trial's outcome becomes its record."""
+"""What every runner shares: the runner protocols with their optional capabilities, and how a trial's
+outcome becomes its record."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import socket
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from fcdd.config import RunConfig
 from fcdd.metrics import RunMetrics
 from tune.plan import TrialSpec
-from tune.spec import BenchmarkSpec
+from tune.spec import BenchmarkSpec, Resources
 from tune.store import TrialRecord
 
 
@@ -25,6 +27,52 @@ class Runner(Protocol):
 
     def run(self, trials: list[TrialSpec], out: Path, spec: BenchmarkSpec) -> None:
         """Run ``trials``, each continuing from the checkpoint in its run folder where there is one."""
+        ...
+
+
+# Optional capabilities: the experiment asks a runner for them with ``isinstance`` (the serial
+# runner has neither: it shares no GPU and keeps its results where it writes them).
+@runtime_checkable
+class MeasuresGpus(Protocol):
+    """A runner that shares GPUs among trials, and so measures ``--gpus-per-trial auto`` before they start."""
+
+    def resolve_gpus(self, spec: BenchmarkSpec, trial: str, config: RunConfig) -> BenchmarkSpec:
+        """The spec with the GPU share measured by probing ``config`` (``trial``, in words)."""
+        ...
+
+
+@runtime_checkable
+class PushesResults(Protocol):
+    """A runner whose run folders live elsewhere (remote storage): the driver's results go there too."""
+
+    def push_results(self, out: Path) -> None:
+        """Copy the results written in ``out`` (store, tables, report) next to the run folders."""
+        ...
+
+
+class SearchRunner(Runner, Protocol):
+    """A runner that can also run `fcdd tune`'s search: Optuna-sampled trials with early stopping."""
+
+    def search(
+        self,
+        spec: BenchmarkSpec,
+        base: RunConfig,
+        out: Path,
+        *,
+        n_trials: int,
+        storage_url: str,
+        sampler_seed: int,
+        max_concurrent: int,
+    ) -> None:
+        """Run ``n_trials`` trials sampled from ``spec.search.space`` around ``base`` into ``<out>/search``."""
+        ...
+
+    def max_concurrent(self, resources: Resources) -> int:
+        """How many trials of ``resources`` run at once (the search's default concurrency)."""
+        ...
+
+    def for_subfolder(self, name: str) -> SearchRunner:
+        """The same runner for the sub-folder ``name`` of the results (the best setting's reruns)."""
         ...
 
 

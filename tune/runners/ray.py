@@ -26,7 +26,7 @@ os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
 import optuna  # noqa: E402
 import ray  # noqa: E402
 from ray import tune  # noqa: E402
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule  # noqa: E402
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule, TrialScheduler  # noqa: E402
 from ray.tune.search.optuna import OptunaSearch  # noqa: E402
 
 from fcdd.artifacts import HEATMAP_GRID  # noqa: E402
@@ -41,7 +41,7 @@ from tune.remote import RemoteRuns, check_storage, scratch_dir
 from tune.resources import GpuProbeError, check_placement, measured, probe_failure, probe_summary
 from tune.runners.base import make_record
 from tune.search_trials import search_trial, suggest
-from tune.spec import BenchmarkSpec, Resources
+from tune.spec import BenchmarkSpec, Resources, SearchSpec
 from tune.store import ResultsStore
 
 log = logging.getLogger(__name__)
@@ -384,6 +384,42 @@ class SpaceFunction:
         return self.constants
 
 
+def _searcher(
+    spec: BenchmarkSpec, base: RunConfig, out: Path, constants: dict[str, Any], *, storage_url: str, sampler_seed: int
+) -> PruneAwareOptunaSearch:
+    """The Optuna searcher of a search: TPE over ``spec.search.space`` toward its objectives, in the study.
+
+    ``constants`` are what every sampled trial's config carries besides the parameters (base, out, storage).
+    """
+    search = spec.search
+    many = len(search.objectives) > 1
+    if "val_pixel_auc" in search.objectives:
+        # Where a trial's validation anomalies turn out to carry no masks it reports no
+        # val_pixel_auc; the searcher tells that trial FAIL, rather than Tune stopping the search.
+        os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
+    directions = [OBJECTIVES[o].direction for o in search.objectives]
+    return PruneAwareOptunaSearch(
+        space=SpaceFunction(search.space, constants),
+        max_t=base.optim.epochs,
+        objectives=search.objectives,
+        attach=HeatmapUploader(base, out, constants["storage"]),
+        metric=list(search.objectives) if many else search.objectives[0],
+        mode=directions if many else directions[0],
+        study_name=spec.name,
+        storage=optuna.storages.RDBStorage(storage_url),
+        sampler=optuna.samplers.TPESampler(seed=sampler_seed),
+    )
+
+
+def _scheduler(search: SearchSpec, epochs: int) -> TrialScheduler:
+    """The early-stopping scheduler ``search.scheduler`` names, on the per-epoch validation AUC."""
+    if search.scheduler == "asha":
+        return ASHAScheduler(time_attr="epoch", max_t=epochs, grace_period=search.grace_epochs, reduction_factor=2)
+    if search.scheduler == "median":
+        return MedianStoppingRule(time_attr="epoch", grace_period=search.grace_epochs, min_samples_required=2)
+    return FIFOScheduler()
+
+
 class RayRunner:
     """Trials as Ray Tune trials on an embedded local Ray, or the cluster at ``address``.
 
@@ -501,34 +537,10 @@ class RayRunner:
         max_concurrent: int,
     ) -> None:
         """Run ``n_trials`` Optuna-sampled trials with early stopping; PRUNED trials are recorded as such."""
-        epochs, search = base.optim.epochs, spec.search
         remote = f"{self.remote_storage.rstrip('/')}/search" if self.remote_storage else None
         # The search trials' run folders live in search/ beside their store (whose rows point there).
         constants = {"base": base.to_flat(), "out": str(out / "search"), "storage": remote}
-        many = len(search.objectives) > 1
-        if "val_pixel_auc" in search.objectives:
-            # Where a trial's validation anomalies turn out to carry no masks it reports no
-            # val_pixel_auc; the searcher tells that trial FAIL, rather than Tune stopping the search.
-            os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
-        directions = [OBJECTIVES[o].direction for o in search.objectives]
-        searcher = PruneAwareOptunaSearch(
-            space=SpaceFunction(search.space, constants),
-            max_t=epochs,
-            objectives=search.objectives,
-            attach=HeatmapUploader(base, out, remote),
-            metric=list(search.objectives) if many else search.objectives[0],
-            mode=directions if many else directions[0],
-            study_name=spec.name,
-            storage=optuna.storages.RDBStorage(storage_url),
-            sampler=optuna.samplers.TPESampler(seed=sampler_seed),
-        )
-        sched: Any
-        if search.scheduler == "asha":
-            sched = ASHAScheduler(time_attr="epoch", max_t=epochs, grace_period=search.grace_epochs, reduction_factor=2)
-        elif search.scheduler == "median":
-            sched = MedianStoppingRule(time_attr="epoch", grace_period=search.grace_epochs, min_samples_required=2)
-        else:
-            sched = FIFOScheduler()
+        searcher = _searcher(spec, base, out, constants, storage_url=storage_url, sampler_seed=sampler_seed)
 
         def describe(trial: Any) -> TrialSpec:
             planned = search_trial(base, {k: v for k, v in trial.config.items() if k not in constants})
@@ -548,7 +560,7 @@ class RayRunner:
                 metric="val_auc",
                 mode="max",
                 search_alg=searcher,
-                scheduler=sched,
+                scheduler=_scheduler(spec.search, base.optim.epochs),
                 num_samples=n_trials,
                 max_concurrent_trials=max_concurrent,
                 reuse_actors=True,

@@ -37,7 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("artifacts", ("fcdd.artifacts",)),
     ("runner", ("fcdd.runner", "fcdd.probe")),
     ("method commands", ("fcdd.explain", "fcdd.cli", "fcdd")),
-    ("experiment specs", ("tune.flags", "tune.objectives", "tune.spec", "tune.resources", "tune.remote", "tune")),
+    ("experiment specs", ("tune.flags", "tune.search_goals", "tune.spec", "tune.resources", "tune.remote", "tune")),
     ("experiment plans", ("tune.plan", "tune.search_trials", "tune.preflight")),
     ("results", ("tune.store", "tune.collect", "tune.significance", "tune.progress_file", "tune.status")),
     ("reports", ("tune.report",)),

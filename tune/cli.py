@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from fcdd import cli as method_cli
 from fcdd.cli import CliError, Parser, count, path_arg, positive_int
+from tune.deprecated import RenamedFlag
 from tune.flags import add_config_arguments
 from tune.spec import SCHEDULERS
 
@@ -174,8 +175,8 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     if args.plan_only:
         print(
             f"search {spec.name}: {spec.search.trials} trials on class {search_base_config(spec).data.normal_class}, "
-            f"space {', '.join(spec.search.space)}, objectives {','.join(spec.search.objectives)}"
-            + (f" (pick {spec.search.pick})" if len(spec.search.objectives) > 1 else "")
+            f"space {', '.join(spec.search.space)}, optimize {','.join(spec.search.optimize)}"
+            + (f" (pick {spec.search.pick})" if len(spec.search.optimize) > 1 else "")
             + f", scheduler {spec.search.scheduler}, then the picked setting "
             f"over classes {list(spec.classes)} × seeds {list(spec.seeds)}"
         )
@@ -302,10 +303,12 @@ def _add_tune(sub: argparse._SubParsersAction[Parser]) -> None:
         help="early-stopping scheduler on the per-epoch validation AUC (default asha)",
     )
     p.add_argument(
-        "--objectives",
+        "--optimize",
+        metavar="GOALS",
         help="what the search optimises: val_auc (default), or two of val_auc, val_pixel_auc, gpu_seconds, "
         "comma-separated, e.g. val_auc,gpu_seconds (a multi-objective study: no early stopping)",
     )
+    p.add_argument("--objectives", dest="optimize", action=RenamedFlag, new="--optimize")
     p.add_argument(
         "--pick",
         help="which Pareto point of a two-objective search is rerun on the test split: best (first objective), "

@@ -224,18 +224,20 @@ def _study_storage_url(spec: BenchmarkSpec, out: Path) -> str:
     return spec.search.storage or f"sqlite:///{out / 'study.db'}"
 
 
-def open_study(name: str, url: str, objectives: tuple[str, ...] = ("val_auc",)) -> optuna.Study:
-    """Create or load the study ``name`` optimising ``objectives``.
+def open_study(name: str, url: str, goals: tuple[str, ...] = ("val_auc",)) -> optuna.Study:
+    """Create or load the study ``name`` optimising ``goals``.
 
-    A missing driver, an unreachable server or an existing study of other objectives is one clear error.
+    A missing driver, an unreachable server or an existing study of other goals is one clear error.
+    The goals are recorded on the study under the user attribute ``"objectives"`` (the name older
+    studies carry too).
     """
     import optuna
     import sqlalchemy.exc
 
-    from tune.objectives import OBJECTIVES
+    from tune.search_goals import GOALS
 
     maximize, minimize = optuna.study.StudyDirection.MAXIMIZE, optuna.study.StudyDirection.MINIMIZE
-    directions = [maximize if OBJECTIVES[o].direction == "max" else minimize for o in objectives]
+    directions = [maximize if GOALS[o].direction == "max" else minimize for o in goals]
     try:
         study = optuna.create_study(study_name=name, storage=url, directions=directions, load_if_exists=True)
     except ImportError as error:
@@ -249,13 +251,13 @@ def open_study(name: str, url: str, objectives: tuple[str, ...] = ("val_auc",)) 
             f"cannot reach the study database {redacted(url)} ({reason}); start it or fix --storage"
         ) from error
     recorded = study.user_attrs.get("objectives")
-    if (recorded is not None and tuple(recorded) != tuple(objectives)) or len(study.directions) != len(directions):
+    if (recorded is not None and tuple(recorded) != tuple(goals)) or len(study.directions) != len(directions):
         raise ValueError(
             f"study {name} in {redacted(url)} optimises {','.join(recorded or ['val_auc'])}, not "
-            f"{','.join(objectives)}; pass those --objectives, or another --name for a new study"
+            f"{','.join(goals)}; pass those to --optimize, or another --name for a new study"
         )
     if recorded is None:
-        study.set_user_attr("objectives", list(objectives))
+        study.set_user_attr("objectives", list(goals))
     return study
 
 
@@ -276,8 +278,8 @@ def search_identity(spec: BenchmarkSpec) -> dict[str, Any]:
     search = spec.search
     fixed = {"space": search.space, "scheduler": search.scheduler, "grace_epochs": search.grace_epochs,
              "sampler_seed": search.sampler_seed, "study": spec.name}  # fmt: skip
-    if search.objectives != ("val_auc",):  # folders of single-objective searches keep their identity
-        fixed["objectives"] = list(search.objectives)
+    if search.optimize != ("val_auc",):  # folders of single-objective searches keep their identity
+        fixed["objectives"] = list(search.optimize)  # the stored name: older folders must still resume
     return plan_identity(search_base_config(spec).to_dict(), {"search": fixed})
 
 
@@ -365,7 +367,7 @@ def _search(
         mlflow_parent=tracker.parent_run_id if tracker is not None else None,  # nested under the search's run
     )  # fmt: skip
     summary.update(best_value=best.values[0], best_values=best.values, best_params=best.params, study=spec.name,
-                   storage=redacted(url), objectives=spec.search.objectives)  # fmt: skip
+                   storage=redacted(url), objectives=spec.search.optimize)  # fmt: skip
     return summary
 
 
@@ -373,7 +375,7 @@ def _resume_study(spec: BenchmarkSpec, url: str) -> int:
     """Open (or create) the search's study and mark its interrupted trials FAIL; how many trials finished."""
     import optuna
 
-    study = open_study(spec.name, url, spec.search.objectives)
+    study = open_study(spec.name, url, spec.search.optimize)
     zombies = _fail_zombies(study)
     finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     finished = sum(t.state in finished_states for t in study.get_trials(deepcopy=False))
@@ -411,7 +413,7 @@ def _write_pick(
         out / "best_params.json",
         {
             "value": best.values[0],
-            "objectives": list(spec.search.objectives),
+            "objectives": list(spec.search.optimize),  # the file format keeps the name it had before --optimize
             "values": best.values,
             "pick": spec.search.pick if front else None,
             "trial_id": search_trial(search_base_config(spec), best.params).trial_id,  # its row in search/
@@ -459,28 +461,28 @@ def _rerun_best(
 
 
 def _describe_values(spec: BenchmarkSpec, values: list[float]) -> str:
-    return ", ".join(f"{name} {value:.4g}" for name, value in zip(spec.search.objectives, values, strict=True))
+    return ", ".join(f"{name} {value:.4g}" for name, value in zip(spec.search.optimize, values, strict=True))
 
 
 def pick_rerun(study: optuna.Study, spec: BenchmarkSpec, out: Path) -> tuple[optuna.trial.FrozenTrial, list[int]]:
     """The trial the final reruns take to the test split, and the Pareto front (trial numbers; [] for one objective).
 
     One objective: the best trial. Two: Optuna's Pareto front, and the point ``search.pick`` chooses
-    (:func:`tune.objectives.pick_point`); every completed trial's values go to ``search/pareto.csv``.
+    (:func:`tune.search_goals.pick_point`); every completed trial's values go to ``search/pareto.csv``.
     """
     import optuna
     import pandas as pd
 
-    from tune.objectives import OBJECTIVES, pick_point
+    from tune.search_goals import GOALS, pick_point
 
-    if len(spec.search.objectives) == 1:
+    if len(spec.search.optimize) == 1:
         return study.best_trial, []
     trials = {t.number: t for t in study.best_trials}
-    directions = [OBJECTIVES[o].direction for o in spec.search.objectives]
+    directions = [GOALS[o].direction for o in spec.search.optimize]
     chosen = pick_point({n: t.values for n, t in trials.items()}, directions, spec.search.pick)
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
     records = [
-        {"number": t.number, **dict(zip(spec.search.objectives, t.values, strict=True)),
+        {"number": t.number, **dict(zip(spec.search.optimize, t.values, strict=True)),
          "on_front": t.number in trials, "picked": t.number == chosen}
         for t in complete
     ]  # fmt: skip

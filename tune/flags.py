@@ -40,7 +40,11 @@ VALUE_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--dataset", "data.dataset", {"help": lambda: f"dataset: {', '.join(DATASETS)}"}),
     ("--data-dir", "data.data_dir", {"type": _path_text, "help": "dataset root folder"}),
     ("--preprocessing", "data.preprocessing", {"help": lambda: DeferredHelp(PREPROCESSING_HELP, _preprocessings)}),
-    ("--image-size", "data.image_size", {"type": int, "help": "network input side (custom, mvtec, imagenet, voc)"}),
+    (
+        "--image-size",
+        "data.image_size",
+        {"type": int, "help": "network input side, for datasets that resize (fixed-size ones refuse another)"},
+    ),
     ("--channels", "data.channels", {"type": int, "help": "custom folders: 1 = greyscale, 3 = RGB"}),
     ("--epoch-repeats", "data.epoch_repeats", {"type": int, "help": "passes over the training images per epoch"}),
     ("--train-limit", "data.train_limit", {"type": int, "help": "use only N nominal training images"}),
@@ -69,7 +73,7 @@ VALUE_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     (
         "--objective",
         "objective",
-        {"choices": lambda: tuple(METHODS), "help": "method: fcdd, or the hsc / ae baselines"},
+        {"choices": lambda: tuple(METHODS), "help": "the method (fcdd: the paper's; --baselines adds every baseline)"},
     ),
     ("--supervise-mode", "anomalies.supervise_mode", {"choices": lambda: tuple(SUPERVISE_MODES)}),
     ("--noise-mode", "anomalies.noise_mode", {"choices": noise_mode_names}),

@@ -60,7 +60,7 @@ def check_plan(spec: BenchmarkSpec, *, search: bool = False) -> None:
 
         config = search_base_config(spec)
         configs.append((config, (config.data.normal_class,)))
-        if "val_pixel_auc" in spec.search.objectives:
+        if "val_pixel_auc" in spec.search.optimize:
             check_validation_masks(config)
     warned: set[str] = set()
     for config, classes in configs:
@@ -86,7 +86,7 @@ def check_validation_masks(config: RunConfig) -> None:
     reason = masks_missing(config.data)
     if reason is not None:
         raise ValueError(
-            f"--objectives val_pixel_auc: {reason}; pass --validation-anomalies synthetic "
+            f"--optimize val_pixel_auc: {reason}; pass --validation-anomalies synthetic "
             "(confetti-malformed images, masked where they changed)"
         )
 

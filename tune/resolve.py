@@ -32,7 +32,7 @@ _PLAN_FLAGS: dict[str, tuple[str | None, str]] = {
     "early_stopping": ("search", "scheduler"),
     "storage": ("search", "storage"),
     "search_class": ("search", "search_class"),
-    "objectives": ("search", "objectives"),
+    "optimize": ("search", "optimize"),
     "pick": ("search", "pick"),
 }
 

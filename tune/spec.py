@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fcdd.config import RunConfig, check_types
-from tune.objectives import check_objectives, parse_pick
+from tune.search_goals import check_goals, parse_pick
 from tune.space import check_space, default_space
 
 SCHEDULERS = ("asha", "median", "none")  # early stopping of a search (`search.scheduler`, --early-stopping)
@@ -133,18 +133,18 @@ class SearchSpec:
     search_class: int | None = None  # nominal class the search trains on (None: the first class of the spec)
     storage: str | None = None  # Optuna storage URL; None: SQLite file in the results folder
     sampler_seed: int = 0
-    # What the search optimises (tune.objectives); with two, the study is multi-objective and
+    # What the search optimises (tune.search_goals); with two, the study is multi-objective and
     # `pick` chooses the Pareto point the final reruns take to the test split.
-    objectives: tuple[str, ...] = ("val_auc",)
+    optimize: tuple[str, ...] = ("val_auc",)
     pick: str = "within:1.2"
 
     def __post_init__(self) -> None:
         check_types(self)
-        check_objectives(self.objectives)
+        check_goals(self.optimize)
         parse_pick(self.pick)
-        if len(self.objectives) > 1 and self.scheduler != "none":
+        if len(self.optimize) > 1 and self.scheduler != "none":
             raise ValueError(
-                f"`search.objectives` {','.join(self.objectives)} needs `search.scheduler` none "
+                f"`search.optimize` {','.join(self.optimize)} needs `search.scheduler` none "
                 "(--early-stopping none): the schedulers stop trials on the validation AUC alone, which would cut "
                 "cheap points off the Pareto front, and Optuna cannot prune a multi-objective trial"
             )

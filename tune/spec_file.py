@@ -18,7 +18,7 @@ frozen spec. Example YAML::
     search:                 # used by `fcdd tune`
       trials: 20
       scheduler: asha       # asha | median | none
-      objectives: val_auc   # or [val_auc, gpu_seconds]: multi-objective, no early stopping
+      optimize: val_auc     # or [val_auc, gpu_seconds]: multi-objective, no early stopping
       pick: within:1.2      # which Pareto point is rerun: best | within:F | knee
       space:
         optim.lr: {type: loguniform, low: 1.0e-4, high: 1.0e-1}
@@ -37,6 +37,7 @@ from typing import Any
 
 from fcdd.config import RunConfig
 from fcdd.presets import DEFAULT_SEEDS, get_preset
+from tune.deprecated import upgrade_keys
 from tune.space import PARAM_KEYS, default_space
 from tune.spec import (
     RESOURCE_KEYS,
@@ -157,6 +158,7 @@ def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ValueError(f"benchmark spec {path} must be a YAML mapping (key: value lines), got a {type(raw).__name__}")
     try:
+        raw = upgrade_keys(raw)  # before any flag lands beside an old key
         check_raw(raw)
     except ValueError as error:
         raise ValueError(f"benchmark spec {path}: {error}") from None
@@ -194,12 +196,12 @@ def _settings(raw: dict[str, Any], base: RunConfig) -> tuple[Setting, ...]:
 
 def _search(raw: dict[str, Any], base: RunConfig) -> SearchSpec:
     search_raw = dict(raw.get("search") or {})
-    objectives = search_raw.get("objectives")
-    if isinstance(objectives, str):  # "val_auc,gpu_seconds", as the flag and YAML may give it
-        objectives = [name.strip() for name in objectives.split(",") if name.strip()]
-    if isinstance(objectives, list):
-        search_raw["objectives"] = tuple(objectives)
-        if len(objectives) > 1:  # no early stopping unless asked for (and then refused with the reason)
+    goals = search_raw.get("optimize")
+    if isinstance(goals, str):  # "val_auc,gpu_seconds", as the flag and YAML may give it
+        goals = [name.strip() for name in goals.split(",") if name.strip()]
+    if isinstance(goals, list):
+        search_raw["optimize"] = tuple(goals)
+        if len(goals) > 1:  # no early stopping unless asked for (and then refused with the reason)
             search_raw.setdefault("scheduler", "none")
     if "space" in search_raw:
         search_raw["space"] = {k: dict(v) for k, v in search_raw["space"].items()}
@@ -232,6 +234,8 @@ def spec_from_dict(
     the file sets.
     """
     prefix = f"{source}: " if source else ""
+    if isinstance(raw, dict):
+        raw = upgrade_keys(raw)
     check_raw(raw)
     file_changes = dict(raw.get("overrides") or {})
     try:

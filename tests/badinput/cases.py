@@ -616,22 +616,27 @@ CASES: list[Case] = [
     Case("max-concurrent-0", command("tune", "--max-concurrent", "0"), r"argument --max-concurrent: must be >= 1"),
     Case("max-concurrent-negative", command("tune", "--max-concurrent", "-1"), r"--max-concurrent: must be >= 1"),
     Case("trials-0", command("tune", "--trials", "0"), r"argument --trials: must be >= 1"),
-    Case("objectives-unknown", command("tune", "--objectives", "val_auc,speed"), r"unknown objective 'speed'"),
-    Case("objectives-cost-first", command("tune", "--objectives", "gpu_seconds"), r"first objective .* must be one of"),
+    Case("objectives-unknown", command("tune", "--optimize", "val_auc,speed"), r"unknown objective 'speed'"),
+    Case(
+        "objectives-deprecated-flag",  # the old spelling still reaches the same check (after its warning line)
+        command("tune", "--objectives", "val_auc,speed"),
+        r"unknown objective 'speed' in `search.optimize`",
+    ),
+    Case("objectives-cost-first", command("tune", "--optimize", "gpu_seconds"), r"first objective .* must be one of"),
     Case(
         "objectives-with-asha",
-        command("tune", "--objectives", "val_auc,gpu_seconds", "--early-stopping", "asha"),
+        command("tune", "--optimize", "val_auc,gpu_seconds", "--early-stopping", "asha"),
         r"needs `search.scheduler` none \(--early-stopping none\)",
     ),
     Case(
         "pick-factor-below-1",
-        command("tune", "--objectives", "val_auc,gpu_seconds", "--pick", "within:0.5"),
+        command("tune", "--optimize", "val_auc,gpu_seconds", "--pick", "within:0.5"),
         r"within:F needs a factor F >= 1",
     ),  # fmt: skip
     Case(
         "pixel-objective-without-masks",
-        command("tune", "--objectives", "val_auc,val_pixel_auc"),
-        r"without masks .* pass --validation-anomalies synthetic",
+        command("tune", "--optimize", "val_auc,val_pixel_auc"),
+        r"--optimize val_pixel_auc: .*without masks .* pass --validation-anomalies synthetic",
     ),
     Case("tune-bogus-storage", command("tune", "--storage", "bogus://"), r"unknown database kind 'bogus'"),
     Case("tune-unparsable-storage", command("tune", "--storage", "bogus"), r"--storage bogus is not a database URL"),

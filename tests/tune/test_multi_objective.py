@@ -19,8 +19,8 @@ import pytest
 
 from tests.tune.test_ray_benchmark import _raw
 from tune.experiment import run_search
-from tune.objectives import pick_point
 from tune.runners.ray import RayRunner
+from tune.search_goals import pick_point
 from tune.search_trials import overrides_from_params, search_base_config, search_trial
 from tune.spec_file import spec_from_dict
 
@@ -39,7 +39,7 @@ def two_objective_search(ray_cluster, tiny_fmnist, tiny_oe_folder, tmp_path_fact
             overrides={"optim.epochs": 2},
             search={
                 "trials": TRIALS,
-                "objectives": "val_auc,gpu_seconds",
+                "optimize": "val_auc,gpu_seconds",
                 "pick": "within:1.5",
                 "validation_fraction": 0.25,
                 "space": {

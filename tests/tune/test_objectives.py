@@ -1,10 +1,10 @@
-"""The objectives of a search and the rule that picks the rerun point of a Pareto front, on hand-made fronts."""
+"""The goals of a search (`--optimize`) and the rule that picks the rerun point of a Pareto front, on made-up fronts."""
 
 from __future__ import annotations
 
 import pytest
 
-from tune.objectives import check_objectives, gpu_seconds, objective_values, parse_pick, pick_point
+from tune.search_goals import check_goals, goal_values, gpu_seconds, parse_pick, pick_point
 from tune.spec_file import spec_from_dict
 
 # val_auc (max) and gpu_seconds (min): four points, none dominating another.
@@ -60,15 +60,15 @@ def test_bad_pick_rules_are_one_line(text, message):
 )  # fmt: skip
 def test_bad_objective_lists_are_refused(names, message):
     with pytest.raises(ValueError, match=message):
-        check_objectives(names)
+        check_goals(names)
 
 
 def test_gpu_seconds_charge_the_share_held():
     assert gpu_seconds(200.0, 0.25) == 50.0
     assert gpu_seconds(200.0, 2) == 400.0
     assert gpu_seconds(200.0, 0) == 200.0  # a CPU-only trial counts its seconds
-    assert objective_values({"val_auc": 0.8, "gpu_seconds": 20.0}, ("val_auc", "gpu_seconds")) == [0.8, 20.0]
-    assert objective_values({"val_auc": float("nan")}, ("val_auc", "gpu_seconds")) == [None, None]
+    assert goal_values({"val_auc": 0.8, "gpu_seconds": 20.0}, ("val_auc", "gpu_seconds")) == [0.8, 20.0]
+    assert goal_values({"val_auc": float("nan")}, ("val_auc", "gpu_seconds")) == [None, None]
 
 
 def _search_spec(**search):
@@ -76,13 +76,13 @@ def _search_spec(**search):
 
 
 def test_two_objectives_turn_early_stopping_off_and_refuse_it_when_asked():
-    spec = _search_spec(objectives="val_auc,gpu_seconds")
-    assert spec.search.objectives == ("val_auc", "gpu_seconds") and spec.search.scheduler == "none"
-    assert _search_spec().search.objectives == ("val_auc",) and _search_spec().search.scheduler == "asha"
+    spec = _search_spec(optimize="val_auc,gpu_seconds")
+    assert spec.search.optimize == ("val_auc", "gpu_seconds") and spec.search.scheduler == "none"
+    assert _search_spec().search.optimize == ("val_auc",) and _search_spec().search.scheduler == "asha"
     with pytest.raises(ValueError, match="needs `search.scheduler` none"):
-        _search_spec(objectives=["val_auc", "gpu_seconds"], scheduler="asha")
+        _search_spec(optimize=["val_auc", "gpu_seconds"], scheduler="asha")
     with pytest.raises(ValueError, match="must be one of"):
-        _search_spec(objectives=["val_auc", "gpu_seconds"], pick="cheapest")
+        _search_spec(optimize=["val_auc", "gpu_seconds"], pick="cheapest")
 
 
 def test_validation_pixel_auc_needs_masked_validation_anomalies(tiny_fmnist, tiny_oe_folder):
@@ -90,7 +90,7 @@ def test_validation_pixel_auc_needs_masked_validation_anomalies(tiny_fmnist, tin
 
     overrides = {"data.data_dir": str(tiny_fmnist), "anomalies.oe_folder": str(tiny_oe_folder)}
     raw = {"preset": "fmnist", "classes": [0], "seeds": 1, "overrides": overrides,
-           "search": {"objectives": "val_auc,val_pixel_auc", "space": {"optim.lr": DEFAULT_LR}}}  # fmt: skip
+           "search": {"optimize": "val_auc,val_pixel_auc", "space": {"optim.lr": DEFAULT_LR}}}  # fmt: skip
     with pytest.raises(ValueError, match="without masks .* --validation-anomalies synthetic"):
         check_plan(spec_from_dict(raw, n_classes=10), search=True)
     raw["overrides"]["data.validation_anomalies"] = "synthetic"
@@ -108,7 +108,7 @@ def test_the_search_driver_reruns_the_picked_front_point(tmp_path):
     for number, values in [*FRONT.items(), (4, (0.85, 200.0))]:  # #4 is dominated by #1
         study.add_trial(optuna.trial.create_trial(params={"optim.lr": 0.001 * (number + 1)},
                                                   distributions={"optim.lr": lr}, values=list(values)))  # fmt: skip
-    spec = _search_spec(objectives="val_auc,gpu_seconds", pick="within:2")
+    spec = _search_spec(optimize="val_auc,gpu_seconds", pick="within:2")
     chosen, front = pick_rerun(study, spec, tmp_path)
     assert (chosen.number, chosen.params["optim.lr"], front) == (0, 0.001, [0, 1, 2, 3])
     table = pd.read_csv(tmp_path / "search" / "pareto.csv")

@@ -121,17 +121,17 @@ def test_custom_folder_takes_the_networks_input_and_its_own_preprocessing(tmp_pa
     assert _resolve("train", "--preset", "fmnist", *flags, "--image-size", "64").base.data.image_size == 64
 
 
-def test_tune_objectives_and_pick_flags_reach_the_search(tiny_fmnist):
+def test_tune_optimize_and_pick_flags_reach_the_search(tiny_fmnist):
     import pytest
 
-    spec = _resolve("tune", "--data-dir", str(tiny_fmnist), "--objectives", "val_auc,gpu_seconds", "--pick", "knee")
-    assert (spec.search.objectives, spec.search.pick, spec.search.scheduler) == (
+    spec = _resolve("tune", "--data-dir", str(tiny_fmnist), "--optimize", "val_auc,gpu_seconds", "--pick", "knee")
+    assert (spec.search.optimize, spec.search.pick, spec.search.scheduler) == (
         ("val_auc", "gpu_seconds"),
         "knee",
         "none",
     )
-    assert _resolve("tune", "--data-dir", str(tiny_fmnist)).search.objectives == ("val_auc",)
+    assert _resolve("tune", "--data-dir", str(tiny_fmnist)).search.optimize == ("val_auc",)
     with pytest.raises(ValueError, match="needs `search.scheduler` none"):
         _resolve(
-            "tune", "--data-dir", str(tiny_fmnist), "--objectives", "val_auc,gpu_seconds", "--early-stopping", "asha"
+            "tune", "--data-dir", str(tiny_fmnist), "--optimize", "val_auc,gpu_seconds", "--early-stopping", "asha"
         )

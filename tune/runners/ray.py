@@ -23,9 +23,10 @@ from typing import Any
 # `Tuner.restore`; fcdd resumes by rerunning the same command, so Ctrl-C interrupts at once.
 os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
 
+# Ray's module is `raytune` here, never `tune`: that name is this package (and Ray's RunConfig is not fcdd's).
 import optuna  # noqa: E402
 import ray  # noqa: E402
-from ray import tune  # noqa: E402
+from ray import tune as raytune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule, TrialScheduler  # noqa: E402
 from ray.tune.search.optuna import OptunaSearch  # noqa: E402
 
@@ -33,13 +34,13 @@ from fcdd.artifacts import HEATMAP_GRID  # noqa: E402
 from fcdd.cli import handle_termination  # noqa: E402
 from fcdd.config import RunConfig
 from fcdd.metrics import RunMetrics
-from tune.objectives import OBJECTIVES, gpu_seconds, objective_values
 from tune.outdir import ARTIFACTS_DIR
 from tune.plan import TrialSpec
 from tune.progress_file import Progress
 from tune.remote import RemoteRuns, check_storage, scratch_dir
 from tune.resources import GpuProbeError, check_placement, measured, probe_failure, probe_summary
 from tune.runners.base import make_record
+from tune.search_goals import GOALS, goal_values, gpu_seconds
 from tune.search_trials import search_trial, suggest
 from tune.spec import BenchmarkSpec, Resources, SearchSpec
 from tune.store import ResultsStore
@@ -93,7 +94,7 @@ class _EpochReporter:
             return
         metrics = {k: v for k, v in report.to_dict().items() if v is not None}
         cost = gpu_seconds(self.train_seconds, _gpu_share())
-        tune.report({**metrics, "gpu_seconds": cost, "node_id": _node_id()})
+        raytune.report({**metrics, "gpu_seconds": cost, "node_id": _node_id()})
 
 
 def _run_trial(trial: TrialSpec, out: str, storage: str | None) -> None:
@@ -128,7 +129,7 @@ def _run_trial(trial: TrialSpec, out: str, storage: str | None) -> None:
             torch.cuda.empty_cache()
     # Flat: Tune flattens nested results on some paths (searchers), and reads the objective at the top.
     final = {key: value for key, value in result.metrics.to_dict().items() if value is not None}
-    tune.report(
+    raytune.report(
         {
             **final,
             "epoch": result.metrics.epochs,
@@ -155,7 +156,7 @@ def search_trainable(config: dict[str, Any]) -> None:
     _run_trial(trial, config["out"], config.get("storage"))
 
 
-class ResultsCallback(tune.Callback):
+class ResultsCallback(raytune.Callback):
     """Runs in the driver: one store record per finished or failed trial, attempt times, progress."""
 
     def __init__(
@@ -281,13 +282,15 @@ def _fetcher(out: Path, storage: str | None) -> Callable[[TrialSpec], None] | No
     return fetch
 
 
-def _run_config(out: Path, name: str, max_failures: int, callbacks: list, storage: str | None = None) -> tune.RunConfig:
-    return tune.RunConfig(
+def _run_config(
+    out: Path, name: str, max_failures: int, callbacks: list, storage: str | None = None
+) -> raytune.RunConfig:
+    return raytune.RunConfig(
         name=f"{name}-{time.strftime('%Y%m%d-%H%M%S')}",
         storage_path=f"{storage.rstrip('/')}/ray" if storage else str((out / "ray").resolve()),
         verbose=0,
         callbacks=callbacks,
-        failure_config=tune.FailureConfig(max_failures=max_failures),
+        failure_config=raytune.FailureConfig(max_failures=max_failures),
     )
 
 
@@ -303,13 +306,13 @@ class PruneAwareOptunaSearch(OptunaSearch):
         self,
         *args: Any,
         max_t: int,
-        objectives: tuple[str, ...] = ("val_auc",),
+        goals: tuple[str, ...] = ("val_auc",),
         attach: Callable[[Any], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._max_t = max_t
-        self._objectives = objectives
+        self._goals = goals
         self._attach = attach  # uploads a finished trial's artifacts to its Optuna trial (before it is told)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
@@ -331,10 +334,10 @@ class PruneAwareOptunaSearch(OptunaSearch):
             self._ot_study.tell(ot_trial, state=optuna.trial.TrialState.PRUNED)  # type: ignore[attr-defined]
             self._completed_trials.add(trial_id)
             return
-        values = objective_values(result, self._objectives) if result is not None and not error else []
+        values = goal_values(result, self._goals) if result is not None and not error else []
         if None in values:
             # Ray would tell Optuna a None and leave the trial RUNNING for good.
-            missing = [o for o, v in zip(self._objectives, values, strict=True) if v is None]
+            missing = [o for o, v in zip(self._goals, values, strict=True) if v is None]
             log.warning("search trial %s reported no finite %s; told FAIL", trial_id, ", ".join(missing))
             self._ot_study.tell(ot_trial, state=optuna.trial.TrialState.FAIL)  # type: ignore[attr-defined]
             self._completed_trials.add(trial_id)
@@ -387,23 +390,23 @@ class SpaceFunction:
 def _searcher(
     spec: BenchmarkSpec, base: RunConfig, out: Path, constants: dict[str, Any], *, storage_url: str, sampler_seed: int
 ) -> PruneAwareOptunaSearch:
-    """The Optuna searcher of a search: TPE over ``spec.search.space`` toward its objectives, in the study.
+    """The Optuna searcher of a search: TPE over ``spec.search.space`` toward its goals, in the study.
 
     ``constants`` are what every sampled trial's config carries besides the parameters (base, out, storage).
     """
     search = spec.search
-    many = len(search.objectives) > 1
-    if "val_pixel_auc" in search.objectives:
+    many = len(search.optimize) > 1
+    if "val_pixel_auc" in search.optimize:
         # Where a trial's validation anomalies turn out to carry no masks it reports no
         # val_pixel_auc; the searcher tells that trial FAIL, rather than Tune stopping the search.
         os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
-    directions = [OBJECTIVES[o].direction for o in search.objectives]
+    directions = [GOALS[o].direction for o in search.optimize]
     return PruneAwareOptunaSearch(
         space=SpaceFunction(search.space, constants),
         max_t=base.optim.epochs,
-        objectives=search.objectives,
+        goals=search.optimize,
         attach=HeatmapUploader(base, out, constants["storage"]),
-        metric=list(search.objectives) if many else search.objectives[0],
+        metric=list(search.optimize) if many else search.optimize[0],
         mode=directions if many else directions[0],
         study_name=spec.name,
         storage=optuna.storages.RDBStorage(storage_url),
@@ -505,16 +508,16 @@ class RayRunner:
             describe=lambda trial: by_id[trial.config["trial"]["trial_id"]],
             fetch=_fetcher(out, self.remote_storage),
         )
-        tuner = tune.Tuner(
-            tune.with_resources(benchmark_trainable, spec.resources.as_ray()),
+        tuner = raytune.Tuner(
+            raytune.with_resources(benchmark_trainable, spec.resources.as_ray()),
             param_space={
-                "trial": tune.grid_search([t.to_dict() for t in trials]),
+                "trial": raytune.grid_search([t.to_dict() for t in trials]),
                 "out": str(out),
                 "storage": self.remote_storage,
             },
             # Reused actors keep torch, the decoded dataset and the OE pool loaded between trials:
             # a fresh worker process per trial costs seconds of imports alone.
-            tune_config=tune.TuneConfig(
+            tune_config=raytune.TuneConfig(
                 reuse_actors=True, trial_dirname_creator=lambda t: t.config["trial"]["trial_id"]
             ),
             run_config=_run_config(out, spec.name, spec.max_failures, [callback], self.remote_storage),
@@ -554,9 +557,9 @@ class RayRunner:
             describe=describe,
             fetch=_fetcher(out / "search", remote),
         )
-        tuner = tune.Tuner(
-            tune.with_resources(search_trainable, spec.resources.as_ray()),
-            tune_config=tune.TuneConfig(
+        tuner = raytune.Tuner(
+            raytune.with_resources(search_trainable, spec.resources.as_ray()),
+            tune_config=raytune.TuneConfig(
                 metric="val_auc",
                 mode="max",
                 search_alg=searcher,

@@ -141,10 +141,10 @@ def _front_blocks(ctx: ReportContext) -> list[Block]:
 
 
 def _pareto_blocks(ctx: ReportContext, frame: pd.DataFrame, best: dict[str, Any]) -> list[Block]:
-    from tune.objectives import OBJECTIVES, parse_pick
+    from tune.search_goals import GOALS, parse_pick
 
     names = tuple(best["objectives"])
-    directions = (OBJECTIVES[names[0]].direction, OBJECTIVES[names[1]].direction)
+    directions = (GOALS[names[0]].direction, GOALS[names[1]].direction)
     rule, factor = parse_pick(best["pick"])
     front = frame[frame["on_front"]]
     bound = None
@@ -164,7 +164,7 @@ def _pareto_blocks(ctx: ReportContext, frame: pd.DataFrame, best: dict[str, Any]
         words = "the best first objective on the front"
     blocks: list[Block] = [
         Paragraph(
-            f"Objectives: {names[0]} ({OBJECTIVES[names[0]].meaning}) and {names[1]} ({OBJECTIVES[names[1]].meaning}). "
+            f"Objectives: {names[0]} ({GOALS[names[0]].meaning}) and {names[1]} ({GOALS[names[1]].meaning}). "
             f"{len(front)} of {len(frame)} completed trials are on the Pareto front. The rerun point is picked by "
             f"--pick {best['pick']}: {words}"
             + (f"; that is trial #{int(picked.iloc[0]['number'])}." if len(picked) else ".")

@@ -1,6 +1,7 @@
-"""What a search optimises, and which point of a Pareto front it reruns: pure functions, no Optuna.
+"""What a search optimises (its goals), and which point of a Pareto front it reruns: pure functions, no Optuna.
 
-`fcdd tune --objectives val_auc,gpu_seconds` searches for two goals at once. Optuna keeps the
+Named apart from ``--objective`` (the method's loss: fcdd, hsc, ae). `fcdd tune --optimize
+val_auc,gpu_seconds` searches for two goals at once. Optuna keeps the
 Pareto front (the trials no other trial beats on both); ``--pick`` names the rule that chooses
 the one point the final reruns take to the test split:
 
@@ -21,7 +22,7 @@ from typing import Any
 
 
 @dataclass(frozen=True)
-class Objective:
+class Goal:
     """One goal of a search: the trial result it reads, and whether more is better."""
 
     name: str
@@ -29,32 +30,30 @@ class Objective:
     meaning: str
 
 
-OBJECTIVES: dict[str, Objective] = {
-    "val_auc": Objective("val_auc", "max", "sample ROC AUC on the validation split"),
-    "val_pixel_auc": Objective("val_pixel_auc", "max", "pixel ROC AUC on the validation split (needs masks)"),
-    "gpu_seconds": Objective(
+GOALS: dict[str, Goal] = {
+    "val_auc": Goal("val_auc", "max", "sample ROC AUC on the validation split"),
+    "val_pixel_auc": Goal("val_pixel_auc", "max", "pixel ROC AUC on the validation split (needs masks)"),
+    "gpu_seconds": Goal(
         "gpu_seconds", "min", "training seconds × the GPU share the trial held (× 1 on a CPU-only trial)"
     ),
 }
-QUALITY = ("val_auc", "val_pixel_auc")  # objectives that may come first: what the search is for
+QUALITY = ("val_auc", "val_pixel_auc")  # goals that may come first: what the search is for
 PICK_RULES = ("best", "within:F", "knee")
 
 
-def check_objectives(names: Sequence[str]) -> None:
-    """Raise a one-line ``ValueError`` unless ``names`` is one or two known objectives, a quality first."""
+def check_goals(names: Sequence[str]) -> None:
+    """Raise a one-line ``ValueError`` unless ``names`` is one or two known goals, a quality first."""
     if not 1 <= len(names) <= 2:
-        raise ValueError(f"`search.objectives` takes one or two objectives, got {list(names)}")
-    unknown = [n for n in names if n not in OBJECTIVES]
+        raise ValueError(f"`search.optimize` takes one or two objectives, got {list(names)}")
+    unknown = [n for n in names if n not in GOALS]
     if unknown:
-        raise ValueError(
-            f"unknown objective {unknown[0]!r} in `search.objectives`; choose from {', '.join(OBJECTIVES)}"
-        )
+        raise ValueError(f"unknown objective {unknown[0]!r} in `search.optimize`; choose from {', '.join(GOALS)}")
     if len(set(names)) != len(names):
-        raise ValueError(f"`search.objectives` names an objective twice: {list(names)}")
+        raise ValueError(f"`search.optimize` names an objective twice: {list(names)}")
     if names[0] not in QUALITY:
         raise ValueError(
             f"the first objective is what the search is for and must be one of {', '.join(QUALITY)}, "
-            f"got {names[0]!r} (e.g. --objectives val_auc,{names[0]})"
+            f"got {names[0]!r} (e.g. --optimize val_auc,{names[0]})"
         )
 
 
@@ -79,8 +78,8 @@ def gpu_seconds(train_seconds: float, gpus_per_trial: float) -> float:
     return train_seconds * (gpus_per_trial if gpus_per_trial > 0 else 1.0)
 
 
-def objective_values(result: Mapping[str, Any], names: Sequence[str]) -> list[float | None]:
-    """The objectives of a trial's final result (``None`` where the result lacks one or it is not finite)."""
+def goal_values(result: Mapping[str, Any], names: Sequence[str]) -> list[float | None]:
+    """The goals of a trial's final result (``None`` where the result lacks one or it is not finite)."""
     values: list[float | None] = []
     for name in names:
         value = result.get(name)

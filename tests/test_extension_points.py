@@ -103,12 +103,14 @@ def test_unregistered_names_are_refused_by_the_config():
         get_preset("fmnist").replace(**{"network.name": "TINY_FCDD"})
 
 
+@pytest.mark.slow
 def test_registered_noise_mode_dataset_and_network_run_end_to_end(registered, tmp_path):
     result = run(_config(), tmp_path / "run")
     assert result.metrics.epochs == 5 and (tmp_path / "run" / "heatmaps_test.png").is_file()
     assert result.metrics.auc > 0.9  # bright vs dark images: trivially separable for a working trainer
 
 
+@pytest.mark.slow
 def test_registered_entries_work_through_the_cli(registered, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["train", "--dataset", "dummy", "--preprocessing", "none", "--net", "TINY_FCDD", "--noise-mode", "stripes",
@@ -119,6 +121,7 @@ def test_registered_entries_work_through_the_cli(registered, tmp_path, capsys):
     assert main(["nets"]) == 0 and "TINY_FCDD" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_registered_outlier_exposure_source(registered, monkeypatch, tmp_path):
     monkeypatch.setitem(OE_SOURCES, "checkers", f"{HERE}:checkers")
     result = run(_config(**{"anomalies.noise_mode": "checkers"}), tmp_path / "run")

@@ -1,4 +1,5 @@
-"""The layout's rules, read from the source: imports point one way, no cycles, Ray in one module, cheap start-up."""
+"""The layout's rules, read from the source: imports point one way, no cycles, Ray in one module, cheap start-up;
+and the tests' own: they mirror the code, share builders through tests.helpers only, and mark slow work `slow`."""
 
 from __future__ import annotations
 
@@ -164,6 +165,7 @@ def test_the_method_never_imports_the_orchestrator():
 CLI_MODULES = ("tune.cli", "fcdd.cli", "tune.flags", "fcdd.presets", "fcdd.config")
 
 
+@pytest.mark.slow
 def test_importing_the_cli_loads_no_torch():
     code = (
         "import sys; import "
@@ -174,6 +176,7 @@ def test_importing_the_cli_loads_no_torch():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [["--help"], ["presets"], ["report", "--help"], ["train", "--help"]])
 def test_cheap_commands_load_no_torch(argv):
     code = (
@@ -204,3 +207,129 @@ def test_no_function_is_longer_than_sixty_lines():
                 if node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES:
                     long.add((module, node.name))
     assert long == set(), "split these by concern"
+
+
+# --- the tests' own layout ------------------------------------------------------------------------
+
+TESTS = ROOT / "tests"
+TEST_FILES = sorted(TESTS.rglob("*.py"))
+
+
+def _dotted(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def test_test_modules_import_no_other_test_module():
+    # Shared builders live in tests.helpers; a folder's own non-test modules (tests/badinput/world.py,
+    # tests/cluster/ray_nodes.py) serve that folder only. Importing a test module runs its fixtures'
+    # and marks' side effects twice and hides where a builder lives.
+    wrong = []
+    for path in TEST_FILES:
+        package = _dotted(path.parent)
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for name in names:
+                if not name.startswith("tests.") or name == "tests.helpers" or name.startswith("tests.helpers."):
+                    continue
+                if name.rsplit(".", 1)[-1].startswith("test_") or name.rsplit(".", 1)[0] != package:
+                    wrong.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not wrong, "import shared test code from tests.helpers:\n" + "\n".join(wrong)
+
+
+def test_method_tests_mirror_the_method_package():
+    # tests/fcdd/<package>/test_<module>[_<aspect>].py for fcdd/<package>/<module>.py: a newcomer finds
+    # the tests of a module by its path.
+    wrong = []
+    for path in sorted((TESTS / "fcdd").rglob("test_*.py")):
+        source = ROOT / "fcdd" / path.parent.relative_to(TESTS / "fcdd")
+        modules = {p.stem for p in source.glob("*.py") if p.stem != "__init__"} if source.is_dir() else set()
+        stem = path.stem.removeprefix("test_")
+        if not any(stem == m or stem.startswith(m + "_") for m in modules):
+            wrong.append(f"{path.relative_to(ROOT)} names no module of {source.relative_to(ROOT)}/")
+    assert not wrong, "\n".join(wrong)
+
+
+# What makes a test slow: a fixture that starts Ray or trains (the session's `ray_cluster`, the bad-input
+# suites' `world`), and starting a process (the CLI in a subprocess, a server, Ray by hand).
+SLOW_FIXTURES = {"ray_cluster": TESTS / "conftest.py", "world": TESTS / "badinput" / "conftest.py"}
+SPAWNING_NAMES = {"run_cli", "subprocess", "Popen"}
+
+
+def _is_slow_mark(node: ast.expr) -> bool:
+    return ast.unparse(node).replace(" ", "") in {"pytest.mark.slow", "[pytest.mark.slow]"} or (
+        isinstance(node, ast.List | ast.Tuple) and any(_is_slow_mark(e) for e in node.elts)
+    )
+
+
+def _uses(function: ast.FunctionDef) -> set[str]:
+    """Every name, attribute and parameter (fixture) a function refers to, nested functions included."""
+    used = {a.arg for a in function.args.args}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name):
+            used.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            used.add(node.attr)
+            if isinstance(node.value, ast.Name) and node.value.id == "ray" and node.attr == "init":
+                used.add("ray.init")
+    return used
+
+
+def unmarked_slow_tests(source: str) -> list[str]:
+    """The tests of a module that start Ray, train on a session fixture or spawn a process, unmarked ``slow``.
+
+    A module function or fixture that does so makes every test that calls or requests it slow too.
+    """
+    tree = ast.parse(source)
+    if any(
+        isinstance(n, ast.Assign) and any(ast.unparse(t) == "pytestmark" for t in n.targets) and _is_slow_mark(n.value)
+        for n in tree.body
+    ):
+        return []
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    uses = {name: _uses(f) for name, f in functions.items()}
+    slow = {name for name, used in uses.items() if used & (SPAWNING_NAMES | set(SLOW_FIXTURES) | {"ray.init"})}
+    while grown := {name for name, used in uses.items() if name not in slow and used & slow}:
+        slow |= grown
+    return [
+        name
+        for name in sorted(slow)
+        if name.startswith("test_") and not any(_is_slow_mark(d) for d in functions[name].decorator_list)
+    ]
+
+
+def test_the_slow_fixtures_are_where_the_slow_rule_looks():
+    for name, conftest in SLOW_FIXTURES.items():
+        assert f"def {name}(" in conftest.read_text(), f"{name} moved: update SLOW_FIXTURES"
+
+
+def test_tests_that_start_ray_train_or_spawn_processes_are_marked_slow():
+    unmarked = [
+        f"{path.relative_to(ROOT)}::{name}"
+        for path in TEST_FILES
+        if path.name.startswith("test_")
+        for name in unmarked_slow_tests(path.read_text())
+    ]
+    assert not unmarked, "mark these @pytest.mark.slow (or the module: pytestmark = pytest.mark.slow):\n" + "\n".join(
+        unmarked
+    )
+
+
+def test_the_slow_rule_sees_fixtures_helpers_and_module_marks():
+    source = """
+import pytest, subprocess
+@pytest.fixture
+def server():
+    return subprocess.Popen(["x"])
+def _helper():
+    return run_cli(["train"])
+def test_fixture(server): ...
+def test_helper(): _helper()
+def test_ray(ray_cluster): ...
+def test_plain(tmp_path): ...
+@pytest.mark.slow
+def test_marked(ray_cluster): ...
+"""
+    assert unmarked_slow_tests(source) == ["test_fixture", "test_helper", "test_ray"]
+    assert unmarked_slow_tests("import pytest\npytestmark = pytest.mark.slow\n" + source) == []

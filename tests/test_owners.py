@@ -46,7 +46,7 @@ def test_the_preflight_keeps_no_list_of_datasets():
 
 def test_the_offline_module_implements_no_supervise_mode():
     # The modes live in the online supervisor; offline sets are its `anomalies` passes, bit for bit
-    # what the former second implementation made (tests/fcdd/test_supervision_golden.py).
+    # what the former second implementation made (tests/fcdd/anomalies/test_supervisor_golden.py).
     text = inspect.getsource(offline)
     assert sorted(mode for mode in SUPERVISE_MODES if f'"{mode}"' in text) == ["unsupervised"]
     assert "malform(" not in text and "torch.rand(" not in text

@@ -19,13 +19,12 @@ from PIL import Image
 
 from tests.badinput.world import (
     World,
-    bomb_png,
-    closed_port,
     evil_pickle,
     evil_torch_file,
     train_args,
     write_cifar10,
 )
+from tests.helpers import bomb_png, free_port
 
 Argv = Callable[[World, Path], list[str]]
 Setup = Callable[[World, Path], None]
@@ -247,7 +246,7 @@ def _out_file(w: World, c: Path) -> None:
     (c / "out").write_text("a file\n")
 
 
-PORT = closed_port()
+PORT = free_port()
 
 CASES: list[Case] = [
     # -- code execution: every hostile file refused before it could run anything --------------------

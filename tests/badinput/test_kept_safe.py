@@ -10,8 +10,12 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from tests.badinput.world import World, run_cli, train_args, tree_digest
+
+# Every test runs the real CLI in a subprocess against the session's trained world.
+pytestmark = pytest.mark.slow
 
 
 def _copy(world_path: Path, tmp_path: Path, name: str) -> Path:

@@ -18,6 +18,9 @@ import pytest
 
 from tests.badinput.world import ROOT, World, run_cli, train_args, tree_digest
 
+# Every test starts the real CLI on a long run and signals it.
+pytestmark = pytest.mark.slow
+
 
 def _start(argv: list[str], cwd: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TQDM_DISABLE": "1", "RAY_USAGE_STATS_ENABLED": "0"}

@@ -10,19 +10,16 @@ import json
 import os
 import pickle
 import shutil
-import socket
-import struct
 import subprocess
 import sys
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from tests.fcdd.mvtec_fixtures import write_tree as write_mvtec
 from tests.helpers import write_custom_tree
+from tests.helpers.mvtec import write_tree as write_mvtec
 
 MARKER_NAME = "MARKER-code-ran"
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,18 +57,6 @@ def evil_torch_file(path: Path, marker: Path) -> Path:
     return path
 
 
-def bomb_png(path: Path, side: int = 60_000) -> Path:
-    """A PNG whose header declares ``side``² pixels (far above PIL's bomb limit) with a tiny body."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    body = zlib.compress(b"\x00" * 64)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
-    return path
-
-
 def write_cifar10(folder: Path, per_batch: int = 20) -> Path:
     """The six CIFAR-10 python batches (protocol-2 pickles of dicts, as the official archive holds)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -82,13 +67,6 @@ def write_cifar10(folder: Path, per_batch: int = 20) -> Path:
         batch = {b"batch_label": b"fixture", b"labels": labels, b"data": data, b"filenames": [b"x"] * per_batch}
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
     return folder
-
-
-def closed_port() -> int:
-    """A TCP port on 127.0.0.1 where nothing listens (bound once, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def tree_digest(root: Path) -> dict[str, str]:

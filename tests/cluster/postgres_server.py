@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.cluster.ray_nodes import free_port
+from tests.helpers import free_port
 
 
 def postgres_bin() -> Path | None:

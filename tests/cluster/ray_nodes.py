@@ -12,13 +12,14 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.helpers import free_port
 
 RAY = str(Path(sys.executable).with_name("ray"))
 # Ray's defaults wait about a minute before declaring a silent node dead; a test wants seconds.
@@ -28,13 +29,6 @@ FAST_FAILURE_DETECTION = {
     "RAY_health_check_timeout_ms": "1000",
     "RAY_health_check_failure_threshold": "3",
 }
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _port_flags() -> list[str]:

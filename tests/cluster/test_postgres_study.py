@@ -11,6 +11,9 @@ import pytest
 
 from tests.cluster.postgres_server import postgres_bin, postgres_server
 
+# Starts Ray and a PostgreSQL server, and trains.
+pytestmark = pytest.mark.slow
+
 READ_STUDY = """
 import json, sys
 import optuna

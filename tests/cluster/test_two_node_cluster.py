@@ -12,6 +12,9 @@ import pytest
 from tests.cluster.ray_nodes import RAY, LocalCluster, new_cluster
 from tune.store import ResultsStore
 
+# Starts a two-node Ray cluster and trains.
+pytestmark = pytest.mark.slow
+
 EPOCHS = 6
 
 

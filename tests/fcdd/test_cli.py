@@ -1,11 +1,15 @@
-"""The command line: listings, a full train + explain round trip, and one-line errors."""
+"""The command line: listings, a full train + explain round trip, one-line errors, and how fcdd.cli turns
+exceptions into exit codes."""
 
 from __future__ import annotations
+
+import argparse
 
 import pandas as pd
 import pytest
 from PIL import Image
 
+from fcdd.cli import RESUME_HINT, CliError, Terminated, count, dispatch, path_arg, positive_int
 from tune.cli import main
 
 
@@ -49,6 +53,7 @@ def test_presets_listing(capsys):
     assert "fmnist: fmnist, FCDD_CNN28_W, noise/cifar100, lcnaug1, batch 128, 400 epochs, sgd lr 0.01" in out
 
 
+@pytest.mark.slow
 def test_train_then_skip_then_explain(tiny_fmnist, tiny_oe_folder, tmp_path, capsys):
     out = tmp_path / "results"
     assert main(_train_args(tiny_fmnist, tiny_oe_folder, out)) == 0
@@ -114,6 +119,7 @@ def test_explain_rejects_corrupt_image_and_missing_run(tmp_path, capsys):
     assert "not a finished run folder" in _error_line(capsys)
 
 
+@pytest.mark.slow
 def test_explain_scores_a_test_image_exactly_as_the_evaluation_did(tiny_fmnist, tiny_oe_folder, tmp_path, capsys):
     import numpy as np
 
@@ -135,3 +141,42 @@ def test_explain_scores_a_test_image_exactly_as_the_evaluation_did(tiny_fmnist, 
     for line, index in zip(lines, (0, 5, 33), strict=True):
         # same image, same precision, same preprocessing: the same score (to the digits printed)
         assert float(line.split("\t")[0]) == pytest.approx(float(evaluated[index]), rel=1e-5, abs=1e-6)
+
+
+def test_argument_types_refuse_with_the_reason() -> None:
+    assert (positive_int("3"), count("0"), str(path_arg("runs/a"))) == (3, 0, "runs/a")
+    refused = [(positive_int, "0", "must be >= 1, got 0"), (count, "-1", "must be >= 0, got -1"),
+               (count, "two", "expected an integer, got 'two'"), (path_arg, " ", "is empty")]  # fmt: skip
+    for parse, text, reason in refused:
+        with pytest.raises(argparse.ArgumentTypeError, match=reason):
+            parse(text)
+
+
+def _dispatch(error: BaseException) -> int:
+    def command(args: argparse.Namespace) -> int:
+        raise error
+
+    return dispatch(argparse.Namespace(verbose=False, func=command))
+
+
+@pytest.mark.parametrize("error", [CliError("bad flag\nmore"), ValueError("bad value"), FileNotFoundError("gone")])
+def test_input_errors_are_their_first_line_and_exit_2(error: Exception, capsys) -> None:
+    assert _dispatch(error) == 2
+    assert capsys.readouterr().err == f"fcdd: error: {str(error).splitlines()[0]}\n"
+
+
+def test_interrupts_say_how_to_resume_and_other_errors_propagate(capsys) -> None:
+    assert _dispatch(KeyboardInterrupt()) == 130
+    assert capsys.readouterr().err == f"fcdd: interrupted; {RESUME_HINT}\n"
+    assert _dispatch(Terminated()) == 143
+    assert "terminated (SIGTERM)" in capsys.readouterr().err
+    try:  # a signal surfacing inside a C extension: a SystemError whose context is the interrupt
+        raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        try:
+            raise SystemError("error return without exception set")
+        except SystemError as wrapped:
+            inside = wrapped
+    assert _dispatch(inside) == 130
+    with pytest.raises(RuntimeError, match="a bug"):
+        _dispatch(RuntimeError("a bug"))

@@ -30,6 +30,7 @@ def config(tiny_fmnist, tiny_oe_folder) -> RunConfig:
     )
 
 
+@pytest.mark.slow
 def test_run_writes_every_artifact(config, tmp_path):
     reports: list[EpochReport] = []
     result = run(config, tmp_path / "run", on_epoch_end=reports.append)
@@ -61,6 +62,7 @@ def test_run_writes_every_artifact(config, tmp_path):
     assert snapshot["epoch"] == 2
 
 
+@pytest.mark.slow
 def test_same_seed_same_auc_other_seed_differs(config, tmp_path):
     a = run(config, tmp_path / "a")
     b = run(config, tmp_path / "b")
@@ -71,6 +73,7 @@ def test_same_seed_same_auc_other_seed_differs(config, tmp_path):
     assert not np.allclose(sa, sc)
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(config, tmp_path):
     straight = run(config, tmp_path / "straight")
     run(config.replace(**{"optim.epochs": 1}), tmp_path / "resumed")
@@ -82,24 +85,28 @@ def test_resume_continues_exactly(config, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_resume_refuses_other_settings(config, tmp_path):
     run(config.replace(**{"optim.epochs": 1}), tmp_path / "run")
     with pytest.raises(ResumeMismatchError, match="other settings"):
         run(config.replace(**{"optim.lr": 0.5}), tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_eval_every_reports_test_auc(config, tmp_path):
     reports: list[EpochReport] = []
     result = run(config.replace(eval_every=1, **{"optim.epochs": 1}), tmp_path / "run", on_epoch_end=reports.append)
     assert reports[0].test_auc == pytest.approx(result.metrics.auc, abs=1e-12)  # the last epoch's is the final
 
 
+@pytest.mark.slow
 def test_training_learns_the_tiny_task(config, tmp_path):
     # Each class is a bright block at its own place: a few epochs must separate class 0 from the rest.
     result = run(config.replace(**{"optim.epochs": 6}), tmp_path / "run")
     assert result.metrics.auc > 0.8
 
 
+@pytest.mark.slow
 def test_validation_split_feeds_per_epoch_reports(config, tmp_path):
     reports: list[EpochReport] = []
     cfg = config.replace(eval_every=1, **{"data.validation_fraction": 0.25, "optim.epochs": 1})
@@ -125,6 +132,7 @@ def _write_custom_tree(root, size=40):
             Image.fromarray(pixels).save(folder / f"{i}.png")
 
 
+@pytest.mark.slow
 def test_custom_folders_end_to_end(tmp_path):
     _write_custom_tree(tmp_path / "data")
     cfg = get_preset("custom").replace(
@@ -158,6 +166,7 @@ def test_oe_folder_mode_without_folder_fails_before_writing(config, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_custom_greyscale_any_size(tmp_path):
     _write_custom_tree(tmp_path / "data", size=30)
     cfg = get_preset("custom").replace(
@@ -178,6 +187,7 @@ def test_custom_greyscale_any_size(tmp_path):
     assert result.metrics.auc > 0.9
 
 
+@pytest.mark.slow
 def test_deterministic_runs_repeat_and_leave_the_process_as_it_was(tiny_fmnist, tmp_path):
     import torch
 
@@ -195,6 +205,7 @@ def test_deterministic_runs_repeat_and_leave_the_process_as_it_was(tiny_fmnist, 
     assert (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark) == before
 
 
+@pytest.mark.slow
 def test_masked_validation_anomalies_give_a_validation_pixel_auc(config, tmp_path):
     from sklearn.metrics import roc_auc_score
 

@@ -8,8 +8,8 @@ import pytest
 
 from fcdd.presets import get_preset
 from fcdd.runner import run
-from tests.fcdd.mvtec_fixtures import write_tree
 from tests.helpers import scores_auc
+from tests.helpers.mvtec import write_tree
 
 
 @pytest.fixture
@@ -30,6 +30,7 @@ def mvtec_config(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_mvtec_reports_pixel_and_max_score_auc(mvtec_config, tmp_path):
     result = run(mvtec_config, tmp_path / "run")
     m = result.metrics
@@ -45,6 +46,7 @@ def test_mvtec_reports_pixel_and_max_score_auc(mvtec_config, tmp_path):
     assert m.n_train == 4 and m.n_test == 7
 
 
+@pytest.mark.slow
 def test_semi_supervised_mvtec_gt_removes_its_anomalies_from_the_test_set(mvtec_config, tmp_path):
     cfg = mvtec_config.replace(
         **{"anomalies.supervise_mode": "noise", "anomalies.noise_mode": "mvtec_gt", "anomalies.defects_per_type": 1}
@@ -54,11 +56,13 @@ def test_semi_supervised_mvtec_gt_removes_its_anomalies_from_the_test_set(mvtec_
     assert m.n_test == 5 and m.n_test_anomalous == 3
 
 
+@pytest.mark.slow
 def test_offline_supervision_trains(mvtec_config, tmp_path):
     m = run(mvtec_config.replace(**{"anomalies.offline": True}), tmp_path / "run").metrics
     assert m.epochs == 1 and m.auc == pytest.approx(scores_auc(tmp_path / "run"), abs=1e-12)
 
 
+@pytest.mark.slow
 def test_baselines_flag_runs_hsc_and_ae(tiny_fmnist, tmp_path, capsys):
     from tune.cli import main
 
@@ -142,9 +146,10 @@ def test_mask_size_mismatch_is_one_line_exit_2_and_writes_nothing(tmp_path, caps
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_imagenet30_and_voc_clever_hans_end_to_end(tmp_path):
-    from tests.fcdd.test_data_imagenet import write_tree as write_imagenet
-    from tests.fcdd.test_data_voc import write_voc
+    from tests.helpers.imagenet import write_tree as write_imagenet
+    from tests.helpers.voc import write_voc
 
     imagenet = write_imagenet(tmp_path / "imagenet")
     small = {
@@ -175,6 +180,7 @@ def test_imagenet30_and_voc_clever_hans_end_to_end(tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_train_report_of_a_run_with_masks_shows_pixel_and_max_score_auc(tmp_path, capsys):
     from tune.cli import main
     from tune.store import ResultsStore
@@ -208,6 +214,7 @@ def _offline(monkeypatch, tmp_path):
     monkeypatch.setattr(torch.hub, "download_url_to_file", unreachable)
 
 
+@pytest.mark.slow
 def test_offline_pretrained_net_is_one_line_before_anything_is_written(tmp_path, monkeypatch, capsys):
     from tune.cli import main
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tune.cli import main, make_parser
 from tune.resolve import resolve_spec
 
@@ -39,6 +41,7 @@ def test_a_full_run_never_substitutes(tiny_fmnist, tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_the_dry_runs_report_states_the_substitution_and_the_budget_gap(tiny_fmnist, tmp_path):
     out = tmp_path / "out"
     argv = ["train", "--data-dir", str(tiny_fmnist), "--dry-run", "--batch-size", "32", "--device", "cpu",

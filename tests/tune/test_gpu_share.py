@@ -232,6 +232,7 @@ def test_the_probe_needs_cuda():
         probe_peak_memory(get_preset("fmnist"))
 
 
+@pytest.mark.slow
 def test_the_probe_trains_the_runs_own_first_steps(tiny_fmnist, tiny_oe_folder, tmp_path):
     config = get_preset("fmnist").replace(
         **{"data.data_dir": str(tiny_fmnist), "anomalies.oe_folder": str(tiny_oe_folder),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,12 +16,15 @@ import optuna
 import pandas as pd
 import pytest
 
-from tests.tune.test_ray_benchmark import _raw
+from tests.helpers import fmnist_spec, free_port
 from tune.experiment import run_search
 from tune.runners.ray import RayRunner
 from tune.search_goals import pick_point
 from tune.search_trials import overrides_from_params, search_base_config, search_trial
 from tune.spec_file import spec_from_dict
+
+# A search on the session's Ray, and a real optuna-dashboard process.
+pytestmark = pytest.mark.slow
 
 TRIALS = 6
 
@@ -30,7 +32,7 @@ TRIALS = 6
 @pytest.fixture(scope="module")
 def two_objective_search(ray_cluster, tiny_fmnist, tiny_oe_folder, tmp_path_factory):
     spec = spec_from_dict(
-        _raw(
+        fmnist_spec(
             tiny_fmnist,
             tiny_oe_folder,
             name="pareto",
@@ -87,7 +89,7 @@ def test_two_objectives_give_a_front_and_rerun_the_picked_point(two_objective_se
 def test_a_study_of_other_objectives_is_refused(two_objective_search, tiny_fmnist, tiny_oe_folder):
     spec, out, _ = two_objective_search
     single = spec_from_dict(
-        _raw(
+        fmnist_spec(
             tiny_fmnist, tiny_oe_folder, name="pareto", classes=[0], search={"storage": f"sqlite:///{out / 'study.db'}"}
         ),
         n_classes=10,
@@ -97,12 +99,6 @@ def test_a_study_of_other_objectives_is_refused(two_objective_search, tiny_fmnis
     assert not (out.parent / "other" / "search").exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _get(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=10) as response:
         return response.read()
@@ -110,7 +106,7 @@ def _get(url: str) -> bytes:
 
 def test_optuna_dashboard_shows_each_trials_heatmaps(two_objective_search):
     _, out, _ = two_objective_search
-    port = _free_port()
+    port = free_port()
     dashboard = Path(sys.executable).parent / "optuna-dashboard"
     command = [str(dashboard), f"sqlite:///{out / 'study.db'}", "--artifact-dir", str(out / "artifacts"),
                "--host", "127.0.0.1", "--port", str(port), "--quiet"]  # fmt: skip

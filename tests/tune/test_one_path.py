@@ -13,6 +13,9 @@ from tune.resolve import resolve_spec
 from tune.runners.ray import RayRunner
 from tune.store import ResultsStore
 
+# Every test trains through the CLI; one also on Ray.
+pytestmark = pytest.mark.slow
+
 
 def _flags(tiny_fmnist, tiny_oe_folder, out, *extra):
     return ["--data-dir", str(tiny_fmnist), "--oe-folder", str(tiny_oe_folder), "--classes", "0,1", "--seeds", "1",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.badinput.world import closed_port
+from tests.helpers import free_port
 from tune.preflight import check_address, check_storage_url
 from tune.store import ResultsStore
 
@@ -15,7 +15,7 @@ from tune.store import ResultsStore
 def test_dead_address_fails_fast() -> None:
     started = time.monotonic()
     with pytest.raises(ValueError, match=r"no Ray cluster answers there \(Connection refused"):
-        check_address(f"127.0.0.1:{closed_port()}", timeout=2)
+        check_address(f"127.0.0.1:{free_port()}", timeout=2)
     assert time.monotonic() - started < 3
     with pytest.raises(ValueError, match="is not HOST:PORT"):
         check_address("nowhere")
@@ -33,7 +33,7 @@ def test_storage_urls(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="is not a database URL"):
         check_storage_url("bogus")
     with pytest.raises(ValueError, match="cannot reach the study database postgresql://u:\\*\\*\\*@127.0.0.1"):
-        check_storage_url(f"postgresql://u:secret@127.0.0.1:{closed_port()}/db")
+        check_storage_url(f"postgresql://u:secret@127.0.0.1:{free_port()}/db")
 
 
 def test_store_that_parses_nothing_is_refused(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from tune.status import STALE_SECONDS, format_status, read_status
 from tune.store import ResultsStore
 
 ROOT = Path(__file__).resolve().parents[2]
+GONE_PID = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1  # above the kernel's limit: no process has it
 
 
 def _flags(tiny_fmnist: Path, tiny_oe_folder: Path, out: Path, epochs: int, classes: str = "0,1", seeds: int = 2):
@@ -29,6 +30,7 @@ def _flags(tiny_fmnist: Path, tiny_oe_folder: Path, out: Path, epochs: int, clas
             "--cpus-per-trial", "1", "--name", "watched", "--out", str(out), "--quiet"]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_finished_run_extended_by_a_second_plan(tiny_fmnist, tiny_oe_folder, tmp_path, capsys) -> None:
     out = tmp_path / "done"
     assert main(_flags(tiny_fmnist, tiny_oe_folder, out, 1, classes="0", seeds=2)) == 0
@@ -44,6 +46,7 @@ def test_finished_run_extended_by_a_second_plan(tiny_fmnist, tiny_oe_folder, tmp
     assert "watched, finished — 3/3 ok, 0 failed" in printed and "running trial" not in printed
 
 
+@pytest.mark.slow
 def test_running_then_crashed_run(tiny_fmnist, tiny_oe_folder, tmp_path) -> None:
     out = tmp_path / "live"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TQDM_DISABLE": "1"}
@@ -113,9 +116,7 @@ def test_a_retried_trial_counts_as_running_not_failed(tmp_path) -> None:
 def test_tune_folder_shows_search_then_best(tmp_path, capsys) -> None:
     (tmp_path / "search.json").write_text("{}")
     search, best = tmp_path / "search", tmp_path / "best"
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    _progress(search, updated=datetime.now(UTC), host=socket.gethostname(), pid=dead.pid, running=[])
+    _progress(search, updated=datetime.now(UTC), host=socket.gethostname(), pid=GONE_PID, running=[])
     for i in range(3):
         ResultsStore(search).append(record(f"s{i}", "pruned" if i else "ok", normal_class=0, seed=0, setting=f"t{i}"))
     status = read_status(tmp_path)
@@ -124,7 +125,7 @@ def test_tune_folder_shows_search_then_best(tmp_path, capsys) -> None:
     # The driver alive between the search and its reruns (it scores the search trials): running.
     _progress(search, updated=datetime.now(UTC), host=socket.gethostname(), pid=os.getpid(), running=[])
     assert read_status(tmp_path).state == "running"
-    _progress(search, updated=datetime.now(UTC), host=socket.gethostname(), pid=dead.pid, running=[])
+    _progress(search, updated=datetime.now(UTC), host=socket.gethostname(), pid=GONE_PID, running=[])
     best.mkdir()
     (best / "benchmark.json").write_text(json.dumps({"name": "best", "trials": {
         "b0": {"setting": "best", "normal_class": 0, "seed": 0}}}))  # fmt: skip

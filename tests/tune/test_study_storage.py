@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-
 import optuna
 import pytest
 
+from tests.helpers import free_port
 from tune.experiment import open_study
 from tune.preflight import redacted
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_password_never_reaches_messages():
@@ -31,7 +24,7 @@ def test_missing_database_driver_is_one_clear_error():
 
 
 def test_unreachable_database_is_one_clear_error():
-    url = f"postgresql://fcdd:s3cret@127.0.0.1:{_closed_port()}/studies"
+    url = f"postgresql://fcdd:s3cret@127.0.0.1:{free_port()}/studies"
     with pytest.raises(ValueError, match=r"cannot reach the study database .*start it or fix --storage") as error:
         open_study("s", url)
     assert "s3cret" not in str(error.value) and "\n" not in str(error.value)

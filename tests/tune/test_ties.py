@@ -114,3 +114,25 @@ def test_the_search_driver_picks_among_ties_by_the_rule_not_optunas_best_trial(t
     chosen, _, ties = pick_rerun(study, spec, tmp_path)
     assert chosen.number == 2 and ties is not None and (ties.tolerance, ties.trial_numbers) == (0.0, (0, 2))
     json.dumps(ties.to_dict())  # what best_params.json records
+
+
+def test_a_search_on_a_coarse_validation_split_is_warned_before_it_starts(tiny_fmnist, tiny_oe_folder, tmp_path,
+                                                                          caplog):  # fmt: skip
+    import logging
+
+    from tune.experiment import run_search
+    from tune.spec_file import spec_from_dict
+
+    class Started(Exception):
+        pass
+
+    class NoSearch:  # the runner: the search would start at its prepare
+        def prepare(self, spec):
+            raise Started
+
+    overrides = {"data.data_dir": str(tiny_fmnist), "anomalies.oe_folder": str(tiny_oe_folder)}
+    raw = {"preset": "fmnist", "classes": [2], "seeds": 1, "overrides": overrides,
+           "search": {"validation_fraction": 0.25}}  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="fcdd"), pytest.raises(Started):
+        run_search(spec_from_dict(raw, n_classes=10), tmp_path / "tune", NoSearch())  # type: ignore[arg-type]
+    assert "warning: the search's validation split (class 2) holds 6 nominal and 6 anomalous images" in caplog.text

@@ -39,6 +39,12 @@ def load_trained_run(run_dir: str | Path, device: str = "auto") -> TrainedRun:
     run_dir = Path(run_dir)
     needed = [run_dir / name for name in ("config.json", "preprocessing.json", "snapshot.pt")]
     missing = [p.name for p in needed if not p.is_file()]
+    if missing == ["snapshot.pt"] and (run_dir / "metrics.json").is_file():
+        # Finished, and its network removed afterwards: what `--keep-snapshots best|none` does to runs.
+        raise FileNotFoundError(
+            f"{run_dir} is a finished run whose snapshot.pt was removed (--keep-snapshots best or none); explain "
+            "a run that kept its snapshot, or rerun the plan with --restart --keep-snapshots all"
+        )
     if missing:
         raise FileNotFoundError(
             f"{run_dir} is not a finished run folder (missing {', '.join(missing)}); "

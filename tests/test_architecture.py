@@ -39,8 +39,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("runner", ("fcdd.runner", "fcdd.probe")),
     ("method commands", ("fcdd.explain", "fcdd.cli", "fcdd")),
     ("experiment specs", ("tune.flags", "tune.search_goals", "tune.spec", "tune.resources", "tune.remote", "tune")),
-    ("experiment plans", ("tune.plan", "tune.search_trials", "tune.preflight")),
-    ("results", ("tune.store", "tune.collect", "tune.significance", "tune.progress_file", "tune.status")),
+    ("experiment plans", ("tune.plan", "tune.search_trials", "tune.preflight", "tune.ties")),
+    (
+        "results",
+        ("tune.store", "tune.collect", "tune.significance", "tune.progress_file", "tune.status", "tune.snapshots"),
+    ),
     ("reports", ("tune.report",)),
     ("trackers", ("tune.tracking",)),
     ("runners", ("tune.runners",)),

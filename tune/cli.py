@@ -21,6 +21,7 @@ from fcdd import cli as method_cli
 from fcdd.cli import CliError, Parser, count, path_arg, positive_int
 from tune.deprecated import RenamedFlag
 from tune.flags import add_config_arguments
+from tune.snapshots import KEEP_SNAPSHOTS
 from tune.spec import SCHEDULERS
 
 if TYPE_CHECKING:
@@ -54,6 +55,14 @@ def _add_plan_arguments(p: argparse.ArgumentParser) -> None:
         "--dry-run", action="store_true", help="same path, tiny budget: 2 classes, 1 seed, 1 epoch, data subset"
     )
     p.add_argument("--plan-only", action="store_true", help="print the trials and exit without running anything")
+    p.add_argument(
+        "--keep-snapshots",
+        choices=KEEP_SNAPSHOTS,
+        default="all",
+        help="which finished, recorded trials keep their snapshot.pt (the trained network `fcdd explain` loads): "
+        "all (default); best: per setting and class the seed whose AUC is closest to the class's median; none. "
+        "Removed once the plan's run ends; a failed or unfinished trial keeps its checkpoint",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
         "--mlflow",
@@ -137,7 +146,9 @@ def _options(args: argparse.Namespace) -> BenchmarkOptions:
     """The options `train` and `benchmark` take from their command line."""
     from tune.experiment import BenchmarkOptions
 
-    return BenchmarkOptions(plan_only=args.plan_only, restart=args.restart, mlflow=args.mlflow)
+    return BenchmarkOptions(
+        plan_only=args.plan_only, restart=args.restart, mlflow=args.mlflow, keep_snapshots=args.keep_snapshots
+    )
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -182,11 +193,14 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         )
         return 0
     summary = run_search(
-        spec, out, _ray_runner(args), max_concurrent=args.max_concurrent, restart=args.restart, mlflow=args.mlflow
-    )
+        spec, out, _ray_runner(args), max_concurrent=args.max_concurrent, restart=args.restart, mlflow=args.mlflow,
+        keep_snapshots=args.keep_snapshots,
+    )  # fmt: skip
     picked = zip(summary["objectives"], summary["best_values"], strict=True)
     values = ", ".join(f"{name} {value:.4g}" for name, value in picked)
     print(f"picked {values}: {summary['best_params']}")
+    if summary["ties"]:  # several trials were as good: say so, and how the pick was made
+        print(summary["ties"])
     print(f"study {summary['study']} in {summary['storage']}")
     return _finish(summary, out / "best")
 

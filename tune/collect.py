@@ -196,7 +196,9 @@ def cost_by_class(table: pd.DataFrame) -> pd.DataFrame:
     Columns: setting, normal_class (<NA> on "total" rows), class_name, n_trials (ok and failed),
     attempts, wall_seconds = Σ trial_seconds (every attempt of every trial, failed ones included),
     cpu_hours = Σ trial_seconds·cpus / 3600, gpu_hours likewise with gpus, images_per_second
-    (mean over ok rows). Failed trials and retries count: they used the machines too.
+    (mean over ok rows), disk_mb_per_trial (mean over the trials with a measured run folder of its
+    bytes on disk, after ``--keep-snapshots`` removed what it removes; NaN for older records).
+    Failed trials and retries count: they used the machines too.
     """
     _require(table, ["setting", "normal_class", "class_name", "status", "trial_seconds", "attempts", "cpus", "gpus"])
     seconds = table["trial_seconds"].fillna(0.0)
@@ -205,6 +207,7 @@ def cost_by_class(table: pd.DataFrame) -> pd.DataFrame:
         _cpu_hours=seconds * table["cpus"].fillna(0.0) / 3600.0,
         _gpu_hours=seconds * table["gpus"].fillna(0.0) / 3600.0,
         _ips=table["images_per_second"].where(table["status"] == "ok") if "images_per_second" in table else np.nan,
+        _mb=table["run_bytes"].astype("float64") / 2**20 if "run_bytes" in table else np.nan,
     )
     records = []
     for setting in pd.unique(frame["setting"]):
@@ -221,10 +224,11 @@ def cost_by_class(table: pd.DataFrame) -> pd.DataFrame:
                     "cpu_hours": float(group["_cpu_hours"].sum()),
                     "gpu_hours": float(group["_gpu_hours"].sum()),
                     "images_per_second": float(group["_ips"].mean()) if group["_ips"].notna().any() else float("nan"),
+                    "disk_mb_per_trial": float(group["_mb"].mean()) if group["_mb"].notna().any() else float("nan"),
                 }
             )
     columns = ["setting", "normal_class", "class_name", "n_trials", "attempts", "wall_seconds", "cpu_hours",
-               "gpu_hours", "images_per_second"]  # fmt: skip
+               "gpu_hours", "images_per_second", "disk_mb_per_trial"]  # fmt: skip
     return pd.DataFrame.from_records(records, columns=columns).astype(
         {"normal_class": "Int64", "n_trials": "int64", "attempts": "int64"}
     )

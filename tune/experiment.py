@@ -28,6 +28,8 @@ from tune.tracking.mlflow import check_tracking, tracking
 if TYPE_CHECKING:
     import optuna
 
+    from tune.ties import TieResult
+
 log = logging.getLogger(__name__)
 
 
@@ -93,6 +95,7 @@ class BenchmarkOptions:
     checked: bool = False  # the caller already ran the pre-flight checks of the plan and the tracking URI
     mlflow: str | None = None  # a tracking URI that gets every trial as a run under one parent run
     mlflow_parent: str | None = None  # the MLflow run the parent run nests under (see tune.tracking.mlflow)
+    keep_snapshots: str = "all"  # which finished trials keep snapshot.pt: all, best, none (tune.snapshots)
 
 
 def run_benchmark(
@@ -192,6 +195,10 @@ def _execute(
     with tracking(options.mlflow, out, experiment=spec.name, run_name=run_name, parent_run_id=parent):
         if todo:
             runner.run(todo, out, spec)
+    if options.keep_snapshots != "all" and store.path.exists():  # only now: every trial run here has ended
+        from tune.snapshots import prune_snapshots
+
+        prune_snapshots(out, trials, options.keep_snapshots)
     files: dict[str, Path] = {}
     if store.path.exists():
         store.write_tables()
@@ -291,6 +298,7 @@ def run_search(
     max_concurrent: int | None = None,
     restart: bool = False,
     mlflow: str | None = None,
+    keep_snapshots: str = "all",
 ) -> dict[str, Any]:
     """Optuna search on the validation split (Ray runner), then the best setting over classes × seeds on the test split.
 
@@ -298,7 +306,8 @@ def run_search(
     again resumes it and only adds the trials still missing. Everything is checked before anything
     is created; ``restart`` searches afresh in a staging folder that replaces ``out`` when done.
     ``mlflow``: a tracking URI that gets the search trials under one parent run, and the best
-    setting's reruns under a parent run nested in it.
+    setting's reruns under a parent run nested in it. ``keep_snapshots`` applies to those reruns
+    (:mod:`tune.snapshots`); the search trials keep theirs (their test AUC is measured from them).
     """
     out = Path(out).expanduser().resolve()
     artifacts.check_writable(out)
@@ -310,6 +319,7 @@ def run_search(
     if not restart:
         check_same_plan(out, SEARCH_FILE, search_identity(spec), "this `fcdd tune` search")
     check_plan(spec, search=True)
+    _warn_coarse_validation(spec)
     if spec.search.storage:
         check_storage_url(spec.search.storage)
     if mlflow is not None:
@@ -319,11 +329,25 @@ def run_search(
     spec = _measure_gpus(spec, runner, target)  # the search and the best setting's reruns share the measured share
     if restart and out.is_dir() and any(out.iterdir()):
         with replaced_when_done(out) as staging:
-            summary = _search(spec, staging, runner, max_concurrent=max_concurrent, mlflow=mlflow)
+            summary = _search(
+                spec, staging, runner, max_concurrent=max_concurrent, mlflow=mlflow, keep_snapshots=keep_snapshots
+            )
         summary["out"] = out
         summary["report"] = {role: out / p.relative_to(staging) for role, p in summary["report"].items()}
         return summary
-    return _search(spec, out, runner, max_concurrent=max_concurrent, mlflow=mlflow)
+    return _search(spec, out, runner, max_concurrent=max_concurrent, mlflow=mlflow, keep_snapshots=keep_snapshots)
+
+
+def _warn_coarse_validation(spec: BenchmarkSpec) -> None:
+    """Before the search: a validation split too small to separate settings is worth a warning."""
+    from tune.search_trials import search_base_config
+    from tune.ties import search_resolution_warning
+
+    if spec.search.optimize[0] != "val_auc":  # a pixel AUC counts pixels: its resolution is fine
+        return
+    warning = search_resolution_warning(search_base_config(spec))
+    if warning:
+        logging.getLogger("fcdd").warning("warning: %s", warning)
 
 
 def _search_probe(spec: BenchmarkSpec) -> tuple[str, RunConfig]:
@@ -336,7 +360,13 @@ def _search_probe(spec: BenchmarkSpec) -> tuple[str, RunConfig]:
 
 
 def _search(
-    spec: BenchmarkSpec, out: Path, runner: SearchRunner, *, max_concurrent: int | None, mlflow: str | None = None
+    spec: BenchmarkSpec,
+    out: Path,
+    runner: SearchRunner,
+    *,
+    max_concurrent: int | None,
+    mlflow: str | None = None,
+    keep_snapshots: str = "all",
 ) -> dict[str, Any]:
     """Run the search trials still missing from the study, pick the setting, rerun it into ``<out>/best``."""
     import optuna
@@ -361,13 +391,14 @@ def _search(
                 max_concurrent=max_concurrent or runner.max_concurrent(spec.resources),
             )
     study = optuna.load_study(study_name=spec.name, storage=url)
-    best, overrides = _write_pick(spec, out, study, redacted(url))
+    best, overrides, ties = _write_pick(spec, out, study, redacted(url))
     summary = _rerun_best(
-        spec, out, runner, study, overrides, mlflow=mlflow,
+        spec, out, runner, study, overrides, mlflow=mlflow, keep_snapshots=keep_snapshots,
         mlflow_parent=tracker.parent_run_id if tracker is not None else None,  # nested under the search's run
     )  # fmt: skip
     summary.update(best_value=best.values[0], best_values=best.values, best_params=best.params, study=spec.name,
-                   storage=redacted(url), objectives=spec.search.optimize)  # fmt: skip
+                   storage=redacted(url), objectives=spec.search.optimize,
+                   ties=ties.describe(spec.search.optimize[0]) if ties is not None else "")  # fmt: skip
     return summary
 
 
@@ -392,8 +423,8 @@ def _resume_study(spec: BenchmarkSpec, url: str) -> int:
 
 def _write_pick(
     spec: BenchmarkSpec, out: Path, study: optuna.Study, shown_url: str
-) -> tuple[optuna.trial.FrozenTrial, dict[str, Any]]:
-    """Pick the setting to rerun, write ``best_params.json``; the picked trial and its config overrides."""
+) -> tuple[optuna.trial.FrozenTrial, dict[str, Any], TieResult | None]:
+    """Pick the setting to rerun, write ``best_params.json``; the picked trial, its config overrides, its ties."""
     import optuna
 
     from tune.search_trials import overrides_from_params, search_base_config, search_trial
@@ -401,7 +432,7 @@ def _write_pick(
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise RuntimeError(f"study {spec.name} has no completed trial; look at {out / 'search' / 'trials.jsonl'}")
-    best, front = pick_rerun(study, spec, out)
+    best, front, ties = pick_rerun(study, spec, out)
     overrides = overrides_from_params(best.params)
     # Only now, with the pick made: each search trial's test AUC beside its validation AUC.
     from tune.selection import val_vs_test
@@ -426,10 +457,12 @@ def _write_pick(
             # The folder's own study.db: `fcdd report` reads that one, wherever the folder is moved to.
             "storage_in_folder": spec.search.storage is None,
             "validation_anomalies": choice,
+            # One objective: the trials tied at the best value, and how the pick among them was made.
+            "ties": None if ties is None else ties.to_dict(),
         },
     )
     log.info("picked trial #%d (%s) with %s", best.number, _describe_values(spec, best.values), overrides)
-    return best, overrides
+    return best, overrides, ties
 
 
 def _rerun_best(
@@ -441,6 +474,7 @@ def _rerun_best(
     *,
     mlflow: str | None,
     mlflow_parent: str | None,
+    keep_snapshots: str = "all",
 ) -> dict[str, Any]:
     """The picked setting over classes × seeds on the test split, in ``<out>/best``."""
     best_spec = with_changes(spec, settings=(("best", tuple(sorted(overrides.items()))),))
@@ -456,6 +490,7 @@ def _rerun_best(
         checked=True,
         mlflow=mlflow,
         mlflow_parent=mlflow_parent,
+        keep_snapshots=keep_snapshots,
     )
     return run_benchmark(best_spec, out / "best", runner.for_subfolder("best"), options)
 
@@ -464,10 +499,14 @@ def _describe_values(spec: BenchmarkSpec, values: list[float]) -> str:
     return ", ".join(f"{name} {value:.4g}" for name, value in zip(spec.search.optimize, values, strict=True))
 
 
-def pick_rerun(study: optuna.Study, spec: BenchmarkSpec, out: Path) -> tuple[optuna.trial.FrozenTrial, list[int]]:
-    """The trial the final reruns take to the test split, and the Pareto front (trial numbers; [] for one objective).
+def pick_rerun(
+    study: optuna.Study, spec: BenchmarkSpec, out: Path
+) -> tuple[optuna.trial.FrozenTrial, list[int], TieResult | None]:
+    """The trial the final reruns take to the test split, the Pareto front (trial numbers; [] for one
+    objective) and the ties at the best value (None for two objectives).
 
-    One objective: the best trial. Two: Optuna's Pareto front, and the point ``search.pick`` chooses
+    One objective: the best trial, ties broken by :func:`tune.ties.break_ties` (:func:`_tie_pick`).
+    Two: Optuna's Pareto front, and the point ``search.pick`` chooses
     (:func:`tune.search_goals.pick_point`); every completed trial's values go to ``search/pareto.csv``.
     """
     import optuna
@@ -476,7 +515,8 @@ def pick_rerun(study: optuna.Study, spec: BenchmarkSpec, out: Path) -> tuple[opt
     from tune.search_goals import GOALS, pick_point
 
     if len(spec.search.optimize) == 1:
-        return study.best_trial, []
+        best, ties = _tie_pick(study, spec, out)
+        return best, [], ties
     trials = {t.number: t for t in study.best_trials}
     directions = [GOALS[o].direction for o in spec.search.optimize]
     chosen = pick_point({n: t.values for n, t in trials.items()}, directions, spec.search.pick)
@@ -489,7 +529,37 @@ def pick_rerun(study: optuna.Study, spec: BenchmarkSpec, out: Path) -> tuple[opt
     frame = pd.DataFrame.from_records(records)
     (out / "search").mkdir(parents=True, exist_ok=True)
     frame.sort_values("number").to_csv(out / "search" / PARETO_FILE, index=False, float_format="%.6g")
-    return trials[chosen], sorted(trials)
+    return trials[chosen], sorted(trials), None
+
+
+def _tie_pick(study: optuna.Study, spec: BenchmarkSpec, out: Path) -> tuple[optuna.trial.FrozenTrial, TieResult]:
+    """The best completed trial of a one-objective search, ties within the validation AUC's resolution broken
+    cheaper first, then earlier (:func:`tune.ties.break_ties`).
+
+    Costs and validation sizes come from the search's store (``search/trials.jsonl``): a row per
+    trial id, which a trial's sampled parameters give. The tolerance is the resolution of the best
+    trial's validation split for ``val_auc``; 0 (exact ties) for ``val_pixel_auc`` or an older
+    record without the sizes.
+    """
+    import optuna
+
+    from tune.search_trials import search_base_config, search_trial
+    from tune.ties import auc_resolution, break_ties
+
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+    base = search_base_config(spec)
+    store = ResultsStore(out / "search")
+    rows = {row["trial_id"]: row for row in store.rows()} if store.path.exists() else {}
+    found = [rows.get(search_trial(base, t.params).trial_id) or {} for t in complete]
+    values = [float(t.values[0]) for t in complete]
+    tolerance = 0.0
+    if spec.search.optimize[0] == "val_auc":
+        best = found[max(range(len(complete)), key=lambda i: (values[i], -complete[i].number))]
+        total, anomalous = best.get("n_validation"), best.get("n_validation_anomalous")
+        step = auc_resolution(total - anomalous, anomalous) if total is not None and anomalous is not None else None
+        tolerance = step or 0.0
+    ties = break_ties(values, [row.get("trial_seconds") for row in found], [t.number for t in complete], tolerance)
+    return next(t for t in complete if t.number == ties.picked), ties
 
 
 def summary_lines(out: Path) -> list[str]:

@@ -3,7 +3,7 @@
 ``<root>/trials.jsonl`` is append-only. Each append writes one line, flushes and fsyncs it, so a
 killed driver loses at most the line it was writing; a torn line is skipped (with a warning) when
 reading. A trial that is retried after an interrupted driver appends a new line, and the last line
-of a ``trial_id`` wins.
+of a ``trial_id`` wins (so does a record re-appended when ``--keep-snapshots`` removed its snapshot).
 
 :class:`TrialRecord` is the row schema: the store, the CSV/Parquet columns and the report derive
 from it. Its metric fields are :class:`fcdd.metrics.RunMetrics`', so every number a run writes to
@@ -62,6 +62,8 @@ class TrialRecord:
     fcdd_version: str | None
     torch_version: str | None
     ray_version: str | None
+    run_bytes: int | None = None  # bytes of the run folder on disk, after any snapshot was removed
+    snapshot_kept: bool | None = None  # snapshot.pt still in the run folder (tune.snapshots removes some)
     metrics: RunMetrics | None = None  # None for a failed trial
     config: dict[str, Any] = field(default_factory=dict)  # RunConfig.to_flat()
 

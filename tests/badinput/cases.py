@@ -118,6 +118,10 @@ def _garbage(w: World, c: Path, path: Path) -> None:
     path.write_bytes(b"\x00\x13garbage, not a torch file" * 10)
 
 
+def _removed(w: World, c: Path, path: Path) -> None:
+    path.unlink()  # what --keep-snapshots best|none does to a finished run
+
+
 def _empty(w: World, c: Path, path: Path) -> None:
     path.write_bytes(b"")
 
@@ -319,6 +323,7 @@ CASES: list[Case] = [
     Case("explain-empty-snapshot", explain(), r"cannot be read .*retrain", explained(_empty)),
     Case("explain-foreign-snapshot", explain(), r"not an fcdd snapshot .*retrain", explained(_foreign)),
     Case("explain-wrong-net-snapshot", explain(), r"weights of another network", explained(_wrong_net)),
+    Case("explain-removed-snapshot", explain(), r"snapshot.pt was removed \(--keep-snapshots", explained(_removed)),
     Case(
         "hostile-weights",
         lambda w, c: mvtec("--net", "FCDD_CNN224_VGG", "--weights", str(c / "w.pt"))(w, c),

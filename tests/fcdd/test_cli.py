@@ -119,6 +119,17 @@ def test_explain_rejects_corrupt_image_and_missing_run(tmp_path, capsys):
     assert "not a finished run folder" in _error_line(capsys)
 
 
+def test_explain_on_a_run_whose_snapshot_was_removed_names_keep_snapshots(tmp_path, capsys):
+    for name in ("config.json", "preprocessing.json", "metrics.json"):  # finished: only the snapshot is gone
+        (tmp_path / name).write_text("{}")
+    assert main(["explain", "--run", str(tmp_path), str(tmp_path / "x.png")]) == 2
+    line = _error_line(capsys)
+    assert "finished run whose snapshot.pt was removed (--keep-snapshots best or none)" in line
+    (tmp_path / "metrics.json").unlink()  # unfinished: not a finished run folder, as before
+    assert main(["explain", "--run", str(tmp_path), str(tmp_path / "x.png")]) == 2
+    assert "not a finished run folder (missing snapshot.pt)" in _error_line(capsys)
+
+
 @pytest.mark.slow
 def test_explain_scores_a_test_image_exactly_as_the_evaluation_did(tiny_fmnist, tiny_oe_folder, tmp_path, capsys):
     import numpy as np

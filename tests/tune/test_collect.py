@@ -115,6 +115,16 @@ def test_cost_by_class(table):
     assert c1["cpu_hours"] == pytest.approx(8.0) and c1["gpu_hours"] == pytest.approx(2.0)
     assert c1["images_per_second"] == pytest.approx(100.5)  # mean over ok rows (seeds 0 and 1)
     assert cost.iloc[2]["cpu_hours"] == pytest.approx(12.0)
+    assert cost["disk_mb_per_trial"].isna().all()  # records before the run folder was measured
+
+
+def test_cost_by_class_shows_the_disk_per_trial():
+    mb = 2**20
+    table = rows_to_table([row(0, 0, 1.0, run_bytes=3 * mb), row(0, 1, 0.5, run_bytes=1 * mb),
+                           row(1, 0, 0.5, run_bytes=None), row(1, 1, 0.5, run_bytes=2 * mb)])  # fmt: skip
+    cost = cost_by_class(table)
+    # the mean over the trials whose folder was measured: class 1's unmeasured record does not count as 0
+    assert cost["disk_mb_per_trial"].tolist() == [2.0, 2.0, 2.0]
 
 
 def test_paper_columns_follow_the_setting_mvtec_by_its_supervision_imagenet_by_its_mean():

@@ -109,7 +109,7 @@ def test_the_search_driver_reruns_the_picked_front_point(tmp_path):
         study.add_trial(optuna.trial.create_trial(params={"optim.lr": 0.001 * (number + 1)},
                                                   distributions={"optim.lr": lr}, values=list(values)))  # fmt: skip
     spec = _search_spec(optimize="val_auc,gpu_seconds", pick="within:2")
-    chosen, front = pick_rerun(study, spec, tmp_path)
-    assert (chosen.number, chosen.params["optim.lr"], front) == (0, 0.001, [0, 1, 2, 3])
+    chosen, front, ties = pick_rerun(study, spec, tmp_path)
+    assert (chosen.number, chosen.params["optim.lr"], front, ties) == (0, 0.001, [0, 1, 2, 3], None)
     table = pd.read_csv(tmp_path / "search" / "pareto.csv")
     assert table["on_front"].tolist() == [True, True, True, True, False] and table["picked"].tolist()[0]

@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 from fcdd.config import RunConfig
 from fcdd.metrics import RunMetrics
 from tune.plan import TrialSpec
+from tune.snapshots import SNAPSHOT_FILE, folder_bytes
 from tune.spec import BenchmarkSpec, Resources
 from tune.store import TrialRecord
 
@@ -109,6 +110,7 @@ def make_record(
 ) -> TrialRecord:
     """The record of a trial that ended: ok with ``metrics``, else failed (or ``status``) with ``error``."""
     config = trial.run_config()
+    run_dir = trial.run_dir(out)
     return TrialRecord(
         trial_id=trial.trial_id,
         benchmark=spec.name,
@@ -122,7 +124,7 @@ def make_record(
         attempts=len(attempt_seconds),
         attempt_seconds=tuple(attempt_seconds),
         trial_seconds=float(sum(attempt_seconds)),
-        run_dir=str(trial.run_dir(out)),
+        run_dir=str(run_dir),
         runner=runner,
         cpus=spec.resources.cpus_per_trial,
         gpus=spec.resources.gpus_per_trial,
@@ -132,6 +134,8 @@ def make_record(
         finished_at=datetime.now(UTC).isoformat(),
         metrics=metrics,
         config=trial.config,
+        run_bytes=folder_bytes(run_dir),  # what the trial left on disk: the cost table's disk per trial
+        snapshot_kept=(run_dir / SNAPSHOT_FILE).is_file(),
         **versions(),
     )
 

@@ -15,7 +15,8 @@ def cost_section(ctx: ReportContext) -> Section:
     rows, emphasis = _rows(ctx.cost)
     if not rows:
         return Section("Compute cost", [Paragraph("No trials yet.")])
-    headers = ["setting", "class", "name", "trials (attempts)", "wall minutes", "CPU hours", "GPU hours", "images/s"]
+    headers = ["setting", "class", "name", "trials (attempts)", "wall minutes", "CPU hours", "GPU hours", "images/s",
+               "MB per trial"]  # fmt: skip
     note = Paragraph(
         "Wall time sums every attempt of every trial, failed trials and retries included; "
         "CPU and GPU hours are that time times the trial's CPUs and GPUs."
@@ -29,7 +30,7 @@ def _rows(cost: pd.DataFrame) -> tuple[list[list[str]], set[int]]:
         total = pd.isna(row.normal_class)
         rows.append([str(row.setting), "all" if total else str(row.normal_class), str(row.class_name),
                      f"{row.n_trials} ({row.attempts})", fmt(row.wall_seconds / 60, 1), fmt(row.cpu_hours, 2),
-                     fmt(row.gpu_hours, 2), fmt(row.images_per_second, 0)])  # fmt: skip
+                     fmt(row.gpu_hours, 2), fmt(row.images_per_second, 0), fmt(row.disk_mb_per_trial, 1)])  # fmt: skip
         if total:
             emphasis.add(index)
     return rows, emphasis

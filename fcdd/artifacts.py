@@ -13,11 +13,12 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-import torch
-from torch import Tensor
+
+if TYPE_CHECKING:  # torch is imported where a checkpoint is read or written: `fcdd report` never loads it
+    from torch import Tensor
 
 HEATMAP_GRID = "heatmaps_test.png"  # a run's test heatmaps, the picture a search trial is judged by at a glance
 
@@ -106,6 +107,8 @@ def write_npz(path: Path, **arrays: np.ndarray) -> Path:
 
 def write_checkpoint(path: Path, state: dict[str, Any]) -> Path:
     """A torch checkpoint of state dicts and plain values (loadable with weights_only=True)."""
+    import torch
+
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return atomic_write(path, lambda f: f.write(buffer.getvalue()))
@@ -122,6 +125,8 @@ def read_checkpoint(path: Path, fix: str = "delete it or pass --restart") -> dic
     cannot run code; ``fix`` ends the message (what the caller's user can do about it).
     """
     import pickle
+
+    import torch
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

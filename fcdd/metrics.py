@@ -46,6 +46,7 @@ class RunMetrics:
     val_auc: float | None = None
     val_pixel_auc: float | None = None  # pixel AUC on the validation split, where its anomalies carry masks
     n_validation: int | None = None
+    n_validation_anomalous: int | None = None  # of n_validation; the AUC moves in steps of 1/(nominal·anomalous)
     validation_anomalies: str | None = None  # where the validation anomalies came from
 
     def to_dict(self) -> dict[str, Any]:

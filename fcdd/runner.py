@@ -238,6 +238,7 @@ def finish(run_: PreparedRun, *, started: float, threads: int) -> RunResult:
         val_auc=validation.get("val_auc"),
         val_pixel_auc=validation.get("val_pixel_auc"),
         n_validation=None if run_.validation is None else len(run_.validation.labels),
+        n_validation_anomalous=None if run_.validation is None else int(run_.validation.labels.sum()),
         validation_anomalies=None if run_.validation is None else run_.validation.anomaly_source,
     )
     files["metrics"] = artifacts.write_json(out / "metrics.json", metrics.to_dict())

@@ -195,8 +195,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
         raise CliError(f"{results} holds no trials.jsonl; pass the --out folder of `fcdd train`, `benchmark` or `tune`")
     ResultsStore(results).check_parses()  # a damaged store must not replace a good report with an empty one
     files = build_report(results, paper=PAPER, study=study, gallery_seeds=args.gallery_seeds)
+    pictures = [role for role in files if role.startswith("gallery:")]  # one per ok run: counted, not listed
     for role, path in sorted(files.items()):
-        print(f"{role}: {path}")
+        if role not in pictures:
+            print(f"{role}: {path}")
+    if pictures:
+        print(f"gallery: {len(pictures)} heatmap pictures in {files[pictures[0]].parent}")
     return 0
 
 
@@ -301,7 +305,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("results", type=path_arg, help="the --out folder of `fcdd train`, `benchmark` or `tune`")
     p.add_argument("--storage", help="Optuna storage URL of a `fcdd tune` study (default: the one it was run with)")
     p.add_argument(
-        "--gallery-seeds", type=positive_int, help="heatmaps of the lowest N seeds per class (default: every seed)"
+        "--gallery-seeds",
+        type=positive_int,
+        help="heatmaps per class on the report's first page: N seeds spread over the AUC order (default: 3, the "
+        "lowest, median and highest AUC; fewer with more than 10 classes); every seed is on its class's page",
     )
     p.set_defaults(func=_cmd_report)
 

@@ -183,9 +183,12 @@ def mean_roc(
 
 
 def roc_from_scores(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Sample-level ROC curve and AUC (label 1 = anomalous, higher score = more anomalous)."""
-    from sklearn.metrics import roc_auc_score, roc_curve
+    """Sample-level ROC curve and AUC (label 1 = anomalous, higher score = more anomalous).
 
+    The points of :func:`sklearn.metrics.roc_curve` (one per distinct score, collinear ones dropped,
+    starting at (0, 0)) and the trapezoidal area under them, in plain NumPy: a report of 1,000 runs
+    reads 1,000 curves, and sklearn's input checks cost ten times the curve itself.
+    """
     scores, labels = np.asarray(scores, dtype=np.float64).ravel(), np.asarray(labels).ravel()
     if scores.shape != labels.shape:
         raise ValueError(f"`scores` and `labels` must have the same length, got {len(scores)} and {len(labels)}")
@@ -194,8 +197,17 @@ def roc_from_scores(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray,
     present = set(np.unique(labels).tolist())
     if present != {0, 1}:
         raise ValueError(f"`labels` must contain both 0 (nominal) and 1 (anomalous), got {sorted(present)}")
-    fpr, tpr, _ = roc_curve(labels, scores)
-    return fpr, tpr, float(roc_auc_score(labels, scores))
+    order = np.argsort(-scores, kind="mergesort")
+    ranked, positive = scores[order], labels[order] == 1
+    last_of_each = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]  # a threshold per distinct score
+    tps = np.cumsum(positive)[last_of_each]
+    fps = last_of_each + 1 - tps
+    if len(fps) > 2:  # drop collinear points
+        corner = np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True]
+        fps, tps = fps[corner], tps[corner]
+    fps, tps = np.r_[0, fps], np.r_[0, tps]
+    fpr, tpr = fps / fps[-1], tps / tps[-1]
+    return fpr, tpr, float(np.trapezoid(tpr, fpr))
 
 
 def cost_by_class(table: pd.DataFrame) -> pd.DataFrame:

@@ -105,6 +105,20 @@ def test_roc_from_scores_hand_computed():
         roc_from_scores(np.array([np.nan, 0.2]), np.array([0, 1]))
 
 
+def test_roc_from_scores_is_sklearns_curve_and_auc():
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    rng = np.random.default_rng(3)
+    for case in range(60):  # continuous scores, then scores with many ties; 2 to 300 samples
+        n = int(rng.integers(2, 300))
+        labels = np.r_[0, 1, rng.integers(0, 2, n - 2)]
+        scores = rng.normal(size=n) if case % 2 else rng.integers(0, 1 + case // 4, n).astype(float)
+        fpr, tpr, auc = roc_from_scores(scores, labels)
+        expected_fpr, expected_tpr, _ = roc_curve(labels, scores)
+        assert np.array_equal(fpr, expected_fpr) and np.array_equal(tpr, expected_tpr), case
+        assert auc == roc_auc_score(labels, scores), case  # bit for bit
+
+
 def test_cost_by_class(table):
     cost = cost_by_class(table)
     assert list(cost["class_name"]) == ["c0", "c1", "total"]

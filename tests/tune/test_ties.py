@@ -9,8 +9,8 @@ import pytest
 from tune.ties import RULE, Candidate, Ties, auc_resolution, break_ties, describe_ties, validation_resolution
 
 # Trials 0..4 at validation AUCs over 20 nominal × 20 anomalous images (one step: 1/400 = 0.0025).
-TRIALS = [Candidate(0, 0.9975, 10.0), Candidate(1, 1.0, 30.0), Candidate(2, 0.995, 5.0), Candidate(3, 1.0, 20.0),
-          Candidate(4, 0.9975, None)]  # fmt: skip
+TRIALS = [Candidate(0, 398 / 400, 10.0), Candidate(1, 399 / 400, 30.0), Candidate(2, 397 / 400, 5.0),
+          Candidate(3, 399 / 400, 20.0), Candidate(4, 398 / 400, None)]  # fmt: skip
 
 
 def test_auc_resolution_is_one_pair_of_images():
@@ -25,7 +25,7 @@ def test_auc_resolution_is_one_pair_of_images():
 
 def test_one_step_below_the_best_is_a_tie_and_the_cheapest_is_picked():
     ties = break_ties(TRIALS, 0.0025)
-    # 1.0 - 0.9975 is 0.0025000000000000022 in floats: still one step, still a tie; 0.995 is two steps off
+    # 399/400 - 398/400 is 0.0025000000000000577 in floats: still one step, still a tie; 397/400 is two off
     assert ties.trial_numbers == (0, 1, 3, 4) and ties.count == 4
     assert ties.chosen == 0  # costs 10, 30, 20 and unknown: the cheapest
     assert ties.to_json() == {"count": 4, "tolerance": 0.0025, "rule": RULE, "trial_numbers": [0, 1, 3, 4]}

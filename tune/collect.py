@@ -197,7 +197,7 @@ def roc_from_scores(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray,
     present = set(np.unique(labels).tolist())
     if present != {0, 1}:
         raise ValueError(f"`labels` must contain both 0 (nominal) and 1 (anomalous), got {sorted(present)}")
-    order = np.argsort(-scores, kind="mergesort")
+    order = np.argsort(-scores)  # within equal scores any order: only the cumulative counts at their last count
     ranked, positive = scores[order], labels[order] == 1
     last_of_each = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]  # a threshold per distinct score
     tps = np.cumsum(positive)[last_of_each]

@@ -249,6 +249,12 @@ def _load_search_study(results: Path, storage: str | None) -> tuple[Any, str]:
         raise CliError(f"no study named {name!r} in {redacted(url)}; pass --storage URL of the study") from None
 
 
+GALLERY_SEEDS_HELP = (
+    "heatmaps per class on the report's first page: N seeds spread over the AUC order (default: 3, the lowest, "
+    "median and highest AUC; fewer with more than 10 classes); every seed is on its class's own page"
+)
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add `train`, `benchmark`, `tune` and `report`."""
     p = sub.add_parser(
@@ -304,12 +310,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="(re)build the report of a results folder (train, benchmark or tune)")
     p.add_argument("results", type=path_arg, help="the --out folder of `fcdd train`, `benchmark` or `tune`")
     p.add_argument("--storage", help="Optuna storage URL of a `fcdd tune` study (default: the one it was run with)")
-    p.add_argument(
-        "--gallery-seeds",
-        type=positive_int,
-        help="heatmaps per class on the report's first page: N seeds spread over the AUC order (default: 3, the "
-        "lowest, median and highest AUC; fewer with more than 10 classes); every seed is on its class's page",
-    )
+    p.add_argument("--gallery-seeds", type=positive_int, help=GALLERY_SEEDS_HELP)
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser(

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -135,8 +136,10 @@ def test_the_gallery_shows_lowest_median_highest_and_every_failure(tmp_path):
     assert "seed 5: AUC 0.950 (highest of 7)" in page
     assert "1 failed (seed 7): RuntimeError: seed 1 is unlucky" in page
     assert "1 failed (seed 8): RuntimeError: seed 0 is unlucky" in page
-    assert _gallery(build_report(results, gallery_seeds=1)["html"].read_text()) == [0]
-    assert _gallery(build_report(results, gallery_seeds=5)["html"].read_text()) == [4, 2, 0, 3, 5]
+    one = build_report(results, gallery_seeds=1)["html"].read_text()
+    assert _gallery(one) == [0] and "per class the ok seeds with the median AUC and every failed trial" in one
+    five = build_report(results, gallery_seeds=5)["html"].read_text()
+    assert _gallery(five) == [4, 2, 0, 3, 5] and "seed 2: AUC 0.600 (rank 2 of 7, lowest AUC first)" in five
     assert _gallery(build_report(results, gallery_seeds=20)["html"].read_text()) == [4, 2, 6, 0, 3, 1, 5]
 
 
@@ -164,9 +167,10 @@ def test_the_report_folder_stands_alone(tmp_path):
         assert all('loading="lazy"' in tag for tag in re.findall(r"<img [^>]*>", text))
         for ref in re.findall(r'(?:src|href)="([^"]*)"', text):
             assert ":" not in ref and not ref.startswith("/"), (page.name, ref)  # no scheme, no absolute path
-            target = (page.parent / html.unescape(ref)).resolve()
+            target = (page.parent / unquote(html.unescape(ref))).resolve()
             assert target.is_relative_to(moved.resolve()) and target.is_file(), (page.name, ref)
     assert 'href="classes/default_class_1.html"' in pages[0].read_text()
+    assert 'src="../gallery/class_1_seed_2.png" width="4" height="4"' in pages[2].read_text()  # space kept for it
     assert all('href="../report.html"' in page.read_text() for page in pages[1:])
     assert "RuntimeError: seed 1 is unlucky" in pages[2].read_text()  # the failure, on its class's page too
     for ref in re.findall(r"\]\(([^)]*)\)", (moved / "report.md").read_text()):

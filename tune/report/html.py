@@ -15,6 +15,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 
 @dataclass
@@ -158,7 +159,7 @@ class _Page:
 
     def href(self, path: str) -> str:
         """``path`` (relative to the report folder) as seen from the page."""
-        return PurePosixPath(os.path.relpath(self.report_dir / path, self.page_dir)).as_posix()
+        return quote(PurePosixPath(os.path.relpath(self.report_dir / path, self.page_dir)).as_posix())
 
 
 def _img(image: Image, page: _Page, *, linked: bool) -> str:

@@ -33,6 +33,7 @@ TITLE = "Test heatmaps"
 PER_CLASS = 3  # the lowest, median and highest AUC
 FIRST_PAGE_BUDGET = 30  # pictures in all on the first page by default; many classes get fewer each
 CLASS_PAGES = "classes"
+_RULES = {1: "the median AUC", 2: "the lowest and highest AUC", 3: "the lowest, median and highest AUC"}
 _COLUMNS = ["normal_class", "class_name", "seed", "status", "auc", "epochs", "trial_seconds", "trial_id", "error",
             "run_dir"]  # fmt: skip
 
@@ -65,7 +66,7 @@ def gallery_section(ctx: ReportContext) -> Section:
     rows = ctx.table.loc[ctx.table["setting"] == best, _COLUMNS]
     groups = list(rows.groupby("normal_class", sort=True))
     shown = shown_per_class(len(groups), ctx.gallery_seeds)
-    rule = "the lowest, median and highest AUC" if shown == PER_CLASS else f"{shown} spread over the AUC order"
+    rule = _RULES.get(shown, f"{shown} spread over the AUC order, lowest and highest included")
     blocks: list[Block] = [
         Paragraph(
             f"Setting {best}: per class the ok seeds with {rule} and every failed trial; every seed's heatmaps, "
@@ -113,7 +114,7 @@ def _class_blocks(group: pd.DataFrame, pictures: dict[int, Image], shown: int, p
             f"all {len(group)} seeds: heatmaps, AUCs, errors",
             page,
             lead=f"{len(ok)} ok, {len(failed)} failed; AUC {pm(ok['auc'].mean(), ok['auc'].std())}.",
-        ),  # fmt: skip
+        ),
     ]
     if picked:
         blocks.append(Gallery(picked))
@@ -145,7 +146,7 @@ def _labelled(image: Image, index: int, n: int) -> Image:
     elif index == (n - 1) // 2:
         where = f"median of {n}"
     else:
-        where = f"{index + 1}th lowest of {n}"
+        where = f"rank {index + 1} of {n}, lowest AUC first"
     return Image(image.path, f"{image.caption} ({where})")
 
 

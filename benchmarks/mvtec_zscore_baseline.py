@@ -18,7 +18,8 @@ import torch
 
 from fcdd.config import DataConfig
 from fcdd.data.loading import dataset_classes, load_dataset, resolve_classes
-from fcdd.engine.evaluate import evaluate_pixels, sample_roc
+from fcdd.engine.evaluate import evaluate_pixels
+from fcdd.engine.roc import sample_roc
 
 
 def zscore_maps(train: torch.Tensor, test: torch.Tensor) -> torch.Tensor:

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-import torch
-from torch import Tensor
+
+if TYPE_CHECKING:  # torch is imported where a checkpoint is read or written: `fcdd report` never loads it
+    from torch import Tensor
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -118,6 +119,8 @@ def write_npz(path: Path, **arrays: np.ndarray) -> Path:
 
 def write_checkpoint(path: Path, state: dict[str, Any]) -> Path:
     """A torch checkpoint of state dicts and plain values (loadable with weights_only=True)."""
+    import torch
+
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return atomic_write(path, lambda f: f.write(buffer.getvalue()))
@@ -134,6 +137,8 @@ def read_checkpoint(path: Path, fix: str = "delete it or pass --restart") -> dic
     cannot run code; ``fix`` ends the message (what the caller's user can do about it).
     """
     import pickle
+
+    import torch
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

@@ -222,8 +222,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
         raise CliError(f"{results} holds no trials.jsonl; pass the --out folder of `fcdd train`, `benchmark` or `tune`")
     ResultsStore(results).check_parses()  # a damaged store must not replace a good report with an empty one
     files = build_report(results, paper=PAPER, study=study, gallery_seeds=args.gallery_seeds)
+    pictures = [role for role in files if role.startswith("gallery:")]  # one per ok run: counted, not listed
     for role, path in sorted(files.items()):
-        print(f"{role}: {path}")
+        if role not in pictures:
+            print(f"{role}: {path}")
+    if pictures:
+        print(f"gallery: {len(pictures)} heatmap pictures in {files[pictures[0]].parent}")
     return 0
 
 
@@ -270,6 +274,12 @@ def _load_search_study(results: Path, storage: str | None) -> tuple[Any, str]:
         return optuna.load_study(study_name=name, storage=url), where
     except KeyError:
         raise CliError(f"no study named {name!r} in {redacted(url)}; pass --storage URL of the study") from None
+
+
+GALLERY_SEEDS_HELP = (
+    "heatmaps per class on the report's first page: N seeds spread over the AUC order (default: 3, the lowest, "
+    "median and highest AUC; fewer with more than 10 classes); every seed is on its class's own page"
+)
 
 
 def add_commands(sub: argparse._SubParsersAction[Parser]) -> None:
@@ -340,9 +350,7 @@ def _add_report(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser("report", help="(re)build the report of a results folder (train, benchmark or tune)")
     p.add_argument("results", type=path_arg, help="the --out folder of `fcdd train`, `benchmark` or `tune`")
     p.add_argument("--storage", help="Optuna storage URL of a `fcdd tune` study (default: the one it was run with)")
-    p.add_argument(
-        "--gallery-seeds", type=positive_int, help="heatmaps of the lowest N seeds per class (default: every seed)"
-    )
+    p.add_argument("--gallery-seeds", type=positive_int, help=GALLERY_SEEDS_HELP)
     p.set_defaults(func=_cmd_report)
 
 

@@ -182,14 +182,6 @@ def mean_roc(
     return grid, stacked.mean(axis=0), std
 
 
-def roc_from_scores(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """A ``scores.npz``'s sample-level ROC curve and AUC: :func:`fcdd.engine.evaluate.sample_roc`, as a tuple."""
-    from fcdd.engine.evaluate import sample_roc  # imported when a report draws curves: it loads torch
-
-    roc = sample_roc(scores, labels)
-    return roc.fpr, roc.tpr, roc.auc
-
-
 def cost_by_class(table: pd.DataFrame) -> pd.DataFrame:
     """Compute spent per (setting, normal_class), plus one "total" row per setting.
 

@@ -12,7 +12,7 @@ A split coarser than :data:`COARSE_RESOLUTION` gets a warning before the search 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,13 +45,7 @@ class TieResult:
 
     def describe(self, objective: str) -> str:
         """One line for the driver's last lines; empty when nothing tied."""
-        if self.count < 2:
-            return ""
-        within = f"within {self.tolerance:.4g}, the validation AUC's resolution" if self.tolerance else "exactly"
-        return (
-            f"{self.count} search trials tied at the best {objective} ({within}): "
-            f"#{', #'.join(map(str, self.trial_numbers))}; picked #{self.picked}, {self.rule}"
-        )
+        return describe_ties(self.to_dict(), self.picked, objective) if self.count > 1 else ""
 
 
 def auc_resolution(n_nominal: int | None, n_anomalous: int | None) -> float | None:
@@ -131,3 +125,24 @@ def search_resolution_warning(config: RunConfig) -> str | None:
     if sizes is None:
         return None
     return resolution_warning(*sizes, what=f"the search's validation split (class {config.data.normal_class})")
+
+
+def describe_ties(ties: Mapping[str, Any], chosen: int | None, objective: str, shown: int = 20) -> str:
+    """One sentence about ``ties`` (as :meth:`TieResult.to_dict` wrote it) for the report and the console.
+
+    ``chosen`` is the picked trial's number; at most ``shown`` tied trial numbers are listed.
+    """
+    count, tolerance = int(ties["count"]), float(ties["tolerance"])
+    step = f"{tolerance:.3g}, one step of the validation AUC"
+    picked = f"trial #{chosen}" if chosen is not None else "one of them"
+    if count <= 1:
+        near = f"within {step}" if tolerance > 0 else "with the same value"
+        return f"No tie at the best {objective}: no other trial {near}; {picked} is the pick."
+    numbers = [int(n) for n in ties["trial_numbers"]]
+    listed = ", ".join(f"#{n}" for n in numbers[:shown])
+    if len(numbers) > shown:
+        listed += f" and {len(numbers) - shown} more"
+    return (
+        f"{count} trials tied at the best {objective} ({f'within {step}' if tolerance > 0 else 'exactly'}): "
+        f"{listed}. The validation split cannot tell them apart; the tie was broken by {ties['rule']}: {picked}."
+    )

@@ -7,22 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score, roc_curve
 from torch import Tensor, nn
 
 from fcdd.engine.pixel_metrics import MaskFiles, MaskTensor, pixel_curves
+from fcdd.engine.roc import Roc, sample_roc
 from fcdd.engine.runtime import Runtime, autocast_context
 from fcdd.methods.base import Scorer
-
-
-@dataclass(frozen=True)
-class Roc:
-    """A ROC curve and its area."""
-
-    fpr: np.ndarray
-    tpr: np.ndarray
-    thresholds: np.ndarray
-    auc: float
 
 
 @dataclass(frozen=True)
@@ -67,30 +57,6 @@ def score_images(
     return torch.cat(scores), torch.cat(maps)
 
 
-def sample_roc(scores: Tensor | np.ndarray, labels: Tensor | np.ndarray) -> Roc:
-    """Sample-level ROC with scikit-learn; anomalous (label 1) is the positive class, higher scores more anomalous.
-
-    The one ROC of per-sample scores: a run's test and validation sets, and the report's curves
-    (``scores.npz``). Non-finite scores are an error that says how many there are, instead of a
-    crash deep in sklearn; so is a set with one label (no AUC).
-    """
-    s = _numpy(scores).astype(np.float64).ravel()
-    y = _numpy(labels).ravel()
-    if s.shape != y.shape:
-        raise ValueError(f"scores and labels must have the same length, got {len(s)} and {len(y)}")
-    bad = int((~np.isfinite(s)).sum())
-    if bad:
-        raise ValueError(f"{bad} of {len(s)} test scores are not finite (NaN/inf); the model diverged, lower --lr")
-    if len(np.unique(y)) < 2:
-        raise ValueError("the test set holds only one label; an AUC needs nominal and anomalous samples")
-    fpr, tpr, thresholds = roc_curve(y, s)
-    return Roc(fpr=fpr, tpr=tpr, thresholds=thresholds, auc=float(roc_auc_score(y, s)))
-
-
-def _numpy(values: Tensor | np.ndarray) -> np.ndarray:
-    return values.detach().cpu().numpy() if isinstance(values, Tensor) else np.asarray(values)
-
-
 def evaluate(
     net: nn.Module,
     images: Tensor,
@@ -103,7 +69,7 @@ def evaluate(
 ) -> EvalResult:
     """Score every image and compute the sample-level ROC."""
     scores, maps = score_images(net, images, transform, scorer, runtime, batch_size=batch_size)
-    return EvalResult(scores=scores, labels=labels.cpu(), maps=maps, roc=sample_roc(scores, labels))
+    return EvalResult(scores=scores, labels=labels.cpu(), maps=maps, roc=sample_roc(scores.cpu(), labels.cpu()))
 
 
 @dataclass(frozen=True)
@@ -146,7 +112,7 @@ def evaluate_pixels(
     return PixelEvalResult(
         auc=curves.roc.auc(),
         aupro=curves.aupro(),
-        max_score_auc=sample_roc(torch.cat(peaks), labels).auc,
+        max_score_auc=sample_roc(torch.cat(peaks).cpu(), labels.cpu()).auc,
         fpr=fpr,
         tpr=tpr,
         anomalous_pixels=int(positives),

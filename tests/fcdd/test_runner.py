@@ -114,6 +114,7 @@ def test_validation_split_feeds_per_epoch_reports(config, tmp_path):
     assert reports[0].val_auc is not None and reports[0].test_auc is None  # never the test split per epoch
     assert result.metrics.n_train == 18  # 24 nominal training images, 6 held out
     assert result.metrics.n_validation == 12  # 6 nominal + 6 real anomalies
+    assert result.metrics.n_validation_anomalous == 6  # its AUC moves in steps of 1/(6·6)
     assert result.metrics.validation_anomalies.startswith("other-classes:")
     assert result.metrics.n_test == 80
 

@@ -185,3 +185,48 @@ def layer_plan(net: nn.Module) -> list[str]:
         elif isinstance(module, nn.MaxPool2d):
             words.append(f"pool{module.kernel_size}/{module.stride}")
     return words
+
+
+def report_auc(cls: int, seed: int) -> float:
+    """The AUC :func:`write_report_trials` records by default: spread over seeds, distinct per seed up to 10."""
+    return 0.5 + 0.04 * ((seed * 7 + cls * 3) % 10)
+
+
+def write_report_trials(
+    root: Path,
+    classes: int,
+    seeds: int,
+    *,
+    settings: tuple[str, ...] = ("default",),
+    failed: frozenset[tuple[int, int]] = frozenset(),
+    auc: Any = report_auc,
+) -> Path:
+    """A results folder for report tests, without training: a store row per (setting, class, seed) and
+    a run folder each with a small ``scores.npz`` and a 4×4 ``heatmaps_test.png`` coloured (class, seed, 100).
+
+    ``failed`` holds the (class, seed) pairs that failed (every setting); ``auc(cls, seed)`` is the
+    AUC recorded in the store (the report's tables and gallery picks read it; the ROC figures read
+    the scores, random here).
+    """
+    import numpy as np
+
+    from tune.store import ResultsStore
+
+    store = ResultsStore(root)
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1], dtype=np.int64)
+    for setting in settings:
+        for cls in range(classes):
+            for seed in range(seeds):
+                run_dir = root / "runs" / setting / f"normal_{cls}" / f"it_{seed}"
+                common = {"setting": setting, "normal_class": cls, "class_name": f"c{cls}", "seed": seed,
+                          "run_dir": str(run_dir)}  # fmt: skip
+                if (cls, seed) in failed:
+                    error = f"Traceback (most recent call last):\nRuntimeError: seed {seed % 2} is unlucky"
+                    store.append(record(f"{setting}-{cls}-{seed}", "failed", error=error, **common))
+                    continue
+                run_dir.mkdir(parents=True)
+                np.savez(run_dir / "scores.npz", score=rng.normal(size=8) + labels, label=labels)
+                Image.new("RGB", (4, 4), (cls * 20 % 256, seed % 256, 100)).save(run_dir / "heatmaps_test.png")
+                store.append(record(f"{setting}-{cls}-{seed}", auc=auc(cls, seed), epochs=1, **common))
+    return root

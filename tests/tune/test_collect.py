@@ -10,7 +10,7 @@ import pytest
 
 from fcdd.paper import PaperTable
 from tests.helpers import record
-from tune.collect import cost_by_class, mean_roc, roc_from_scores, summary_by_class
+from tune.collect import cost_by_class, mean_roc, summary_by_class
 from tune.store import rows_to_table
 
 SQRT_HALF_DIFF = 0.25 / math.sqrt(2)  # sample std of two values 0.25 apart
@@ -91,19 +91,6 @@ def test_mean_roc_of_diagonal_and_perfect_curve():
         mean_roc([])
     with pytest.raises(ValueError, match="grid"):
         mean_roc([diagonal], grid=np.array([0.5, 0.2]))
-
-
-def test_roc_from_scores_is_the_runs_sample_roc():
-    from fcdd.engine.evaluate import sample_roc
-
-    scores, labels = np.array([0.0, 2.0, 1.0, 3.0]), np.array([0, 0, 1, 1])
-    fpr, tpr, auc = roc_from_scores(scores, labels)
-    roc = sample_roc(scores, labels)
-    assert auc == roc.auc == 0.75 and np.array_equal(fpr, roc.fpr) and np.array_equal(tpr, roc.tpr)
-    with pytest.raises(ValueError, match="only one label"):
-        roc_from_scores(np.array([0.1, 0.2]), np.array([1, 1]))
-    with pytest.raises(ValueError, match="not finite"):
-        roc_from_scores(np.array([np.nan, 0.2]), np.array([0, 1]))
 
 
 def test_cost_by_class(table):

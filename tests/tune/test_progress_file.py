@@ -41,7 +41,7 @@ def test_running_trials_epochs_retries_and_finishes(tmp_path: Path, caplog, monk
     progress.attempt_failed(second)
     assert [r["trial_id"] for r in _read(tmp_path)["running"]] == [first.trial_id]
     monkeypatch.setattr(progress, "started", progress.started - 100.0)  # 100 s in
-    with caplog.at_level(logging.INFO, logger="tune.progress"):
+    with caplog.at_level(logging.INFO, logger="tune.progress_file"):
         progress.trial_finished(first, ok=True)
         progress.trial_finished(second, ok=False)
     written = _read(tmp_path)

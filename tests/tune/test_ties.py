@@ -9,7 +9,7 @@ import pytest
 from fcdd.config import RunConfig
 from tests.helpers import record
 from tune.store import ResultsStore
-from tune.ties import TIE_RULE, auc_resolution, break_ties, resolution_warning, search_resolution_warning
+from tune.ties import TIE_RULE, auc_resolution, break_ties, describe_ties, resolution_warning, search_resolution_warning
 
 
 def test_the_auc_resolution_is_one_over_the_pairs():
@@ -48,8 +48,8 @@ def test_the_tie_report_names_count_tolerance_rule_and_trials():
     result = break_ties([0.9, 0.9, 0.5], [3.0, 2.0, 1.0], [0, 1, 2], tolerance=0.025)
     assert result.to_dict() == {"count": 2, "tolerance": 0.025, "rule": TIE_RULE, "trial_numbers": [0, 1]}
     line = result.describe("val_auc")
-    assert line.startswith("2 search trials tied at the best val_auc (within 0.025, the validation AUC's resolution)")
-    assert "picked #1, cheaper first (trial seconds), then the earlier trial" in line
+    assert line.startswith("2 trials tied at the best val_auc (within 0.025, one step of the validation AUC): #0, #1.")
+    assert line.endswith("broken by cheaper first (trial seconds), then the earlier trial: trial #1.")
     assert break_ties([0.9, 0.5], [1.0, 1.0], [0, 1], tolerance=0.0).describe("val_auc") == ""
 
 
@@ -136,3 +136,10 @@ def test_a_search_on_a_coarse_validation_split_is_warned_before_it_starts(tiny_f
     with caplog.at_level(logging.WARNING, logger="fcdd"), pytest.raises(Started):
         run_search(spec_from_dict(raw, n_classes=10), tmp_path / "tune", NoSearch())  # type: ignore[arg-type]
     assert "warning: the search's validation split (class 2) holds 6 nominal and 6 anomalous images" in caplog.text
+
+
+def test_a_long_tie_lists_twenty_trials_and_counts_the_rest():
+    ties = {"count": 25, "tolerance": 0.0, "rule": TIE_RULE, "trial_numbers": list(range(25))}
+    line = describe_ties(ties, 3, "val_auc")
+    assert "(exactly): #0, #1" in line and "#19 and 5 more." in line and "#20" not in line
+    assert describe_ties({**ties, "count": 1, "trial_numbers": [3]}, 3, "val_auc").startswith("No tie at the best")

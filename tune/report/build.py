@@ -1,4 +1,4 @@
-"""The benchmark/search report: tables, ROC figures, heatmap galleries and one self-contained HTML page.
+"""The benchmark/search report: tables, ROC figures, heatmap galleries and an HTML page with pages behind it.
 
 ``build_report(results_dir)`` reads ``<results_dir>/trials.jsonl`` (see :mod:`tune.store`) and the
 run folders its rows point to, and writes ``<results_dir>/report/``::
@@ -8,14 +8,20 @@ run folders its rows point to, and writes ``<results_dir>/report/``::
     roc_by_class_<setting>.png, roc_summary_<setting>.png
                                                 with several settings: each of the best `max_settings`
     gallery/class_<c>_seed_<s>.png              heatmaps_test.png of each ok run of the best setting
-                                                (the lowest `gallery_seeds` seeds per class, if given)
+    classes/<setting>_class_<c>.html            a page per class: every seed's heatmaps, AUC and error
+    failed_trials.txt                           with many failed trials: every one with its full error
     critical_difference.png, settings_pairwise.csv, settings_by_class.csv
                                                 with two or more settings (tune.significance)
     search_history.png, param_importances.png, search_trials.csv    when a study is given
     pareto.png                                  a two-objective search: its Pareto front and pick
     val_vs_test_class_<c>.png                   a `fcdd tune` search: validation against test AUC
     report.md                                   Markdown, figures by relative path
-    report.html                                 one file: figures embedded as base64, CSS inline
+    report.html                                 the first page: summary first, per class only the
+                                                heatmaps a reader needs (`gallery_seeds`), the rest
+                                                one click away; images are files referenced by
+                                                relative path and lazy-loaded, never inlined, so the
+                                                page stays small at any scale and the folder can be
+                                                zipped and opened elsewhere
 
 Each part of the page is a section of :data:`tune.report.sections.SECTIONS`, walked in order with
 one :class:`~tune.report.context.ReportContext`. It works on a partial run: classes without any
@@ -59,10 +65,12 @@ def build_report(
     """Write the report of ``results_dir`` into ``<results_dir>/report/`` and return what was written.
 
     ``paper`` (``fcdd.paper.PAPER``) adds the paper's per-class values with their budget;
-    ``study`` (an ``optuna.Study``) adds the search section; ``gallery_seeds`` limits the gallery to
-    the lowest that many seeds per class (None: every seed). Keys of the returned dict: ``summary_by_class``,
+    ``study`` (an ``optuna.Study``) adds the search section; ``gallery_seeds``: heatmaps per class on
+    the first page, spread over the AUC order (None: the lowest, median and highest; see
+    :func:`tune.report.sections.gallery.shown_per_class`). Keys of the returned dict: ``summary_by_class``,
     ``cost_by_class``, ``roc_by_class``, ``roc_summary``, ``roc_by_class:<setting>``,
-    ``roc_summary:<setting>``, ``gallery:<class>:<seed>``, ``settings_pairwise``, ``settings_by_class``,
+    ``roc_summary:<setting>``, ``gallery:<class>:<seed>``, ``class_page:<class>``, ``failed_trials``,
+    ``settings_pairwise``, ``settings_by_class``,
     ``critical_difference``, ``search_history``, ``param_importances``, ``search_trials``, ``pareto``,
     ``val_vs_test:<class>``, ``markdown`` (report.md), ``html`` (report.html); figures only where there
     was data to draw.
@@ -108,7 +116,7 @@ def _context(
 
 
 def _write_pages(ctx: ReportContext, title: str, parts: list[Section]) -> dict[str, Path]:
-    """``report.md`` and the self-contained ``report.html``; every file written, by role."""
+    """``report.md`` and ``report.html``; every file written, by role."""
     ctx.files.text("markdown", "report.md", render_markdown(title, parts))
     html = ctx.files.text("html", "report.html", render_html(title, parts, ctx.out))
     logger.info("report written to %s", html)

@@ -9,15 +9,18 @@ plan note) go to ``ctx.note``; the report lists them under the run facts.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from fcdd.artifacts import write_bytes, write_text
 from fcdd.paper import PaperTable
+from tune.report import figures
 from tune.report.html import Section
 
 
@@ -28,9 +31,34 @@ class ReportFiles:
     folder: Path
     _written: dict[str, Path] = field(default_factory=dict, repr=False)
 
-    def figure(self, role: str, name: str, png: bytes) -> Path:
-        """Write a PNG (drawn, or a run's picture copied) to ``folder/name``, atomically."""
+    def figure(self, role: str, name: str, figure: Figure) -> Path:
+        """Render ``figure`` (:mod:`tune.report.figures`) to the PNG ``folder/name``, atomically."""
+        return self._record(role, write_bytes(self.folder / name, figures.png(figure)))
+
+    def png(self, role: str, name: str, png: bytes) -> Path:
+        """Write PNG bytes already rendered (one figure saved under two names) to ``folder/name``."""
         return self._record(role, write_bytes(self.folder / name, png))
+
+    def copy(self, role: str, name: str, source: Path) -> Path:
+        """Put a run's picture at ``folder/name``: the report folder holds everything it shows.
+
+        A hard link where the file system allows one (no second copy of 1,000 pictures on disk, and
+        nothing to do when the report is rebuilt), else a copy. Either way the report folder can be
+        zipped or moved on its own: a link is a file like any other.
+        """
+        target = self.folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists() and os.path.samefile(target, source):
+            return self._record(role, target)
+        staged = target.with_name(f".{target.name}.link")
+        try:
+            staged.unlink(missing_ok=True)
+            os.link(source, staged)
+            os.replace(staged, target)  # atomic, like every other file of the report
+        except OSError:  # another file system, or no links allowed
+            staged.unlink(missing_ok=True)
+            write_bytes(target, source.read_bytes())
+        return self._record(role, target)
 
     def text(self, role: str, name: str, text: str) -> Path:
         """Write ``text`` to ``folder/name``, atomically."""
@@ -63,7 +91,7 @@ class ReportContext:
     paper: Sequence[PaperTable] | None = None
     study: Any = None  # an optuna.Study: the search sections
     max_settings: int = 6  # settings that get their own tables and ROC figures
-    gallery_seeds: int | None = None  # the lowest that many seeds per class in the gallery (None: all)
+    gallery_seeds: int | None = None  # heatmaps per class on the first page (None: the gallery's default rule)
     notes: list[str] = field(default_factory=list)
 
     @property

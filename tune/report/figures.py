@@ -3,7 +3,12 @@
 Figures are built as :class:`matplotlib.figure.Figure` objects drawn by the Agg canvas, never
 through ``pyplot``: there is no global figure registry, so nothing leaks between reports and no
 display backend is touched, even when the driver runs on a machine with one. Each function
-returns PNG bytes; the caller decides where they go.
+returns its Figure; :func:`png` renders one (``ReportFiles.figure`` writes it).
+
+Every figure reads the same at 5 trials and at 1,000: no legend holds more than
+:data:`MAX_LEGEND` entries. Seeds beyond :data:`LABELLED_SEEDS` are drawn thin, in one colour,
+unlabelled; classes beyond :data:`MAX_LEGEND` in one plot keep colour and label for the lowest and
+highest few only.
 """
 
 from __future__ import annotations
@@ -14,10 +19,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 DPI = 100
+MAX_LEGEND = 10  # entries in any one legend
+LABELLED_SEEDS = 5  # more seeds than this: thin unlabelled curves, one legend for the figure
+SEED_COLOUR = "tab:blue"  # the seeds' curves where there are too many to tell apart
 
 
 @dataclass
@@ -45,10 +56,16 @@ class ClassCurves:
         return f"AUC {np.mean(self.aucs):.3f} ± {std:.3f} (n={len(self.aucs)})"
 
 
-def _png(figure: Figure) -> bytes:
+def png(figure: Figure) -> bytes:
+    """``figure`` as PNG bytes (the figure is cleared after).
+
+    A figure with a layout engine (constrained layout) already fills its canvas; only the others are
+    cropped to their content, which costs a second draw (a second of a 1,000-curve figure).
+    """
     FigureCanvasAgg(figure)  # attaches the Agg canvas; savefig then renders without pyplot
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    crop = "tight" if figure.get_layout_engine() is None else None
+    figure.savefig(buffer, format="png", dpi=DPI, bbox_inches=crop)
     figure.clear()
     return buffer.getvalue()
 
@@ -65,46 +82,95 @@ def _roc_axes(axes, title: str, *, small: bool) -> None:
     axes.grid(alpha=0.3)
 
 
-def roc_by_class_png(classes: list[ClassCurves], title: str) -> bytes:
-    """A grid of subplots, one per class: each seed's ROC thin, the mean bold with a ±std band."""
+def roc_by_class(classes: list[ClassCurves], title: str) -> Figure:
+    """A grid of subplots, one per class: each seed's ROC thin, the mean bold with a ±std band.
+
+    Up to :data:`LABELLED_SEEDS` seeds per class: each seed coloured, a legend in each subplot. More:
+    every seed thin in one colour and one legend for the whole figure (seed curve, band, mean), so
+    the legends never grow with the seeds; the AUC and the number of seeds are in each title.
+    """
     columns = min(5, max(1, len(classes)))
     rows = max(1, math.ceil(len(classes) / columns))
     figure = Figure(figsize=(3.0 * columns, 3.1 * rows + 0.4), layout="constrained")
     grid = figure.subplots(rows, columns, squeeze=False)
+    many = max((len(item.curves) for item in classes), default=0) > LABELLED_SEEDS
     for index, axes in enumerate(grid.flat):
         if index >= len(classes):
             axes.set_visible(False)
             continue
         item = classes[index]
-        for seed, (fpr, tpr) in zip(item.seeds, item.curves, strict=True):
-            axes.plot(fpr, tpr, linewidth=0.7, alpha=0.6, label=f"seed {seed}")
-        if item.mean_tpr is not None:
+        _seed_curves(axes, item, many=many)
+        if item.mean_tpr is not None and item.std_tpr is not None:
             upper = np.clip(item.mean_tpr + item.std_tpr, 0, 1)
             lower = np.clip(item.mean_tpr - item.std_tpr, 0, 1)
-            axes.fill_between(item.grid, lower, upper, color="black", alpha=0.15, linewidth=0, label="± std")
+            axes.fill_between(item.grid, lower, upper, color="black", alpha=0.2, linewidth=0, label="± std")
             axes.plot(item.grid, item.mean_tpr, color="black", linewidth=1.8, label="mean")
-            axes.legend(loc="lower right", fontsize=6)
+            if not many:
+                axes.legend(loc="lower right", fontsize=6)
         else:
             axes.text(0.5, 0.5, "no successful run", ha="center", va="center", fontsize=9)
         _roc_axes(axes, f"{item.label}\n{item.auc_text}", small=True)
+    if many:
+        handles = [Line2D([], [], color=SEED_COLOUR, linewidth=1, alpha=0.6), Patch(color="black", alpha=0.2),
+                   Line2D([], [], color="black", linewidth=1.8)]  # fmt: skip
+        labels = ["each seed's ROC (seeds per class: n in the titles)", "± std over seeds", "mean over seeds"]
+        figure.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=9, frameon=False)
     figure.suptitle(title, fontsize=12)
-    return _png(figure)
+    return figure
 
 
-def roc_summary_png(classes: list[ClassCurves], title: str) -> bytes:
-    """The mean ROC curve of every class in one plot; legend "class name (AUC mean)"."""
+def _seed_curves(axes, item: ClassCurves, *, many: bool) -> None:
+    """Each seed's curve: coloured and labelled while there are few, else thin and light, unlabelled."""
+    if not many:
+        for seed, (fpr, tpr) in zip(item.seeds, item.curves, strict=True):
+            axes.plot(fpr, tpr, linewidth=0.7, alpha=0.6, label=f"seed {seed}")
+        return
+    # One collection, not a line per seed: drawn in a fraction of the time.
+    lines = [np.column_stack([fpr, tpr]) for fpr, tpr in item.curves]
+    axes.add_collection(LineCollection(lines, linewidths=0.4, colors=SEED_COLOUR, alpha=0.15))
+
+
+def roc_summary(classes: list[ClassCurves], title: str) -> Figure:
+    """The mean ROC curve of every class in one plot; legend "class name (AUC mean)".
+
+    Beyond :data:`MAX_LEGEND` classes only the lowest and highest few by mean AUC keep a colour and
+    an entry; the others are drawn thin and grey behind one entry.
+    """
     figure = Figure(figsize=(6.5, 6.0), layout="constrained")
     axes = figure.subplots()
-    colours = _colours(len(classes))
-    for colour, item in zip(colours, classes, strict=True):
-        if item.mean_tpr is None or item.grid is None:
-            continue
-        axes.plot(item.grid, item.mean_tpr, color=colour, linewidth=1.5,
+    drawn: list[tuple[ClassCurves, np.ndarray, np.ndarray]] = []
+    for item in classes:
+        if item.grid is not None and item.mean_tpr is not None:
+            drawn.append((item, item.grid, item.mean_tpr))
+    labelled = _labelled_classes([float(np.mean(item.aucs)) for item, _, _ in drawn])
+    colours = iter(_colours(len(labelled)))
+    others = [index for index in range(len(drawn)) if index not in labelled]
+    for index in others:  # first, so the coloured curves lie on top; one legend entry for them all
+        _, grid, mean_tpr = drawn[index]
+        label = f"{len(others)} other classes" if index == others[0] else None
+        axes.plot(grid, mean_tpr, color="grey", linewidth=0.6, alpha=0.5, label=label)
+    for index in sorted(labelled):
+        item, grid, mean_tpr = drawn[index]
+        axes.plot(grid, mean_tpr, color=next(colours), linewidth=1.5,
                   label=f"{item.class_name or item.normal_class} ({np.mean(item.aucs):.3f})")  # fmt: skip
     _roc_axes(axes, title, small=False)
-    if axes.get_legend_handles_labels()[0]:
-        axes.legend(loc="lower right", fontsize=8, title="class (mean AUC)", title_fontsize=8)
-    return _png(figure)
+    handles, labels = axes.get_legend_handles_labels()
+    if handles:
+        if others:  # the shared entry last
+            handles, labels = handles[1:] + handles[:1], labels[1:] + labels[:1]
+        axes.legend(handles, labels, loc="lower right", fontsize=8, title="class (mean AUC)", title_fontsize=8)
+    return figure
+
+
+def _labelled_classes(aucs: list[float]) -> set[int]:
+    """The classes (by position) that keep colour and legend entry: all up to :data:`MAX_LEGEND`, else
+    the few with the lowest and the highest mean AUC.
+    """
+    if len(aucs) <= MAX_LEGEND:
+        return set(range(len(aucs)))
+    order = sorted(range(len(aucs)), key=lambda index: aucs[index])
+    keep = (MAX_LEGEND - 1) // 2  # the others share one entry
+    return {*order[:keep], *order[-keep:]}
 
 
 def _colours(n: int) -> list:
@@ -114,9 +180,9 @@ def _colours(n: int) -> list:
     return [cmap(i % cmap.N) for i in range(n)]
 
 
-def search_history_png(
+def search_history(
     numbers: list[int], values: list[float | None], states: list[str], *, maximize: bool, objective: str
-) -> bytes:
+) -> Figure:
     """Objective value per trial number (completed: dots, pruned: crosses) and the best-so-far line."""
     figure = Figure(figsize=(7.0, 4.0), layout="constrained")
     axes = figure.subplots()
@@ -141,10 +207,10 @@ def search_history_png(
     axes.grid(alpha=0.3)
     if axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize=8)
-    return _png(figure)
+    return figure
 
 
-def param_importances_png(importances: dict[str, float]) -> bytes:
+def param_importances(importances: dict[str, float]) -> Figure:
     """Horizontal bars of hyperparameter importances, largest on top."""
     names = list(importances)[::-1]
     figure = Figure(figsize=(6.5, 0.9 + 0.45 * len(names)), layout="constrained")
@@ -155,10 +221,10 @@ def param_importances_png(importances: dict[str, float]) -> bytes:
     axes.set_xlabel("importance (fANOVA, normalised)")
     axes.set_title("hyperparameter importances (completed trials)")
     axes.set_xlim(0, max(1.0, max(importances.values()) * 1.15))
-    return _png(figure)
+    return figure
 
 
-def critical_difference_png(mean_ranks, nemenyi_p, critical_difference: float, alpha: float) -> bytes:
+def critical_difference_diagram(mean_ranks, nemenyi_p, critical_difference: float, alpha: float) -> Figure:
     """Critical-difference diagram (scikit-posthocs): mean ranks on an axis, 1 = best; a bar joins
     settings whose Nemenyi test does not tell them apart at ``alpha``.
 
@@ -173,10 +239,10 @@ def critical_difference_png(mean_ranks, nemenyi_p, critical_difference: float, a
     axes = figure.add_subplot()
     sp.critical_difference_diagram(ranks, p_values, alpha=alpha, ax=axes)
     axes.set_title(f"mean rank over classes (1 = best); CD = {critical_difference:.2f} at α = {alpha:g}", fontsize=9)
-    return _png(figure)
+    return figure
 
 
-def val_vs_test_png(points: list[tuple[float, float, str]], picked: tuple[float, float] | None, title: str) -> bytes:
+def val_vs_test(points: list[tuple[float, float, str]], picked: tuple[float, float] | None, title: str) -> Figure:
     """Validation AUC (x) against test AUC (y) per search trial; ``status`` "pruned" drawn hollow; the picked star."""
     figure = Figure(figsize=(4.8, 4.4))
     axes = figure.add_subplot()
@@ -198,15 +264,15 @@ def val_vs_test_png(points: list[tuple[float, float, str]], picked: tuple[float,
     axes.set_ylabel("test AUC (measured after the search)")
     axes.set_title(title, fontsize=9)
     axes.legend(fontsize=7, loc="lower right")
-    return _png(figure)
+    return figure
 
 
-def pareto_png(
+def pareto(
     points: list[tuple[float, float, bool, bool]],
     names: tuple[str, str],
     directions: tuple[str, str],
     bound: float | None,
-) -> bytes:
+) -> Figure:
     """A two-objective search: first objective (y) against second (x) per completed trial.
 
     ``points`` are (first, second, on_front, picked); the front is joined in order of the second
@@ -234,4 +300,4 @@ def pareto_png(
     axes.set_title("two-objective search: completed trials and the Pareto front", fontsize=9)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
-    return _png(figure)
+    return figure

@@ -1,22 +1,39 @@
-"""Rendering a report document to Markdown and to one self-contained HTML file.
+"""Rendering a report document to Markdown and to HTML pages.
 
 A report is a title plus a list of :class:`Section` objects holding plain blocks (paragraphs,
-bullet lists, tables, images, image galleries, collapsible preformatted text). The same blocks
-render to ``report.md`` (images referenced by relative path) and ``report.html`` (images embedded
-as base64 data URIs, CSS inline, no external resource: the file can be mailed or archived alone).
+headings, links, bullet lists, tables, images, image galleries, collapsible preformatted text).
+The same blocks render to ``report.md`` and to HTML pages (``report.html``, and the pages behind
+it). Images are files in the report folder, referenced by relative path and lazy-loaded, never
+embedded: a page stays small whatever the number of trials, and the report folder, zipped and
+opened elsewhere, shows everything (CSS inline, no resource outside the folder).
 """
 
 from __future__ import annotations
 
-import base64
 import html
+import os
+import struct
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 
 @dataclass
 class Paragraph:
     text: str
+
+
+@dataclass
+class Heading:
+    text: str
+    level: int = 3
+
+
+@dataclass
+class Link:
+    text: str
+    href: str  # relative to the report folder
+    lead: str = ""  # text before the link, in the same line
 
 
 @dataclass
@@ -48,7 +65,7 @@ class Details:
     text: str
 
 
-Block = Paragraph | Bullets | Table | Image | Gallery | Details
+Block = Paragraph | Heading | Link | Bullets | Table | Image | Gallery | Details
 
 
 @dataclass
@@ -68,6 +85,10 @@ def _md_cell(text: str) -> str:
 def _md_block(block: Block) -> str:
     if isinstance(block, Paragraph):
         return block.text
+    if isinstance(block, Heading):
+        return f"{'#' * block.level} {block.text}"
+    if isinstance(block, Link):
+        return f"{block.lead} [{block.text}]({block.href})".strip()
     if isinstance(block, Bullets):
         return "\n".join(f"- {item}" for item in block.items)
     if isinstance(block, Table):
@@ -109,7 +130,7 @@ th { background: #f0f0f0; }
 td:first-child, th:first-child, td.text { text-align: left; }
 tr.emph td { font-weight: bold; background: #f7f7f7; }
 figure { margin: 1em 0; }
-figure img { max-width: 100%; border: 1px solid #ddd; }
+figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption { font-size: .85em; color: #555; }
 .gallery { display: flex; flex-wrap: wrap; gap: 1em; }
 .gallery figure { flex: 1 1 340px; max-width: 560px; }
@@ -117,40 +138,84 @@ pre { background: #f6f6f6; padding: .6em; overflow-x: auto; font-size: .8em; }
 """
 
 
-def _data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+def _png_size(path: Path) -> tuple[int, int] | None:
+    """Width and height from a PNG's header (None for anything else): the page reserves the space,
+    so lazy loading only fetches the pictures near the screen.
+    """
+    with path.open("rb") as file:
+        head = file.read(24)
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    width, height = struct.unpack(">II", head[16:24])
+    return width, height
 
 
-def _html_block(block: Block, report_dir: Path) -> str:
+@dataclass(frozen=True)
+class _Page:
+    """Where a page lies: the report folder its paths are relative to, and the page's own folder."""
+
+    report_dir: Path
+    page_dir: Path
+
+    def href(self, path: str) -> str:
+        """``path`` (relative to the report folder) as seen from the page."""
+        return quote(PurePosixPath(os.path.relpath(self.report_dir / path, self.page_dir)).as_posix())
+
+
+def _img(image: Image, page: _Page, *, linked: bool) -> str:
+    e = html.escape
+    source = page.report_dir / image.path
+    if not source.is_file():
+        return f"<p><em>missing figure {e(image.path)}</em></p>"
+    size = _png_size(source)
+    dimensions = f' width="{size[0]}" height="{size[1]}"' if size else ""
+    src = e(page.href(image.path))
+    tag = f'<img loading="lazy" src="{src}"{dimensions} alt="{e(image.caption)}">'
+    if linked:  # a gallery thumbnail opens the picture at full size
+        tag = f'<a href="{src}">{tag}</a>'
+    return f"<figure>{tag}<figcaption>{e(image.caption)}</figcaption></figure>"
+
+
+def _table(block: Table) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(h)}</th>" for h in block.headers)
+    body = []
+    for index, row in enumerate(block.rows):
+        cells = "".join(f"<td>{e(str(c))}</td>" for c in row)
+        body.append(f'<tr class="emph">{cells}</tr>' if index in block.emphasis else f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _html_block(block: Block, page: _Page) -> str:
     e = html.escape
     if isinstance(block, Paragraph):
         return f"<p>{e(block.text)}</p>"
+    if isinstance(block, Heading):
+        level = min(max(block.level, 2), 6)
+        return f"<h{level}>{e(block.text)}</h{level}>"
+    if isinstance(block, Link):
+        lead = f"{e(block.lead)} " if block.lead else ""
+        return f'<p>{lead}<a href="{e(page.href(block.href))}">{e(block.text)}</a></p>'
     if isinstance(block, Bullets):
         return "<ul>" + "".join(f"<li>{e(item)}</li>" for item in block.items) + "</ul>"
     if isinstance(block, Table):
-        head = "".join(f"<th>{e(h)}</th>" for h in block.headers)
-        body = []
-        for index, row in enumerate(block.rows):
-            cells = "".join(f"<td>{e(str(c))}</td>" for c in row)
-            body.append(f'<tr class="emph">{cells}</tr>' if index in block.emphasis else f"<tr>{cells}</tr>")
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        return _table(block)
     if isinstance(block, Image):
-        source = report_dir / block.path
-        if not source.is_file():
-            return f"<p><em>missing figure {e(block.path)}</em></p>"
-        return (
-            f'<figure><img src="{_data_uri(source)}" alt="{e(block.caption)}">'
-            f"<figcaption>{e(block.caption)}</figcaption></figure>"
-        )
+        return _img(block, page, linked=False)
     if isinstance(block, Gallery):
-        return '<div class="gallery">' + "".join(_html_block(i, report_dir) for i in block.images) + "</div>"
+        return '<div class="gallery">' + "".join(_img(i, page, linked=True) for i in block.images) + "</div>"
     if isinstance(block, Details):
         return f"<details><summary>{e(block.summary)}</summary><pre>{e(block.text)}</pre></details>"
     raise TypeError(f"unknown report block {type(block).__name__}")
 
 
-def render_html(title: str, sections: list[Section], report_dir: Path) -> str:
-    """The report as one self-contained HTML page (images read from ``report_dir`` and embedded)."""
+def render_html(title: str, sections: list[Section], report_dir: Path, page_dir: Path | None = None) -> str:
+    """The report as an HTML page that lies in ``page_dir`` (default: the report folder itself).
+
+    Paths in the blocks are relative to ``report_dir``; the page refers to them relative to itself,
+    so the folder can be moved, zipped or served as it is. Images are lazy-loaded files, never inlined.
+    """
+    page = _Page(Path(report_dir), Path(page_dir) if page_dir is not None else Path(report_dir))
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -160,6 +225,6 @@ def render_html(title: str, sections: list[Section], report_dir: Path) -> str:
     for section in sections:
         level = min(max(section.level, 2), 6)
         parts.append(f"<h{level}>{html.escape(section.title)}</h{level}>")
-        parts.extend(_html_block(block, Path(report_dir)) for block in section.blocks)
+        parts.extend(_html_block(block, page) for block in section.blocks)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from fcdd.anomalies.from_config import prepare_supervision
-from fcdd.engine.evaluate import EvalResult, sample_roc
+from fcdd.engine.evaluate import EvalResult
+from fcdd.engine.roc import sample_roc
 from fcdd.engine.runtime import Runtime
 from fcdd.methods.ae import AEScorer
 from fcdd.methods.fcdd import FCDDScorer

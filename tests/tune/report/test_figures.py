@@ -1,4 +1,4 @@
-"""Report figures: PNG bytes drawn without pyplot, and the per-class curve labels by hand."""
+"""Report figures: drawn without pyplot, rendered to PNG bytes, and the per-class curve labels by hand."""
 
 from __future__ import annotations
 
@@ -38,26 +38,27 @@ def test_class_labels_and_auc_text() -> None:
 def test_every_figure_is_a_png_and_pyplot_never_holds_one() -> None:
     before = plt.get_fignums()
     classes = [_curves(0, [0.8, 0.9]), _curves(1, [0.7])]
-    pngs = [
-        figures.roc_by_class_png(classes, "ROC per class"),
-        figures.roc_summary_png(classes, "mean ROC"),
-        figures.search_history_png(
+    drawn = [
+        figures.roc_by_class(classes, "ROC per class"),
+        figures.roc_summary(classes, "mean ROC"),
+        figures.search_history(
             [0, 1, 2], [0.5, None, 0.7], ["COMPLETE", "PRUNED", "COMPLETE"], maximize=True, objective="val_auc"
         ),  # fmt: skip
-        figures.param_importances_png({"optim.lr": 0.7, "optim.batch_size": 0.3}),
-        figures.critical_difference_png(
+        figures.param_importances({"optim.lr": 0.7, "optim.batch_size": 0.3}),
+        figures.critical_difference_diagram(
             pd.Series({"a": 1.2, "b": 1.8}),
             pd.DataFrame([[1.0, 0.5], [0.5, 1.0]], index=["a", "b"], columns=["a", "b"]),
             1.1,
             0.05,  # fmt: skip
         ),
-        figures.val_vs_test_png([(0.8, 0.75, "COMPLETE"), (0.6, 0.65, "PRUNED")], (0.8, 0.75), "class 0"),
-        figures.pareto_png(
+        figures.val_vs_test([(0.8, 0.75, "COMPLETE"), (0.6, 0.65, "PRUNED")], (0.8, 0.75), "class 0"),
+        figures.pareto(
             [(0.9, 10.0, True, True), (0.8, 5.0, True, False), (0.7, 8.0, False, False)],
             ("val_auc", "gpu_seconds"),
             ("max", "min"),
             15.0,
         ),  # fmt: skip
     ]
+    pngs = [figures.png(figure) for figure in drawn]
     assert all(min(_size(png)) > 50 for png in pngs)
     assert plt.get_fignums() == before

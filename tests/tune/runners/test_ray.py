@@ -43,7 +43,8 @@ def test_benchmark_fans_out_reports_and_skips_finished(ray_cluster, tiny_fmnist,
     report = out / "report"
     for name in ("summary_by_class.csv", "roc_by_class.png", "roc_summary.png", "report.html", "report.md"):
         assert (report / name).is_file(), name
-    assert "data:image/png;base64," in (report / "report.html").read_text()
+    page = (report / "report.html").read_text()
+    assert 'src="roc_by_class.png"' in page and "base64" not in page  # figures are files beside the page
     progress = json.loads((out / "progress.json").read_text())
     assert (progress["total"], progress["finished"], progress["failed"], progress["running"]) == (4, 4, 0, [])
     assert {r["node_id"] for r in rows} == {ray_cluster.get_runtime_context().get_node_id()}
@@ -205,7 +206,8 @@ def test_run_folders_on_remote_storage(ray_cluster, tiny_fmnist, tiny_oe_folder,
         assert (bucket / "runs" / "default" / "normal_0" / f"it_{seed}" / "snapshot.pt").is_file()
         assert (tmp_path / "out" / "runs" / "default" / "normal_0" / f"it_{seed}" / "scores.npz").is_file()
     assert (bucket / "report" / "report.html").is_file() and (bucket / "trials.jsonl").is_file()
-    assert "data:image/png;base64," in (tmp_path / "out" / "report" / "report.html").read_text()
+    assert (bucket / "report" / "roc_by_class.png").is_file()  # the whole folder, figures beside the page
+    assert 'src="roc_by_class.png"' in (tmp_path / "out" / "report" / "report.html").read_text()
 
 
 def test_unusable_remote_storage_fails_before_anything(tiny_fmnist, tiny_oe_folder, tmp_path):

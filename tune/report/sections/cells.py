@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -24,3 +25,20 @@ def compact(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def setting_slugs(settings: list[Any]) -> dict[Any, str]:
+    """A file-name-safe name per setting ("lr=0.1" -> "lr_0.1"), distinct where names differ only in odd characters."""
+    slugs: dict[Any, str] = {}
+    for setting in settings:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(setting)).strip("._") or "setting"
+        while slug in slugs.values():  # two names that differ only in odd characters
+            slug += "_"
+        slugs[setting] = slug
+    return slugs
+
+
+def last_line(error: Any) -> str:
+    """The last line of an error message (what went wrong, under its traceback), at most 200 characters."""
+    lines = str(error or "").strip().splitlines()
+    return (lines[-1] if lines else "no error recorded")[:200]

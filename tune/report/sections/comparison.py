@@ -29,7 +29,7 @@ def comparison_section(ctx: ReportContext) -> Section | None:
         )
     ctx.files.csv("settings_pairwise", "settings_pairwise.csv", ranking.pairwise)
     ctx.files.text("settings_by_class", "settings_by_class.csv", ranking.matrix.to_csv(float_format="%.6f"))
-    diagram = figures.critical_difference_png(
+    diagram = figures.critical_difference_diagram(
         ranking.mean_ranks, ranking.nemenyi_p, ranking.critical_difference, ranking.alpha
     )
     ctx.files.figure("critical_difference", CD_DIAGRAM, diagram)

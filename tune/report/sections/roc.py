@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tune.collect import mean_roc, roc_from_scores
+from fcdd.engine.roc import sample_roc
+from tune.collect import mean_roc
 from tune.report import figures
 from tune.report.context import ReportContext
 from tune.report.html import Block, Image, Paragraph, Section
+from tune.report.sections.cells import setting_slugs
+
+_COLUMNS = ["normal_class", "class_name", "status", "seed", "run_dir", "trial_id"]  # a slim frame: fast to walk
 
 
 def roc_section(ctx: ReportContext) -> Section | None:
@@ -19,19 +22,19 @@ def roc_section(ctx: ReportContext) -> Section | None:
     ``roc_by_class_<setting>.png`` and ``roc_summary_<setting>.png`` for each shown one. None without trials.
     """
     several = len(ctx.ranked) > 1
-    slugs = _slugs(ctx.shown)
+    slugs = setting_slugs(ctx.shown)
     blocks: list[Block] = []
     for rank, setting in enumerate(ctx.shown):
-        classes = _class_curves(ctx, ctx.table[ctx.table["setting"] == setting])
+        classes = _class_curves(ctx, ctx.table.loc[ctx.table["setting"] == setting, _COLUMNS])
         label = f"setting {setting}" if several else str(setting)
-        by_class = figures.roc_by_class_png(classes, f"ROC per class — {label}")
-        overview = figures.roc_summary_png(classes, f"mean ROC per class — {label}")
+        by_class = figures.png(figures.roc_by_class(classes, f"ROC per class — {label}"))
+        overview = figures.png(figures.roc_summary(classes, f"mean ROC per class — {label}"))
         if rank == 0:
-            ctx.files.figure("roc_by_class", "roc_by_class.png", by_class)
-            ctx.files.figure("roc_summary", "roc_summary.png", overview)
+            ctx.files.png("roc_by_class", "roc_by_class.png", by_class)
+            ctx.files.png("roc_summary", "roc_summary.png", overview)
         if several:
-            ctx.files.figure(f"roc_by_class:{setting}", f"roc_by_class_{slugs[setting]}.png", by_class)
-            ctx.files.figure(f"roc_summary:{setting}", f"roc_summary_{slugs[setting]}.png", overview)
+            ctx.files.png(f"roc_by_class:{setting}", f"roc_by_class_{slugs[setting]}.png", by_class)
+            ctx.files.png(f"roc_summary:{setting}", f"roc_summary_{slugs[setting]}.png", overview)
         prefix = f"_{slugs[setting]}" if several else ""
         blocks += [
             Image(f"roc_by_class{prefix}.png", f"{label}: each seed's ROC (thin), mean ± std over seeds (black)"),
@@ -40,16 +43,6 @@ def roc_section(ctx: ReportContext) -> Section | None:
     if len(ctx.ranked) > len(ctx.shown):
         blocks.append(Paragraph(f"ROC figures for the best {len(ctx.shown)} of {len(ctx.ranked)} settings only."))
     return Section("ROC curves", blocks) if blocks else None
-
-
-def _slugs(settings: list[Any]) -> dict[Any, str]:
-    slugs: dict[Any, str] = {}
-    for setting in settings:
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(setting)).strip("._") or "setting"
-        while slug in slugs.values():  # two names that differ only in odd characters
-            slug += "_"
-        slugs[setting] = slug
-    return slugs
 
 
 def _class_curves(ctx: ReportContext, rows: pd.DataFrame) -> list[figures.ClassCurves]:
@@ -79,7 +72,8 @@ def _curve(ctx: ReportContext, row: Any) -> tuple[np.ndarray, np.ndarray, float]
         return None
     try:
         with np.load(scores_file) as data:
-            return roc_from_scores(data["score"], data["label"])
+            roc = sample_roc(data["score"], data["label"])
+        return roc.fpr, roc.tpr, roc.auc
     except (KeyError, ValueError, OSError) as error:
         ctx.note(f"trial {row.trial_id}: unreadable {scores_file} ({error}); left out of the ROC figures")
         return None

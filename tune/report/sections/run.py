@@ -11,7 +11,10 @@ import pandas as pd
 
 from tune.outdir import PLAN_FILE
 from tune.report.context import ReportContext
-from tune.report.html import Block, Bullets, Details, Paragraph, Section, Table
+from tune.report.html import Block, Bullets, Details, Link, Paragraph, Section, Table
+from tune.report.sections.cells import last_line
+
+INLINE_ERRORS = 20  # full error messages on the page; all of them go to failed_trials.txt beyond that
 
 
 def run_section(ctx: ReportContext) -> Section:
@@ -23,7 +26,7 @@ def run_section(ctx: ReportContext) -> Section:
     _note_missing_classes(ctx)
     blocks: list[Block] = [Bullets(_facts(ctx))]
     if len(failed):
-        blocks += _failures(failed)
+        blocks += _failures(ctx, failed)
     return Section("Run", blocks)
 
 
@@ -59,16 +62,35 @@ def _note_missing_classes(ctx: ReportContext) -> None:
             ctx.note(f"setting {setting}: no trials yet for planned classes {missing}")
 
 
-def _failures(failed: pd.DataFrame) -> list[Block]:
-    rows = []
-    for row in failed.sort_values(["setting", "normal_class", "seed"]).itertuples(index=False):
-        message = str(row.error or "").strip().splitlines()
-        rows.append([row.trial_id, str(row.setting), str(row.normal_class), str(row.seed), str(row.attempts),
-                     (message[-1] if message else "")[:200]])  # fmt: skip
+def _failures(ctx: ReportContext, failed: pd.DataFrame) -> list[Block]:
+    """Up to :data:`INLINE_ERRORS` failed trials: a row each with its error's last line, and every full
+    message. More: a row per distinct error (how many trials, which settings and classes), the first
+    messages, and every one in ``failed_trials.txt``, so the page stays short at any scale.
+    """
+    ordered = failed.sort_values(["setting", "normal_class", "seed"])
+    reasons = [last_line(e) for e in ordered["error"]]
+    messages = [f"[{r.trial_id}] setting {r.setting}, class {r.normal_class}, seed {r.seed}, {r.attempts} attempt(s)"
+                f"\n{r.error}" for r in ordered.itertuples()]  # fmt: skip
+    if len(messages) <= INLINE_ERRORS:
+        rows = [[r.trial_id, str(r.setting), str(r.normal_class), str(r.seed), str(r.attempts), reason]
+                for r, reason in zip(ordered.itertuples(), reasons, strict=True)]  # fmt: skip
+        return [
+            Paragraph("Failed trials (last line of the error):"),
+            Table(["trial", "setting", "class", "seed", "attempts", "error"], rows),
+            Details("full error messages", "\n\n".join(messages)),
+        ]
+    ctx.files.text("failed_trials", "failed_trials.txt", "\n\n".join(messages) + "\n")
+    grouped = ordered.assign(reason=reasons).groupby("reason", sort=False)
+    rows = [[reason, str(len(group)), ", ".join(sorted({str(s) for s in group["setting"]})),
+             ", ".join(str(c) for c in sorted(set(group["normal_class"])))]
+            for reason, group in sorted(grouped, key=lambda item: -len(item[1]))]  # fmt: skip
     return [
-        Paragraph("Failed trials (last line of the error):"),
-        Table(["trial", "setting", "class", "seed", "attempts", "error"], rows),
-        Details("full error messages", "\n\n".join(f"[{r.trial_id}]\n{r.error}" for r in failed.itertuples())),
+        Paragraph(f"{len(messages)} failed trials, by the last line of their error:"),
+        Table(["error", "trials", "settings", "classes"], rows),
+        Details(
+            f"full error messages (the first {INLINE_ERRORS} of {len(messages)})", "\n\n".join(messages[:INLINE_ERRORS])
+        ),  # fmt: skip
+        Link(f"every failed trial and its full error ({len(messages)})", "failed_trials.txt"),
     ]
 
 

@@ -52,8 +52,8 @@ def _scatter_plots(ctx: ReportContext, frame: pd.DataFrame, picked_trial: str | 
         best = _picked(group, picked_trial)
         picked = (float(best["val_auc"]), float(best["test_auc"])) if best is not None else None
         name = f"val_vs_test_class_{int(normal_class)}.png"
-        png = figures.val_vs_test_png(points, picked, f"search class {int(normal_class)}")
-        ctx.files.figure(f"val_vs_test:{int(normal_class)}", name, png)
+        figure = figures.val_vs_test(points, picked, f"search class {int(normal_class)}")
+        ctx.files.figure(f"val_vs_test:{int(normal_class)}", name, figure)
         blocks.append(Image(name, f"class {int(normal_class)}: validation vs test AUC per search trial"))
     return blocks
 

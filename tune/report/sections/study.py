@@ -13,8 +13,12 @@ import pandas as pd
 from tune.outdir import PARETO_FILE, read_json
 from tune.report import figures
 from tune.report.context import ReportContext
-from tune.report.html import Block, Image, Paragraph, Section, Table
+from tune.report.html import Block, Image, Link, Paragraph, Section, Table
 from tune.report.sections.cells import compact
+from tune.ties import describe_ties
+
+TABLE_TRIALS = 50  # trials in the table of the page; more: the best BEST_TRIALS and a link to the CSV
+BEST_TRIALS = 20
 
 
 def trials_frame(study: Any) -> pd.DataFrame:
@@ -79,11 +83,27 @@ def search_section(ctx: ReportContext) -> Section | None:
                             + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())) + ")."))  # fmt: skip
     blocks += _history(ctx, frame, objective, maximize)
     blocks += _importances_blocks(ctx, frame)
-    headers = [c.removeprefix("params.") for c in frame.columns]
-    rows = [[compact(v) for v in record] for record in frame.itertuples(index=False)]
-    blocks += [Paragraph("All trials:"), Table(headers, rows)]
+    blocks += _trials_table(frame, maximize)
     blocks[1:1] = _front_blocks(ctx)  # the front, right after the first paragraph
     return Section("Search", blocks)
+
+
+def _trials_table(frame: pd.DataFrame, maximize: bool) -> list[Block]:
+    """Every trial while they fit a page (:data:`TABLE_TRIALS`); more: the best of them, and the CSV of all."""
+    headers = [c.removeprefix("params.") for c in frame.columns]
+    if len(frame) <= TABLE_TRIALS:
+        rows = [[compact(v) for v in record] for record in frame.itertuples(index=False)]
+        return [Paragraph("All trials:"), Table(headers, rows)]
+    complete = frame[frame["state"] == "COMPLETE"].sort_values(["value", "number"], ascending=[not maximize, True])
+    rows = [[compact(v) for v in record] for record in complete.head(BEST_TRIALS).itertuples(index=False)]
+    return [
+        Paragraph(
+            f"The best {len(rows)} of {len(frame)} trials (completed, by {'highest' if maximize else 'lowest'} "
+            "value, then trial number):"
+        ),  # fmt: skip
+        Table(headers, rows),
+        Link(f"all {len(frame)} trials: search_trials.csv", "search_trials.csv"),
+    ]
 
 
 def search_summary(ctx: ReportContext) -> dict[str, Any]:
@@ -96,25 +116,31 @@ def _history(ctx: ReportContext, frame: pd.DataFrame, objective: str, maximize: 
     """The objective per trial (``search_history.png``) and the best completed trial."""
     blocks: list[Block] = []
     if len(frame):
-        png = figures.search_history_png(
+        figure = figures.search_history(
             frame["number"].tolist(),
             [None if pd.isna(v) else float(v) for v in frame["value"]],
             frame["state"].tolist(),
             maximize=maximize,
             objective=objective,
         )
-        ctx.files.figure("search_history", "search_history.png", png)
+        ctx.files.figure("search_history", "search_history.png", figure)
         blocks.append(Image("search_history.png", "objective per trial; pruned trials at their last reported value"))
     complete = frame[frame["state"] == "COMPLETE"] if len(frame) else frame
     if len(complete):
-        best = complete.loc[complete["value"].idxmax() if maximize else complete["value"].idxmin()]
+        several = len(ctx.study.directions) > 1
+        summary = search_summary(ctx)
+        picked = complete[complete["number"] == summary.get("trial_number")] if not several else complete.iloc[:0]
+        # The search's own pick where it recorded one (among tied trials, not always the first)
+        best = picked.iloc[0] if len(picked) else complete.loc[complete["value"].idxmax() if maximize
+                                                               else complete["value"].idxmin()]  # fmt: skip
         params = ", ".join(f"{c.removeprefix('params.')}={best[c]}" for c in frame.columns
                            if c.startswith("params.") and not pd.isna(best[c]))  # fmt: skip
-        several = len(ctx.study.directions) > 1
         label = f"Highest {objective} (not the rerun point, see the front)" if several else "Best"
         blocks.append(
             Paragraph(f"{label}: trial #{int(best['number'])}, {objective} = {best['value']:.4f} ({params}).")
         )
+        if summary.get("ties") and not several:
+            blocks.append(Paragraph(describe_ties(summary["ties"], summary.get("trial_number"), objective)))
     return blocks
 
 
@@ -125,7 +151,7 @@ def _importances_blocks(ctx: ReportContext, frame: pd.DataFrame) -> list[Block]:
     n_params = len({name for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE" for name in t.params})
     importances, message = _importances(study, len(complete), n_params)
     if importances:
-        ctx.files.figure("param_importances", "param_importances.png", figures.param_importances_png(importances))
+        ctx.files.figure("param_importances", "param_importances.png", figures.param_importances(importances))
         return [Image("param_importances.png", message)]
     ctx.note(message)
     return [Paragraph(message)]
@@ -154,7 +180,7 @@ def _pareto_blocks(ctx: ReportContext, frame: pd.DataFrame, best: dict[str, Any]
     points = [
         (float(r[names[0]]), float(r[names[1]]), bool(r["on_front"]), bool(r["picked"])) for _, r in frame.iterrows()
     ]
-    ctx.files.figure("pareto", "pareto.png", figures.pareto_png(points, names, directions, bound))
+    ctx.files.figure("pareto", "pareto.png", figures.pareto(points, names, directions, bound))
     picked = frame[frame["picked"]]
     if rule == "within":
         words = f"the best {names[0]} among front points within {factor:g}× the best {names[1]}"

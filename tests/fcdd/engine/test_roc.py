@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from fcdd.engine.evaluate import sample_roc
+from fcdd.engine.roc import sample_roc
 
 
 def test_sample_roc_hand_computed():
@@ -42,3 +42,18 @@ def test_one_label_has_no_auc(label):
 def test_scores_and_labels_of_different_lengths_are_refused():
     with pytest.raises(ValueError, match="same length, got 3 and 2"):
         sample_roc(np.array([0.1, 0.2, 0.3]), np.array([0, 1]))
+
+
+def test_sample_roc_is_sklearns_curve_thresholds_and_auc():
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    rng = np.random.default_rng(3)
+    for case in range(60):  # continuous scores, then scores with many ties; 2 to 300 samples
+        n = int(rng.integers(2, 300))
+        labels = np.r_[0, 1, rng.integers(0, 2, n - 2)]
+        scores = rng.normal(size=n) if case % 2 else rng.integers(0, 1 + case // 4, n).astype(float)
+        roc = sample_roc(scores, labels)
+        expected_fpr, expected_tpr, expected_thresholds = roc_curve(labels, scores)
+        assert np.array_equal(roc.fpr, expected_fpr) and np.array_equal(roc.tpr, expected_tpr), case
+        assert np.array_equal(roc.thresholds, expected_thresholds), case
+        assert roc.auc == roc_auc_score(labels, scores), case  # bit for bit

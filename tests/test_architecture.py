@@ -38,12 +38,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("runner", ("fcdd.runner", "fcdd.probe")),
     ("method commands", ("fcdd.explain", "fcdd.cli", "fcdd")),
     ("experiment specs", ("tune.flags", "tune.objectives", "tune.spec", "tune.resources", "tune.remote", "tune")),
-    ("experiment plans", ("tune.plan", "tune.search_trials", "tune.preflight")),
+    ("experiment plans", ("tune.plan", "tune.search_trials", "tune.preflight", "tune.suite_spec")),
     ("results", ("tune.store", "tune.collect", "tune.significance", "tune.progress_file", "tune.status")),
     ("reports", ("tune.report",)),
     ("trackers", ("tune.tracking",)),
     ("runners", ("tune.runners",)),
-    ("experiments", ("tune.resolve", "tune.selection", "tune.experiment")),
+    ("experiments", ("tune.resolve", "tune.selection", "tune.experiment", "tune.suite")),
     ("console script", ("tune.cli",)),
 ]
 

@@ -1,7 +1,7 @@
 """Rendering a report document to Markdown and to one self-contained HTML file.
 
 A report is a title plus a list of :class:`Section` objects holding plain blocks (paragraphs,
-bullet lists, tables, images, image galleries, collapsible preformatted text). The same blocks
+links, bullet lists, tables, images, image galleries, collapsible preformatted text). The same blocks
 render to ``report.md`` (images referenced by relative path) and ``report.html`` (images embedded
 as base64 data URIs, CSS inline, no external resource: the file can be mailed or archived alone).
 """
@@ -17,6 +17,13 @@ from pathlib import Path
 @dataclass
 class Paragraph:
     text: str
+
+
+@dataclass
+class Link:
+    text: str
+    href: str  # relative to the report folder
+    lead: str = ""  # text before the link, in the same line
 
 
 @dataclass
@@ -48,7 +55,7 @@ class Details:
     text: str
 
 
-Block = Paragraph | Bullets | Table | Image | Gallery | Details
+Block = Paragraph | Link | Bullets | Table | Image | Gallery | Details
 
 
 @dataclass
@@ -68,6 +75,8 @@ def _md_cell(text: str) -> str:
 def _md_block(block: Block) -> str:
     if isinstance(block, Paragraph):
         return block.text
+    if isinstance(block, Link):
+        return f"{block.lead} [{block.text}]({block.href})".strip()
     if isinstance(block, Bullets):
         return "\n".join(f"- {item}" for item in block.items)
     if isinstance(block, Table):
@@ -125,6 +134,9 @@ def _html_block(block: Block, report_dir: Path) -> str:
     e = html.escape
     if isinstance(block, Paragraph):
         return f"<p>{e(block.text)}</p>"
+    if isinstance(block, Link):
+        lead = f"{e(block.lead)} " if block.lead else ""
+        return f'<p>{lead}<a href="{e(block.href)}">{e(block.text)}</a></p>'
     if isinstance(block, Bullets):
         return "<ul>" + "".join(f"<li>{e(item)}</li>" for item in block.items) + "</ul>"
     if isinstance(block, Table):

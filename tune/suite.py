@@ -40,7 +40,7 @@ from tune.experiment import (
 from tune.outdir import SUITE_FILE, read_json, replaced_when_done
 from tune.preflight import check_plan
 from tune.runners.base import BenchmarkTrials, Runner, RunsTogether
-from tune.suite_spec import Missing, Suite
+from tune.suite_spec import Suite, as_missing
 from tune.tracking.mlflow import check_tracking, tracking
 
 log = logging.getLogger(__name__)
@@ -110,11 +110,12 @@ def _check(suite: Suite, out: Path, options: SuiteOptions) -> tuple[list[Planned
         if benchmark.todo:
             try:
                 check_plan(spec)
-            except FileNotFoundError as error:
-                missing.append(Missing(spec.name, spec.base.data.dataset, str(error).splitlines()[0]))
+            except (FileNotFoundError, ValueError) as error:
+                found = as_missing(spec, error)
+                if found is None:
+                    raise ValueError(f"benchmark {spec.name} of suite {suite.name}: {error}") from None
+                missing.append(found)
                 continue
-            except ValueError as error:
-                raise ValueError(f"benchmark {spec.name} of suite {suite.name}: {error}") from None
         planned.append(benchmark)
     suite = suite.without(missing)
     _refuse_missing(suite, skip=options.skip_missing)
@@ -129,8 +130,8 @@ def _refuse_missing(suite: Suite, *, skip: bool) -> None:
     which = "benchmark" if len(suite.missing) == 1 else "benchmarks"
     if not skip:
         raise FileNotFoundError(
-            f"suite {suite.name}: no data for {which} {listed}; set `data.data_dir` in the `overrides` of its suite "
-            "entry, drop it from the suite, or pass --skip-missing to run the rest"
+            f"suite {suite.name}: no data for {which} {listed}; set its folders in the `overrides` of its suite entry "
+            "(data.data_dir, anomalies.oe_folder), drop it from the suite, or pass --skip-missing to run the rest"
         )
     if not suite.benchmarks:
         raise FileNotFoundError(f"suite {suite.name}: no benchmark has its data: {listed}")

@@ -20,8 +20,9 @@ entry), then the entry, then the suite's top level (an entry's ``overrides`` and
 merged over the top level's key by key), then the preset. ``--name`` names the suite.
 
 A benchmark whose dataset cannot even list its classes (no data folder, or a folder that does not
-exist) is kept as :class:`Missing` with the reason; :mod:`tune.suite` refuses to start while any
-benchmark is missing, unless told to skip them. ``--preset paper`` is the shipped suite
+exist) is kept as :class:`Missing` with the reason, and so is one whose pre-flight finds its files
+missing (:func:`as_missing`); :mod:`tune.suite` refuses to start while any benchmark is missing,
+unless told to skip them. ``--preset paper`` is the shipped suite
 ``tune/specs/paper.yaml``: the paper's whole benchmark.
 """
 
@@ -178,17 +179,54 @@ def suite_from_dict(
     except ValueError as error:
         raise ValueError(f"{prefix}{error}") from None
     built = [_entry(entry_raw(raw, i), overrides, f"{prefix}suite[{i}]") for i in range(len(raw[SUITE_KEY]))]
-    benchmarks = [b for b in built if isinstance(b, BenchmarkSpec)]
     if dry:
-        from tune.preflight import offline_fallback
-
-        benchmarks = [offline_fallback(dry_run(spec)) for spec in benchmarks]
+        built = [_dry(b) if isinstance(b, BenchmarkSpec) else b for b in built]
     name = str(raw.get("name") or DEFAULT_NAME)
     return Suite(
         name=f"{name}-dry-run" if dry else name,
-        benchmarks=tuple(benchmarks),
+        benchmarks=tuple(b for b in built if isinstance(b, BenchmarkSpec)),
         missing=tuple(b for b in built if isinstance(b, Missing)),
     )
+
+
+def _dry(spec: BenchmarkSpec) -> BenchmarkSpec | Missing:
+    """A benchmark's dry run, with synthetic anomalies where its outlier exposure is not at hand."""
+    from tune.preflight import offline_fallback
+
+    try:
+        return offline_fallback(dry_run(spec))
+    except (FileNotFoundError, ValueError) as error:
+        missing = as_missing(spec, error)
+        if missing is None:
+            raise ValueError(f"benchmark {spec.name}: {error}") from None
+        return missing
+
+
+def as_missing(spec: BenchmarkSpec, error: Exception) -> Missing | None:
+    """A pre-flight's ``error`` as :class:`Missing` when it says the benchmark's files are not there, else None.
+
+    Not there: a file or folder that does not exist (``FileNotFoundError``), or an outlier
+    exposure that reads a folder while the benchmark names none (`--noise-mode imagenet22k`
+    without ``anomalies.oe_folder``).
+    """
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if isinstance(error, FileNotFoundError) or _oe_folder_missing(spec):
+        return Missing(spec.name, spec.base.data.dataset, reason)
+    return None
+
+
+def _oe_folder_missing(spec: BenchmarkSpec) -> bool:
+    from fcdd.anomalies.oe_modes import check_source
+
+    if spec.base.anomalies.oe_folder is not None:
+        return False
+    try:
+        check_source(spec.base)
+    except ValueError:
+        return True  # its outlier exposure reads a folder, and the benchmark gives it none
+    except FileNotFoundError:
+        return False  # a FileNotFoundError is missing on its own
+    return False
 
 
 def _entry(raw: dict[str, Any], overrides: dict[str, Any] | None, where: str) -> BenchmarkSpec | Missing:

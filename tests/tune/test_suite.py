@@ -19,7 +19,7 @@ from tune.report.suite import build_suite_report
 from tune.resolve import resolve_plan
 from tune.spec_file import spec_from_dict
 from tune.store import ResultsStore
-from tune.suite_spec import SHIPPED, Suite, entry_raw
+from tune.suite_spec import SHIPPED, Missing, Suite, as_missing, entry_raw
 
 # A tiny trial: one epoch on a few images, on the CPU, one seed.
 TINY = {"optim.epochs": 1, "device": "cpu", "heatmap.n_samples": 2}
@@ -151,6 +151,20 @@ def test_the_paper_preset_is_a_suite_of_every_table_of_the_paper_at_its_budget()
     assert suite.name == "paper"
     assert {s.name for s in suite.benchmarks} | {m.name for m in suite.missing} == {s.name for s in specs}
     assert {m.name for m in suite.missing} >= {"mvtec", "mvtec-semi"}  # MVTec has no default folder
+    dry = _plan("train", "--preset", "paper", "--dry-run")
+    assert dry.name == "paper-dry-run" and "imagenet" in {m.name for m in dry.missing}  # no ImageNet-22k folder
+
+
+def test_missing_files_are_a_file_not_found_or_an_outlier_exposure_folder_not_given(tiny_fmnist):
+    imagenet = spec_from_dict({"preset": "imagenet"}, n_classes=30)  # imagenet22k reads --oe-folder: none given
+    fmnist = spec_from_dict({"preset": "fmnist", "overrides": {"data.data_dir": str(tiny_fmnist)}}, n_classes=10)
+    found = as_missing(imagenet, ValueError("--noise-mode imagenet22k needs --oe-folder DIR\nmore"))
+    assert found == Missing("imagenet-benchmark", "imagenet", "--noise-mode imagenet22k needs --oe-folder DIR")
+    assert as_missing(fmnist, FileNotFoundError("no CIFAR-100 at x")).reason == "no CIFAR-100 at x"
+    assert as_missing(fmnist, ValueError("FCDD_CNN28_W takes 28x28 images")) is None  # another fault: refused as is
+    with_folder = spec_from_dict({"preset": "imagenet", "overrides": {"anomalies.oe_folder": str(tiny_fmnist)}},
+                                 n_classes=30)  # fmt: skip
+    assert as_missing(with_folder, ValueError("anything else")) is None
 
 
 # ------------------------------------------------------------------ missing data

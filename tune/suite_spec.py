@@ -216,16 +216,15 @@ def as_missing(spec: BenchmarkSpec, error: Exception) -> Missing | None:
 
 
 def _oe_folder_missing(spec: BenchmarkSpec) -> bool:
+    """Its outlier exposure reads a folder, and the benchmark names none (the one ``ValueError`` of its check)."""
     from fcdd.anomalies.oe_modes import check_source
 
-    if spec.base.anomalies.oe_folder is not None:
-        return False
     try:
         check_source(spec.base)
     except ValueError:
-        return True  # its outlier exposure reads a folder, and the benchmark gives it none
-    except FileNotFoundError:
-        return False  # a FileNotFoundError is missing on its own
+        return True
+    except FileNotFoundError:  # missing on its own
+        return False
     return False
 
 

@@ -145,6 +145,7 @@ def _runner_for(runner: Runner, planned: PlannedBenchmark) -> Runner:
 
 
 def _write_suite_file(out: Path, suite: Suite, runner: Runner) -> dict[str, Any]:
+    """``suite.json``: what `fcdd report` and `fcdd status` read back; returned as written."""
     info = {
         "name": suite.name,
         "runner": runner.name,

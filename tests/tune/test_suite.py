@@ -183,6 +183,23 @@ def test_a_suite_missing_data_is_refused_before_anything_is_written(tiny_fmnist,
     assert not out.exists()
 
 
+def test_a_suite_runs_with_some_data_or_into_a_folder_of_its_own(tiny_fmnist, tmp_path, capsys):
+    raw = _trio(tiny_fmnist, tmp_path)
+    for entry in raw["suite"][1:]:
+        del entry["overrides"]["data.data_dir"]
+    nothing = {**raw, "suite": raw["suite"][1:]}
+    out = tmp_path / "out"
+    assert main(["train", "--spec", str(_write(tmp_path, nothing)), "--out", str(out), "--skip-missing"]) == 2
+    assert "fcdd: error: suite trio: no benchmark has its data: mvtec (dataset 'mvtec' needs a data dir" in (
+        capsys.readouterr().err
+    )
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n")
+    assert main(["train", "--spec", str(_write(tmp_path, raw)), "--out", str(out), "--skip-missing"]) == 2
+    assert "is not empty and holds no suite (no suite.json; notes.txt...)" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
 def test_skip_missing_is_for_suites(tiny_fmnist, capsys):
     argv = ["train", "--preset", "fmnist", "--data-dir", str(tiny_fmnist), "--skip-missing", "--plan-only"]
     assert main(argv) == 2

@@ -335,7 +335,7 @@ class _SuiteTrials:
 def _suite_dirname(trial: Any) -> str:
     """A suite trial's folder under ``ray/``: its benchmark, then its id (one config may be in two benchmarks)."""
     job = trial.config["job"]
-    return f"{Path(job['out']).name}-{job['trial']['trial_id']}"
+    return f"{job['benchmark']}-{job['trial']['trial_id']}"
 
 
 class PruneAwareOptunaSearch(OptunaSearch):
@@ -590,7 +590,8 @@ class RayRunner:
             )
             ask = part.spec.resources.as_ray()
             resources[folder] = tune.PlacementGroupFactory([{"CPU": ask["cpu"], "GPU": ask["gpu"]}])
-            jobs += [{"trial": t.to_dict(), "out": folder, "storage": storage} for t in part.trials]
+            jobs += [{"trial": t.to_dict(), "out": folder, "storage": storage, "benchmark": part.spec.name}
+                     for t in part.trials]  # fmt: skip
         tuner = tune.Tuner(
             tune.with_resources(together_trainable, lambda config: resources[config["job"]["out"]]),
             param_space={"job": tune.grid_search(jobs)},

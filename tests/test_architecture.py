@@ -39,7 +39,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("runner", ("fcdd.runner", "fcdd.probe")),
     ("method commands", ("fcdd.explain", "fcdd.cli", "fcdd")),
     ("experiment specs", ("tune.flags", "tune.search_goals", "tune.spec", "tune.resources", "tune.remote", "tune")),
-    ("experiment plans", ("tune.plan", "tune.search_trials", "tune.preflight", "tune.ties")),
+    ("experiment plans", ("tune.plan", "tune.search_trials", "tune.preflight", "tune.ties", "tune.suite_spec")),
     (
         "results",
         ("tune.store", "tune.collect", "tune.significance", "tune.progress_file", "tune.status", "tune.snapshots"),
@@ -47,7 +47,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("reports", ("tune.report",)),
     ("trackers", ("tune.tracking",)),
     ("runners", ("tune.runners",)),
-    ("experiments", ("tune.resolve", "tune.selection", "tune.experiment")),
+    ("experiments", ("tune.resolve", "tune.selection", "tune.experiment", "tune.suite")),
     ("console script", ("tune.cli",)),
 ]
 

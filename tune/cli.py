@@ -13,7 +13,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,9 @@ from tune.spec import SCHEDULERS
 
 if TYPE_CHECKING:
     from tune.experiment import BenchmarkOptions
+    from tune.runners.base import Runner
     from tune.runners.ray import RayRunner
+    from tune.suite_spec import Suite
 
 log = logging.getLogger("fcdd")
 
@@ -34,7 +36,11 @@ log = logging.getLogger("fcdd")
 def _add_plan_arguments(p: argparse.ArgumentParser) -> None:
     """What every experiment command takes: where the settings come from, the plan, the output."""
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--preset", help="starting settings (see `fcdd presets`; default fmnist)")
+    source.add_argument(
+        "--preset",
+        help="starting settings (see `fcdd presets`; default fmnist), or paper: the paper's whole benchmark, "
+        "a suite of one benchmark per table (tune/specs/paper.yaml; train and benchmark)",
+    )
     source.add_argument("--config", type=path_arg, help="a run's config.json to start from instead of a preset")
     source.add_argument(
         "--spec", type=path_arg, help="benchmark spec YAML (see tune/spec_file.py); flags below override it"
@@ -71,6 +77,16 @@ def _add_plan_arguments(p: argparse.ArgumentParser) -> None:
         "e.g. http://127.0.0.1:5000; nested under one parent run per benchmark or search",
     )
     add_config_arguments(p)
+
+
+def _add_suite_arguments(p: argparse.ArgumentParser) -> None:
+    """What `train` and `benchmark` take for a suite (a spec with `suite:`, or --preset paper)."""
+    p.add_argument(
+        "--skip-missing",
+        action="store_true",
+        help="a suite: run the benchmarks whose data is there and list the others in the suite report "
+        "(default: refuse to start, naming each benchmark without data)",
+    )
 
 
 def gpus_arg(text: str) -> float | str:
@@ -152,27 +168,55 @@ def _options(args: argparse.Namespace) -> BenchmarkOptions:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from tune.experiment import run_benchmark
-    from tune.resolve import resolve_spec
     from tune.runners.serial import SerialRunner
 
-    _quiet(args)
-    spec = resolve_spec(args)
-    out = _out_dir(args, spec)
-    runner = SerialRunner(show_progress=not args.quiet)
-    summary = run_benchmark(spec, out, runner, _options(args))
-    return 0 if args.plan_only else _finish(summary, out)
+    return _run_plan(args, lambda: SerialRunner(show_progress=not args.quiet))
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
+    return _run_plan(args, lambda: _ray_runner(args))
+
+
+def _run_plan(args: argparse.Namespace, make_runner: Callable[[], Runner]) -> int:
+    """`train` and `benchmark`: the plan of the command line (one benchmark or a suite) on the runner."""
     from tune.experiment import run_benchmark
-    from tune.resolve import resolve_spec
+    from tune.resolve import resolve_plan
+    from tune.suite_spec import Suite
 
     _quiet(args)
-    spec = resolve_spec(args)
-    out = _out_dir(args, spec)
-    summary = run_benchmark(spec, out, _ray_runner(args), _options(args))
+    plan = resolve_plan(args)
+    if isinstance(plan, Suite):
+        return _run_suite(args, plan, make_runner)
+    if args.skip_missing:
+        raise CliError("--skip-missing leaves out a suite's benchmarks without data; this plan is one benchmark")
+    out = _out_dir(args, plan)
+    summary = run_benchmark(plan, out, make_runner(), _options(args))
     return 0 if args.plan_only else _finish(summary, out)
+
+
+def _run_suite(args: argparse.Namespace, suite: Suite, make_runner: Callable[[], Runner]) -> int:
+    from tune.suite import SuiteOptions, run_suite
+
+    out = _out_dir(args, suite)
+    options = SuiteOptions(
+        plan_only=args.plan_only, restart=args.restart, skip_missing=args.skip_missing, mlflow=args.mlflow
+    )
+    summary = run_suite(suite, out, make_runner(), options)
+    if args.plan_only:
+        return 0
+    from tune.experiment import summary_lines
+
+    for name, part in summary["benchmarks"].items():
+        for line in summary_lines(part["out"]):
+            print(f"{name}: {line}")
+        counts = f"{part['ok']} trial(s) ok, {part['failed']} failed, {part['ran']} run now"
+        print(f"{name}: {counts}; results in {part['out']}")
+    for missing in summary["missing"]:
+        print(f"{missing.name}: not run, no data ({missing.reason})")
+    print(f"suite {suite.name}: {summary['ok']} trial(s) ok, {summary['failed']} failed, {summary['ran']} run now")
+    if "html" in summary["report"]:
+        print(f"report: {summary['report']['html']}")
+    return 1 if summary["failed"] else 0
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
@@ -207,12 +251,20 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from fcdd.paper import PAPER
+    from tune.outdir import SUITE_FILE
     from tune.report.build import build_report
     from tune.store import ResultsStore
 
     results = args.results.expanduser().resolve()
     if not results.is_dir():
         raise CliError(f"{results} is not a folder; pass the --out folder of `fcdd train`, `benchmark` or `tune`")
+    if (results / SUITE_FILE).is_file():
+        from tune.suite import report_suite
+
+        files = report_suite(results, gallery_seeds=args.gallery_seeds)
+        for role, path in sorted(files.items()):
+            print(f"{role}: {path}")
+        return 0
     study = None
     if (results / "best").is_dir() and (results / "best_params.json").exists():
         study, where = _load_search_study(results, args.storage)
@@ -296,6 +348,7 @@ def _add_train(sub: argparse._SubParsersAction[Parser]) -> None:
         "the same layout, results store and report as `fcdd benchmark`.",
     )
     _add_plan_arguments(p)
+    _add_suite_arguments(p)
     p.set_defaults(func=_cmd_train)
 
 
@@ -307,6 +360,7 @@ def _add_benchmark(sub: argparse._SubParsersAction[Parser]) -> None:
     )
     _add_plan_arguments(p)
     _add_ray_arguments(p)
+    _add_suite_arguments(p)
     p.set_defaults(func=_cmd_benchmark)
 
 
@@ -377,20 +431,33 @@ def _cmd_status(args: argparse.Namespace) -> int:
     results = args.results.expanduser()
     if not results.is_dir():
         raise CliError(f"{results} is not a folder; pass the --out folder of `fcdd train`, `benchmark` or `tune`")
-    marks = ("benchmark.json", "trials.jsonl", "progress.json", "search.json", "search")
-    if not any((results / mark).exists() for mark in marks):
-        raise CliError(f"{results} holds no fcdd results; pass the --out folder of `fcdd train`, `benchmark` or `tune`")
+    folders = _status_folders(results)
     while True:
-        status = read_status(results)
-        text = format_status(status)
+        statuses = [read_status(folder) for folder in folders]
+        text = "\n\n".join(format_status(status) for status in statuses)
         if args.watch and sys.stdout.isatty():
             print("\033[H\033[J", end="")  # clear the terminal between redraws
         print(text, flush=True)
-        if not args.watch or status.state != "running":
+        if not args.watch or all(status.state != "running" for status in statuses):
             return 0
         time.sleep(args.watch)
         if not sys.stdout.isatty():
             print()
+
+
+def _status_folders(results: Path) -> list[Path]:
+    """The results folders `fcdd status` reads: the folder itself, or each benchmark folder of a suite."""
+    from tune.outdir import SUITE_FILE
+
+    if (results / SUITE_FILE).is_file():
+        from tune.suite import read_suite
+
+        folders = [results / bench["folder"] for bench in read_suite(results)["benchmarks"]]
+        return [folder for folder in folders if folder.is_dir()] or [results]
+    marks = ("benchmark.json", "trials.jsonl", "progress.json", "search.json", "search")
+    if not any((results / mark).exists() for mark in marks):
+        raise CliError(f"{results} holds no fcdd results; pass the --out folder of `fcdd train`, `benchmark` or `tune`")
+    return [results]
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -112,39 +112,70 @@ def run_benchmark(
     """
     options = options or BenchmarkOptions()
     out = Path(out).expanduser().resolve()
+    if options.plan_only:
+        return show_plan(spec, out, options)
+    planned = prepare_runner(check_benchmark(spec, out, options), runner)
+    if options.restart and out.is_dir() and any(out.iterdir()):
+        with replaced_when_done(out) as staging:
+            files = _execute(planned.moved(staging), runner, options)
+        return benchmark_summary(planned, {role: out / p.relative_to(staging) for role, p in files.items()})
+    return benchmark_summary(planned, _execute(planned, runner, options))
+
+
+def show_plan(spec: BenchmarkSpec, out: Path, options: BenchmarkOptions) -> dict[str, Any]:
+    """``--plan-only``: print the trials, marking those finished in ``out``; run nothing."""
     trials = expand(spec)
     store = ResultsStore(out)
-    if options.plan_only:
-        done = set() if options.restart or not store.path.exists() else store.finished_ids()
-        print(format_plan(spec, trials, done))
-        return {"trials": len(trials), "done": len(done & {t.trial_id for t in trials}), "ran": 0}
+    done = set() if options.restart or not store.path.exists() else store.finished_ids()
+    print(format_plan(spec, trials, done))
+    return {"trials": len(trials), "done": len(done & {t.trial_id for t in trials}), "ran": 0}
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedBenchmark:
+    """A benchmark checked before anything is written: its folder, its trials, those still to run."""
+
+    spec: BenchmarkSpec
+    out: Path
+    trials: list[TrialSpec]
+    todo: list[TrialSpec]
+    previous: dict[str, Any] | None  # the plan the folder holds (a resume extends it), None for a new one
+
+    def moved(self, staging: Path) -> PlannedBenchmark:
+        """The same plan run afresh in ``staging`` (``--restart``): nothing is continued there."""
+        return dataclasses.replace(self, out=staging, previous=None)
+
+
+def check_benchmark(spec: BenchmarkSpec, out: Path, options: BenchmarkOptions) -> PlannedBenchmark:
+    """Every check of ``spec`` in ``out`` that needs no runner, nothing written; what is left to run.
+
+    The folder (new, or this plan's own), its store, the tracking URI, then the pre-flight of the
+    trials still to run (data, network, outlier exposure; their checkpoints). ``options.checked``
+    leaves out the tracking URI and the plan's pre-flight: the caller ran them.
+    """
+    trials = expand(spec)
+    store = ResultsStore(out)
     previous = check_output(out, spec, restart=options.restart)
     store.check_parses()
     done = set() if options.restart or not store.path.exists() else store.finished_ids()
     todo = [t for t in trials if t.trial_id not in done]
     if options.mlflow is not None and not options.checked:
         check_tracking(options.mlflow, *(() if options.restart else (out,)))
-    if todo:
-        spec = _prepare(spec, out, runner, todo, options)
-    if options.restart and out.is_dir() and any(out.iterdir()):
-        with replaced_when_done(out) as staging:
-            files = _execute(spec, staging, runner, trials, todo, None, options)
-        return _summary(spec, out, trials, todo, {role: out / p.relative_to(staging) for role, p in files.items()})
-    files = _execute(spec, out, runner, trials, todo, previous, options)
-    return _summary(spec, out, trials, todo, files)
-
-
-def _prepare(
-    spec: BenchmarkSpec, out: Path, runner: Runner, todo: list[TrialSpec], options: BenchmarkOptions
-) -> BenchmarkSpec:
-    """The pre-flight of the trials to run, then the runner's; the spec with its GPU share measured."""
-    if not options.checked:
+    if todo and not options.checked:
         check_plan(spec)
-    if not options.restart:
+    if todo and not options.restart:
         check_snapshots(todo, out)
-    target = _probe_target(spec, runner, lambda: [(_trial_label(t), t.run_config()) for t in todo])
+    return PlannedBenchmark(spec, out, trials, todo, previous)
+
+
+def prepare_runner(planned: PlannedBenchmark, runner: Runner) -> PlannedBenchmark:
+    """The runner's pre-flight for the trials to run (Ray: connect, placement), then the GPU share measured."""
+    if not planned.todo:
+        return planned
+    spec = planned.spec
+    target = _probe_target(spec, runner, lambda: [(_trial_label(t), t.run_config()) for t in planned.todo])
     runner.prepare(spec)
-    return _measure_gpus(spec, runner, target)
+    return dataclasses.replace(planned, spec=_measure_gpus(spec, runner, target))
 
 
 def _trial_label(trial: TrialSpec) -> str:
@@ -172,33 +203,40 @@ def _measure_gpus(spec: BenchmarkSpec, runner: Runner, target: tuple[str, RunCon
     return runner.resolve_gpus(spec, *target)
 
 
-def _execute(
-    spec: BenchmarkSpec,
-    out: Path,
-    runner: Runner,
-    trials: list[TrialSpec],
-    todo: list[TrialSpec],
-    previous: dict[str, Any] | None,
-    options: BenchmarkOptions,
-) -> dict[str, Path]:
-    """Write the plan, run ``todo``, then the tables and the report; return the report's files."""
-    store = ResultsStore(out)
+def _execute(planned: PlannedBenchmark, runner: Runner, options: BenchmarkOptions) -> dict[str, Path]:
+    """Write the plan, run the trials still to run, then the tables and the report; return the report's files."""
+    begin_benchmark(planned, runner)
+    spec, out = planned.spec, planned.out
+    # Also with nothing to run: trials of an earlier run without --mlflow are logged now.
+    run_name = options.title or spec.name
+    with tracking(options.mlflow, out, experiment=spec.name, run_name=run_name, parent_run_id=options.mlflow_parent):
+        if planned.todo:
+            runner.run(planned.todo, out, spec)
+    return finish_benchmark(planned, runner, options)
+
+
+def begin_benchmark(planned: PlannedBenchmark, runner: Runner) -> None:
+    """Create the folder and write its plan (``benchmark.json``), when there is something to run."""
+    out, trials, todo = planned.out, planned.trials, planned.todo
     if todo:
         out.mkdir(parents=True, exist_ok=True)
-        _write_plan(out, spec, trials, runner, previous)
+        _write_plan(out, planned.spec, trials, runner, planned.previous)
         if len(todo) < len(trials):
             log.info("resuming %s: %d of %d trials already finished", out, len(trials) - len(todo), len(trials))
     else:
         log.info("all %d trials of %s already finished", len(trials), out)
-    # Also with nothing to run: trials of an earlier run without --mlflow are logged now.
-    run_name, parent = options.title or spec.name, options.mlflow_parent
-    with tracking(options.mlflow, out, experiment=spec.name, run_name=run_name, parent_run_id=parent):
-        if todo:
-            runner.run(todo, out, spec)
+
+
+def finish_benchmark(planned: PlannedBenchmark, runner: Runner, options: BenchmarkOptions) -> dict[str, Path]:
+    """After the trials: snapshots pruned (``--keep-snapshots``), the tables, the report (unless
+    ``options.report`` is off), the results pushed. Returns the report's files by role.
+    """
+    out, spec = planned.out, planned.spec
+    store = ResultsStore(out)
     if options.keep_snapshots != "all" and store.path.exists():  # only now: every trial run here has ended
         from tune.snapshots import prune_snapshots
 
-        prune_snapshots(out, trials, options.keep_snapshots)
+        prune_snapshots(out, planned.trials, options.keep_snapshots)
     files: dict[str, Path] = {}
     if store.path.exists():
         store.write_tables()
@@ -211,15 +249,15 @@ def _execute(
     return files
 
 
-def _summary(
-    spec: BenchmarkSpec, out: Path, trials: list[TrialSpec], todo: list[TrialSpec], files: dict[str, Path]
-) -> dict[str, Any]:
+def benchmark_summary(planned: PlannedBenchmark, files: dict[str, Path]) -> dict[str, Any]:
+    """Counts of a benchmark after its run (trials planned, run now, ok, failed), its folder and report files."""
+    out = planned.out
     store = ResultsStore(out)
-    ids = {t.trial_id for t in trials}
+    ids = {t.trial_id for t in planned.trials}
     rows = [r for r in store.rows() if r["trial_id"] in ids] if store.path.exists() else []
     return {
-        "trials": len(trials),
-        "ran": len(todo),
+        "trials": len(planned.trials),
+        "ran": len(planned.todo),
         "ok": sum(r["status"] == "ok" for r in rows),
         "failed": sum(r["status"] == "failed" for r in rows),
         "report": files,

@@ -19,6 +19,7 @@ from typing import Any
 from fcdd.config import EXECUTION_KEYS, RunConfig
 
 PLAN_FILE = "benchmark.json"  # what `fcdd train` / `benchmark` planned in a folder
+SUITE_FILE = "suite.json"  # a suite's folder: its benchmarks (each in <out>/<name>) and those it found no data for
 SEARCH_FILE = "search.json"  # what `fcdd tune` planned in a folder
 STORE_FILE = "trials.jsonl"  # the results store (tune.store)
 PROGRESS_FILE = "progress.json"  # the driver's live view (tune.progress_file)
@@ -26,7 +27,9 @@ ARTIFACTS_DIR = "artifacts"  # a search's Optuna artifact store (heatmap grids),
 PARETO_FILE = "pareto.csv"  # a two-objective search's completed trials: values, on the front, picked
 VAL_VS_TEST_FILE = "val_vs_test.csv"  # a search's trials: validation AUC beside test AUC (tune.selection)
 # Files a results folder may hold before its plan file exists (a run stopped during the first write).
-_RESULT_NAMES = (PLAN_FILE, SEARCH_FILE, STORE_FILE, "runs", "report", "study.db", "best", "search", ARTIFACTS_DIR)
+_RESULT_NAMES = (
+    PLAN_FILE, SUITE_FILE, SEARCH_FILE, STORE_FILE, "runs", "report", "study.db", "best", "search", ARTIFACTS_DIR,
+)  # fmt: skip
 
 
 def read_json(path: Path, what: str) -> dict[str, Any] | None:

@@ -27,9 +27,10 @@ log = logging.getLogger(__name__)
 class Progress:
     """Counts and running trials of one benchmark run, written to ``<root>/progress.json``."""
 
-    def __init__(self, root: Path, *, benchmark: str, totals: dict[int, int]) -> None:
+    def __init__(self, root: Path, *, benchmark: str, totals: dict[int, int], named: bool = False) -> None:
         self.root = Path(root)
         self.benchmark = benchmark
+        self.named = named  # the log line names the benchmark (a suite's benchmarks log side by side)
         self.totals = dict(totals)  # trials to run per nominal class
         self.total = sum(self.totals.values())
         self.started = time.time()
@@ -40,9 +41,9 @@ class Progress:
         self.write()  # at once: `fcdd status` sees a live driver before the first trial reports
 
     @classmethod
-    def of(cls, root: Path, benchmark: str, trials: list[TrialSpec]) -> Progress:
+    def of(cls, root: Path, benchmark: str, trials: list[TrialSpec], *, named: bool = False) -> Progress:
         """The progress of running ``trials``."""
-        return cls(root, benchmark=benchmark, totals=dict(Counter(t.normal_class for t in trials)))
+        return cls(root, benchmark=benchmark, totals=dict(Counter(t.normal_class for t in trials)), named=named)
 
     def eta_seconds(self) -> float | None:
         """Seconds left at the mean pace of the trials finished so far (None before the first)."""
@@ -88,7 +89,8 @@ class Progress:
         eta = self.eta_seconds()
         per_class = ", ".join(f"class {c}: {self.done.get(c, 0)}/{n}" for c, n in sorted(self.totals.items()))
         log.info(
-            "[%d/%d done, %d failed] %s | elapsed %.0f s, ETA %s",
+            "%s[%d/%d done, %d failed] %s | elapsed %.0f s, ETA %s",
+            f"{self.benchmark} " if self.named else "",
             self.finished,
             self.total,
             self.failed,

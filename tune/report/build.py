@@ -106,7 +106,7 @@ def _context(
         table=table,
         summary=summary,
         cost=cost_by_class(table),
-        ranked=_rank_settings(summary),
+        ranked=rank_settings(summary),
         files=ReportFiles(out),
         paper=paper,
         study=study,
@@ -123,7 +123,7 @@ def _write_pages(ctx: ReportContext, title: str, parts: list[Section]) -> dict[s
     return ctx.files.written
 
 
-def _rank_settings(summary: pd.DataFrame) -> list[Any]:
+def rank_settings(summary: pd.DataFrame) -> list[Any]:
     """Every setting, the highest overall AUC first; ties keep the store's order."""
     overall = summary[summary["class_name"] == OVERALL]
     order = np.argsort(-overall["auc_mean"].fillna(-np.inf).to_numpy(), kind="stable")

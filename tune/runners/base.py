@@ -4,6 +4,7 @@ outcome becomes its record."""
 from __future__ import annotations
 
 import socket
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -48,6 +49,35 @@ class PushesResults(Protocol):
 
     def push_results(self, out: Path) -> None:
         """Copy the results written in ``out`` (store, tables, report) next to the run folders."""
+        ...
+
+
+@dataclass(frozen=True)
+class BenchmarkTrials:
+    """One benchmark's share of a run over several (a suite): its trials to run, results folder and spec."""
+
+    trials: list[TrialSpec]
+    out: Path
+    spec: BenchmarkSpec
+
+
+@runtime_checkable
+class RunsTogether(Protocol):
+    """A runner that fans the trials of several benchmarks out together (Ray: one Tune run for a whole suite).
+
+    Each benchmark keeps its own results folder, store and progress; every trial gets its own
+    benchmark's resources. A runner without this capability runs the benchmarks one after another.
+    """
+
+    def run_together(self, parts: list[BenchmarkTrials], root: Path, name: str) -> None:
+        """Run every part's trials in one run named ``name``, its own state in ``root`` (the suite's folder).
+
+        The parts share one retry count (``spec.max_failures``): one run retries every trial alike.
+        """
+        ...
+
+    def for_subfolder(self, name: str) -> Runner:
+        """The same runner for the sub-folder ``name`` of the results (a suite's benchmark)."""
         ...
 
 

@@ -39,7 +39,7 @@ from tune.plan import TrialSpec
 from tune.progress_file import Progress
 from tune.remote import RemoteRuns, check_storage, scratch_dir
 from tune.resources import GpuProbeError, check_placement, measured, probe_failure, probe_summary
-from tune.runners.base import make_record
+from tune.runners.base import BenchmarkTrials, make_record
 from tune.search_goals import GOALS, goal_values, gpu_seconds
 from tune.search_trials import search_trial, suggest
 from tune.spec import BenchmarkSpec, Resources, SearchSpec
@@ -144,6 +144,12 @@ def _run_trial(trial: TrialSpec, out: str, storage: str | None) -> None:
 def benchmark_trainable(config: dict[str, Any]) -> None:
     """Ray trainable of `fcdd benchmark`: one planned trial."""
     _run_trial(TrialSpec.from_dict(config["trial"]), config["out"], config.get("storage"))
+
+
+def together_trainable(config: dict[str, Any]) -> None:
+    """Ray trainable of a suite on Ray: one trial of one of its benchmarks, run into that benchmark's folder."""
+    job = config["job"]
+    _run_trial(TrialSpec.from_dict(job["trial"]), job["out"], job.get("storage"))
 
 
 _SEARCH_CONSTANTS = ("base", "out", "storage")
@@ -252,6 +258,31 @@ class ResultsCallback(raytune.Callback):
         self.progress.trial_finished(self._trial(trial), ok=False)
 
 
+class RoutedCallback(raytune.Callback):
+    """Runs in the driver of a suite: hands each trial's events to its own benchmark's :class:`ResultsCallback`."""
+
+    def __init__(self, by_folder: dict[str, ResultsCallback]) -> None:
+        self.by_folder = by_folder
+
+    def _owner(self, trial: Any) -> ResultsCallback:
+        return self.by_folder[trial.config["job"]["out"]]
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._owner(trial).on_trial_start(iteration, trials, trial, **info)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        self._owner(trial).on_trial_result(iteration, trials, trial, result, **info)
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._owner(trial).on_trial_recover(iteration, trials, trial, **info)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._owner(trial).on_trial_complete(iteration, trials, trial, **info)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._owner(trial).on_trial_error(iteration, trials, trial, **info)
+
+
 def _failures(trial: Any) -> int:
     return int(getattr(getattr(trial, "run_metadata", None), "num_failures", 0) or 0)
 
@@ -292,6 +323,22 @@ def _run_config(
         callbacks=callbacks,
         failure_config=raytune.FailureConfig(max_failures=max_failures),
     )
+
+
+class _SuiteTrials:
+    """Which planned trial a Tune trial of a suite is, among one benchmark's trials."""
+
+    def __init__(self, trials: list[TrialSpec]) -> None:
+        self.by_id = {t.trial_id: t for t in trials}
+
+    def __call__(self, trial: Any) -> TrialSpec:
+        return self.by_id[trial.config["job"]["trial"]["trial_id"]]
+
+
+def _suite_dirname(trial: Any) -> str:
+    """A suite trial's folder under ``ray/``: its benchmark, then its id (one config may be in two benchmarks)."""
+    job = trial.config["job"]
+    return f"{job['benchmark']}-{job['trial']['trial_id']}"
 
 
 class PruneAwareOptunaSearch(OptunaSearch):
@@ -521,6 +568,38 @@ class RayRunner:
                 reuse_actors=True, trial_dirname_creator=lambda t: t.config["trial"]["trial_id"]
             ),
             run_config=_run_config(out, spec.name, spec.max_failures, [callback], self.remote_storage),
+        )
+        tuner.fit()
+
+    def run_together(self, parts: list[BenchmarkTrials], root: Path, name: str) -> None:
+        """Several benchmarks' trials as one Tune experiment; every outcome lands in its own benchmark's store.
+
+        Each part's run folders stay under its own results folder (and, with remote storage, under
+        ``<remote>/<benchmark name>``, as :meth:`for_subfolder` has it); each trial asks for its own
+        benchmark's resources. Ray's experiment state goes to ``root/ray``.
+        """
+        retries = sorted({part.spec.max_failures for part in parts})
+        if len(retries) != 1:
+            raise ValueError(f"the benchmarks of one run share one max_failures, got {retries}")
+        callbacks, resources, jobs = {}, {}, []
+        for part in parts:
+            folder, storage = str(part.out), self.for_subfolder(part.spec.name).remote_storage
+            callbacks[folder] = ResultsCallback(
+                ResultsStore(part.out),
+                part.spec,
+                Progress.of(part.out, part.spec.name, part.trials, named=True),
+                describe=_SuiteTrials(part.trials),
+                fetch=_fetcher(part.out, storage),
+            )
+            ask = part.spec.resources.as_ray()
+            resources[folder] = raytune.PlacementGroupFactory([{"CPU": ask["cpu"], "GPU": ask["gpu"]}])
+            jobs += [{"trial": t.to_dict(), "out": folder, "storage": storage, "benchmark": part.spec.name}
+                     for t in part.trials]  # fmt: skip
+        tuner = raytune.Tuner(
+            raytune.with_resources(together_trainable, lambda config: resources[config["job"]["out"]]),
+            param_space={"job": raytune.grid_search(jobs)},
+            tune_config=raytune.TuneConfig(reuse_actors=True, trial_dirname_creator=_suite_dirname),
+            run_config=_run_config(root, name, retries[0], [RoutedCallback(callbacks)], self.remote_storage),
         )
         tuner.fit()
 

@@ -93,3 +93,19 @@ def scores_auc(run_dir: Path) -> float:
 
     with np.load(Path(run_dir) / "scores.npz") as saved:
         return float(roc_auc_score(saved["label"], saved["score"]))
+
+
+def write_run_folder(
+    root: Path, config: Any, net: nn.Module, preprocessing: Any, raw_shape: tuple[int, int, int]
+) -> Path:
+    """A finished run folder without training: ``config``, ``preprocessing``, ``net``'s weights, plausible metrics."""
+    from fcdd import artifacts
+
+    root.mkdir(parents=True, exist_ok=True)
+    artifacts.write_json(root / "config.json", config.to_dict())
+    artifacts.write_json(
+        root / "preprocessing.json", {"preprocessing": preprocessing.to_dict(), "raw_shape": list(raw_shape)}
+    )
+    artifacts.write_checkpoint(root / "snapshot.pt", {"net": net.state_dict()})
+    artifacts.write_json(root / "metrics.json", run_metrics().to_dict())
+    return root

@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("pictures", ("fcdd.pictures",)),
     ("artifacts", ("fcdd.artifacts",)),
     ("runner", ("fcdd.runner", "fcdd.probe")),
-    ("method commands", ("fcdd.explain", "fcdd.cli", "fcdd")),
+    ("method commands", ("fcdd.explain", "fcdd.cli", "fcdd.deploy", "fcdd")),
     ("experiment specs", ("tune.flags", "tune.objectives", "tune.spec", "tune.resources", "tune.remote", "tune")),
     ("experiment plans", ("tune.plan", "tune.search", "tune.preflight")),
     ("results", ("tune.store", "tune.collect", "tune.ranking", "tune.progress", "tune.status")),

@@ -39,6 +39,7 @@ def run(small_run, tmp_path) -> Path:
     return Path(shutil.copytree(small_run, tmp_path / "run"))
 
 
+@pytest.mark.slow  # exports (seconds each)
 @pytest.mark.parametrize(("fmt", "graph"), [("onnx", "model.onnx"), ("torchscript", "model.pt")])
 def test_export_writes_the_graph_and_its_card_and_nothing_else(run, capsys, fmt, graph):
     assert main(["export", "--run", str(run), "--format", fmt]) == 0
@@ -56,6 +57,7 @@ def build_images():
     return probe_images(RAW, 2)
 
 
+@pytest.mark.slow  # exports (seconds each)
 def test_a_second_export_replaces_the_first(run, tmp_path):
     out = tmp_path / "model"
     assert main(["export", "--run", str(run), "--format", "onnx", "--out", str(out)]) == 0
@@ -65,6 +67,7 @@ def test_a_second_export_replaces_the_first(run, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+@pytest.mark.slow  # exports (seconds each)
 def test_a_failed_export_leaves_nothing_and_keeps_the_earlier_one(run, tmp_path, capsys, monkeypatch):
     out = tmp_path / "model"
     assert main(["export", "--run", str(run), "--format", "torchscript", "--out", str(out)]) == 0
@@ -120,7 +123,25 @@ def test_bad_input_is_one_line_and_writes_nothing(run, capsys, make_run, extra, 
     assert not any(p.name.startswith(".") for p in run.parent.rglob("*"))
 
 
+@pytest.mark.slow  # exports (seconds each)
 def test_the_metrics_in_the_card_are_the_runs(run, tmp_path):
     artifacts.write_json(run / "metrics.json", {**json.loads((run / "metrics.json").read_text()), "auc": 0.75})
     assert main(["export", "--run", str(run), "--format", "torchscript", "--out", str(tmp_path / "m")]) == 0
     assert load_export(tmp_path / "m").card.metrics["auc"] == 0.75
+
+
+def test_an_export_that_differs_from_the_run_is_refused_and_not_kept(run, tmp_path, capsys, monkeypatch):
+
+    from fcdd.deploy import export
+    from fcdd.methods.fcdd import FCDDScorer
+
+    write = export.WRITERS["torchscript"]
+
+    def write_another_sigma(detector, example, path, digest):
+        other = export.DetectorGraph(detector.net, detector.preprocessing, detector.raw_shape, FCDDScorer(3.0))
+        write(other.eval(), example, path, digest)
+
+    monkeypatch.setitem(export.WRITERS, "torchscript", write_another_sigma)
+    out = tmp_path / "model"
+    _fails(capsys, ["export", "--run", str(run), "--format", "torchscript", "--out", str(out)], "does not reproduce")
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["run"]

@@ -16,7 +16,7 @@ import torch
 from fcdd.config import RunConfig
 from fcdd.data import cifar, fmnist, folder, imagenet, mvtec, voc
 from fcdd.data.preprocess import Preprocessing, Recipe, build_preprocessing
-from fcdd.deploy.export import export_run, parity_gap, probe_images
+from fcdd.deploy.export import PARITY_TOLERANCE, export_run, probe_images
 from fcdd.deploy.load import load_export
 from fcdd.engine.evaluate import score_images
 from fcdd.engine.runtime import resolve_runtime
@@ -54,6 +54,8 @@ def export_and_compare(
     config = RunConfig().replace(**{"network.name": net_name, "objective": objective, "heatmap.gauss_std": 1.6})
     net = build(net_name).eval()
     images = probe_images(raw, batch, seed=7)
+    if objective == "fcdd":
+        amplify(net, prep.test(images))
     scores, heatmaps = reference(config, net, prep, images)
     ranked = scores.double().sort().values
     gap = int((ranked[1:] - ranked[:-1]).argmax())  # decisions on both sides of the widest gap
@@ -65,13 +67,27 @@ def export_and_compare(
         export_run(run, fmt, tmp_path / fmt, threshold=threshold)
         got = load_export(tmp_path / fmt).predict(images.to(torch.uint8))
         assert got.scores.shape == (batch,) and got.heatmaps.shape == (batch, 1, *prep.input_shape[1:]), fmt
-        assert parity_gap(got.scores, scores) <= 1 and parity_gap(got.heatmaps, heatmaps) <= 1, fmt
-        assert got.anomalous is not None and (got.anomalous == (scores > threshold).numpy()).all(), fmt
         deltas[fmt] = (
             float(np.abs(got.scores.astype(np.float64) - scores.double().numpy()).max()),
             float(np.abs(got.heatmaps.astype(np.float64) - heatmaps.double().numpy()).max()),
         )
+        assert max(deltas[fmt]) <= PARITY_TOLERANCE, (fmt, deltas[fmt])
+        assert got.anomalous is not None and (got.anomalous == (scores > threshold).numpy()).all(), fmt
     return deltas
+
+
+def amplify(net: torch.nn.Module, inputs: torch.Tensor) -> None:
+    """Scale an FCDD net's last conv so that its output φ peaks at ±3 on ``inputs``, as a trained net's does.
+
+    Untrained nets give φ ≈ 0.01, so scores and heatmaps of 1e-4: an absolute tolerance of 1e-4
+    would pass a graph that computes anything at all.
+    """
+    last = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    with torch.no_grad():
+        factor = 3 / net(inputs).abs().max()
+        last.weight.mul_(factor)
+        if last.bias is not None:
+            last.bias.mul_(factor)
 
 
 # Every network family (FCDD, and the AE baseline's) with a recipe of a dataset it is used on.
@@ -79,18 +95,19 @@ def export_and_compare(
 # together they cover every test-time pipeline (test_every_recipe_is_covered). The 224² nets run
 # at their datasets' raw sizes, on a batch of 2.
 CASES = [
+    # The inner loop's two (each export takes seconds): LCN with a crop, LCN with a resize.
     ("FCDD_CNN28", "fmnist", "lcnaug1", (1, 32, 32), 28, 4),
-    ("FCDD_CNN28_W", "custom-gtms", "none", (1, 30, 34), 28, 4),
-    ("FCDD_CNN32", "imagenet", "aug1", (3, 36, 40), 32, 4),
     ("FCDD_CNN32_S", "mvtec", "lcnaug1", (3, 40, 40), 32, 4),
-    ("FCDD_CNN32_LW3K", "mvtec", "none", (3, 40, 44), 32, 4),
-    ("AE28", "fmnist", "aug1", (1, 32, 32), 28, 4),
-    ("AE28_W", "fmnist", "lcn", (1, 28, 28), 28, 4),
-    ("AE32", "cifar10", "lcn", (3, 36, 36), 32, 4),
-    ("AE32_LW3K", "cifar10", "aug1", (3, 32, 32), 32, 4),
     *(
         pytest.param(*case, marks=pytest.mark.slow)
         for case in (
+            ("FCDD_CNN28_W", "custom-gtms", "none", (1, 30, 34), 28, 4),
+            ("FCDD_CNN32", "imagenet", "aug1", (3, 36, 40), 32, 4),
+            ("FCDD_CNN32_LW3K", "mvtec", "none", (3, 40, 44), 32, 4),
+            ("AE28", "fmnist", "aug1", (1, 32, 32), 28, 4),
+            ("AE28_W", "fmnist", "lcn", (1, 28, 28), 28, 4),
+            ("AE32", "cifar10", "lcn", (3, 36, 36), 32, 4),
+            ("AE32_LW3K", "cifar10", "aug1", (3, 32, 32), 32, 4),
             ("FCDD_CNN224", "mvtec", "lcnaug1", (3, 240, 240), 224, 2),
             ("FCDD_CNN224_W", "imagenet", "aug1", (3, 256, 256), 224, 2),
             ("FCDD_CNN224_VGG", "pascalvoc", "aug1", (3, 240, 260), 224, 2),
@@ -108,7 +125,10 @@ CASES = [
 @pytest.mark.parametrize(("net", "dataset", "recipe", "raw", "size", "batch"), CASES)
 def test_eager_onnx_and_torchscript_agree(tmp_path, net, dataset, recipe, raw, size, batch):
     objective = "ae" if net.startswith("AE") else "fcdd"
-    export_and_compare(tmp_path, net, _prep(dataset, recipe, raw, size), raw, batch, objective)
+    deltas = export_and_compare(tmp_path, net, _prep(dataset, recipe, raw, size), raw, batch, objective)
+    print(
+        f"max |Δ| {net} {dataset}:{recipe}", {fmt: f"score {s:.2e} heatmap {h:.2e}" for fmt, (s, h) in deltas.items()}
+    )
 
 
 def test_every_network_family_is_covered():

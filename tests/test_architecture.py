@@ -173,7 +173,9 @@ def test_importing_the_cli_loads_no_torch():
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["presets"], ["report", "--help"], ["train", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["presets"], ["report", "--help"], ["train", "--help"], ["export", "--help"]]
+)
 def test_cheap_commands_load_no_torch(argv):
     code = (
         "import sys\nfrom tune.cli import main\n"

@@ -78,7 +78,7 @@ def test_a_failed_export_leaves_nothing_and_keeps_the_earlier_one(run, tmp_path,
 
     monkeypatch.setattr("fcdd.deploy.export.check_parity", differs)  # after graph and card are written
     _fails(capsys, ["export", "--run", str(run), "--format", "onnx", "--out", str(out)], "does not reproduce")
-    _fails(capsys, ["export", "--run", str(run), "--format", "onnx", "--out", str(tmp_path / "new")], "reproduce")
+    _fails(capsys, ["export", "--run", str(run), "--format", "onnx", "--out", str(tmp_path / "new/a/b")], "reproduce")
     assert _tree(out) == before and not (tmp_path / "new").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "run"]  # no staging folder left
 

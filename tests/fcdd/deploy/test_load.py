@@ -60,6 +60,15 @@ def test_uint8_and_float_images_give_the_same_answer(small_exports, fmt):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_any_batch_size_gives_each_image_its_own_answer(small_exports, fmt):
+    model = load_export(small_exports[fmt])
+    images = probe_images(RAW, 5, seed=3)
+    whole, one = model.predict(images), model.predict(images[2:3])
+    assert np.allclose(one.scores, whole.scores[2:3], rtol=0, atol=1e-6)
+    assert np.allclose(one.heatmaps, whole.heatmaps[2:3], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_images_of_another_shape_are_refused(small_exports, fmt):
     model = load_export(small_exports[fmt])
     with pytest.raises(ValueError, match=r"takes images of shape \(N, 1, 28, 28\), got \(2, 3, 28, 28\)"):

@@ -12,6 +12,7 @@ from fcdd import artifacts
 from fcdd.config import RunConfig
 from fcdd.data import fmnist
 from fcdd.data.preprocess import build_preprocessing
+from fcdd.deploy.export import probe_images
 from fcdd.deploy.load import load_export
 from tests.fcdd.deploy.conftest import RAW
 from tests.helpers import build, write_run_folder
@@ -48,13 +49,7 @@ def test_export_writes_the_graph_and_its_card_and_nothing_else(run, capsys, fmt,
     assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []  # no staging folder left
     printed = capsys.readouterr().out
     assert str(out / graph) in printed and "images N x 1x28x28 on 0..255" in printed
-    assert load_export(out).card.threshold is None and load_export(out).predict(build_images()).anomalous is None
-
-
-def build_images():
-    from fcdd.deploy.export import probe_images
-
-    return probe_images(RAW, 2)
+    assert load_export(out).card.threshold is None and load_export(out).predict(probe_images(RAW, 2)).anomalous is None
 
 
 @pytest.mark.slow  # exports (seconds each)

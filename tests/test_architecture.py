@@ -37,7 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("pictures", ("fcdd.pictures",)),
     ("artifacts", ("fcdd.artifacts",)),
     ("runner", ("fcdd.runner", "fcdd.probe")),
-    ("method commands", ("fcdd.explain", "fcdd.cli", "fcdd")),
+    ("method commands", ("fcdd.explain", "fcdd.cli", "fcdd.deploy", "fcdd")),
     ("experiment specs", ("tune.flags", "tune.search_goals", "tune.spec", "tune.resources", "tune.remote", "tune")),
     ("experiment plans", ("tune.plan", "tune.search_trials", "tune.preflight", "tune.ties", "tune.suite_spec")),
     (
@@ -180,7 +180,9 @@ def test_importing_the_cli_loads_no_torch():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("argv", [["--help"], ["presets"], ["report", "--help"], ["train", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["presets"], ["report", "--help"], ["train", "--help"], ["export", "--help"]]
+)
 def test_cheap_commands_load_no_torch(argv):
     code = (
         "import sys\nfrom tune.cli import main\n"

@@ -1,5 +1,5 @@
 """The ``fcdd`` console script: the experiment commands (`train`, `benchmark`, `tune`, `report`) and the
-method's own (`explain`, `nets`, `presets`, from :mod:`fcdd.cli`).
+method's own (`explain`, `nets`, `presets`, from :mod:`fcdd.cli`; `export`, from :mod:`fcdd.deploy.cli`).
 
 `train`, `benchmark` and `tune` resolve their command line with one function
 (:func:`tune.resolve.resolve_spec`) and run the plan through one driver
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from fcdd import cli as method_cli
 from fcdd.cli import CliError, Parser, count, path_arg, positive_int
+from fcdd.deploy import cli as deploy_cli
 from tune.deprecated import RenamedFlag
 from tune.flags import add_config_arguments
 from tune.snapshots import KEEP_SNAPSHOTS
@@ -467,6 +468,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_commands(sub)
     method_cli.add_commands(sub)
+    deploy_cli.add_commands(sub)
     return parser
 
 

@@ -251,7 +251,8 @@ def random_hflip(
 def center_crop(x: Tensor, size: tuple[int, int]) -> Tensor:
     """Central ``size`` window, rounding offsets like torchvision's ``CenterCrop``."""
     h, w = size
-    height, width = x.shape[-2:]
+    # Python ints even under torch.jit.trace (where shapes are tensors): an exported graph's crop is fixed.
+    height, width = int(x.shape[-2]), int(x.shape[-1])
     if h > height or w > width:
         raise ValueError(f"crop size {size} is larger than the image ({height}, {width})")
     top = round((height - h) / 2.0)

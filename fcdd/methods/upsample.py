@@ -48,10 +48,21 @@ def gaussian_kernel_1d(size: int, std: float) -> Tensor:
     return g.float()
 
 
-@lru_cache(maxsize=32)
-def _cached_kernel(size: int, std: float, device: str, dtype: torch.dtype) -> Tensor:
+def _build_kernel(size: int, std: float, device: str, dtype: torch.dtype) -> Tensor:
     g = gaussian_kernel_1d(size, std)
     return torch.outer(g, g).to(device=device, dtype=dtype)[None, None]
+
+
+_cached_kernel = lru_cache(maxsize=32)(_build_kernel)
+
+
+def _kernel(size: int, std: float, device: str, dtype: torch.dtype) -> Tensor:
+    # While a graph is captured for export (fcdd.deploy), build the kernel inside it and never cache it:
+    # torch.export makes fake tensors here (a cached one would reach every later eager call), and
+    # torch.jit.trace must see the same operations on each of its checking runs.
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():  # type: ignore[attr-defined, no-untyped-call]
+        return _build_kernel(size, std, device, dtype)
+    return _cached_kernel(size, std, device, dtype)
 
 
 def gaussian_kernel_2d(size: int, std: float) -> Tensor:
@@ -66,7 +77,7 @@ def receptive_upsample(heatmap: Tensor, rf: ReceptiveFieldLike, out_size: tuple[
     Cell (i, k) adds the Gaussian centred on input pixel (start + i·jump, start + k·jump).
     """
     r, j = int(rf.extent), int(rf.jump)
-    kernel = _cached_kernel(r, float(std), str(heatmap.device), heatmap.dtype)
+    kernel = _kernel(r, float(std), str(heatmap.device), heatmap.dtype)
     full = F.conv_transpose2d(heatmap, kernel, stride=j)
     # Transposed-conv index of input pixel p is p - start + (r-1)/2, floored like the reference.
     offset = (r - 1) // 2 - int(math.floor(rf.start))

@@ -230,3 +230,19 @@ def write_report_trials(
                 Image.new("RGB", (4, 4), (cls * 20 % 256, seed % 256, 100)).save(run_dir / "heatmaps_test.png")
                 store.append(record(f"{setting}-{cls}-{seed}", auc=auc(cls, seed), epochs=1, **common))
     return root
+
+
+def write_run_folder(
+    root: Path, config: Any, net: nn.Module, preprocessing: Any, raw_shape: tuple[int, int, int]
+) -> Path:
+    """A finished run folder without training: ``config``, ``preprocessing``, ``net``'s weights, plausible metrics."""
+    from fcdd import artifacts
+
+    root.mkdir(parents=True, exist_ok=True)
+    artifacts.write_json(root / "config.json", config.to_dict())
+    artifacts.write_json(
+        root / "preprocessing.json", {"preprocessing": preprocessing.to_dict(), "raw_shape": list(raw_shape)}
+    )
+    artifacts.write_checkpoint(root / "snapshot.pt", {"net": net.state_dict()})
+    artifacts.write_json(root / "metrics.json", run_metrics().to_dict())
+    return root
